@@ -1,0 +1,213 @@
+"""One function per ``plait`` command. Each returns the process exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from plait.app import load_workflow, open_store, resolve_name, start_run
+from plait.cli.exit_codes import exit_code
+from plait.cli.main import print_json
+from plait.cli.render import Progress, history_table, run_tree
+from plait.errors import NotFoundError, PlaitError, UsageError
+from plait.model import Param, RunRecord
+from plait.store import Home, SQLiteStore
+
+__all__ = [
+    "cmd_dry",
+    "cmd_history",
+    "cmd_logs",
+    "cmd_schema",
+    "cmd_start",
+    "cmd_status",
+    "cmd_validate",
+    "cmd_version",
+]
+
+
+def _given_params(text: str | None, extra: list[str]) -> tuple[Param, ...]:
+    from plait.spec import parse_params
+
+    given: tuple[Param, ...] = ()
+    if text:
+        given += parse_params(text, file="--params")
+    if extra:
+        for token in extra:
+            if "=" in token:
+                name, value = token.split("=", 1)
+                given += (Param(name, value),)
+            else:
+                given += (Param(None, token),)
+    return given
+
+
+def cmd_start(args: argparse.Namespace, extra: list[str]) -> int:
+    home = Home.from_env()
+    workflow = load_workflow(args.target, home)
+    params = _given_params(args.params, extra)
+    observer = Progress() if sys.stderr.isatty() and not args.quiet else None
+    record = start_run(workflow, home=home, params=params, run_id=args.run_id, observer=observer)
+    _print_tree(home, record)
+    return exit_code(record.status)
+
+
+def _print_tree(home: Home, record: RunRecord) -> None:
+    store = open_store(home)
+    try:
+        run = store.get_run(record.run_id)
+        lines = run_tree(run, store.get_run)
+    finally:
+        store.close()
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def cmd_dry(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.runtime.plan import dry_plan
+
+    home = Home.from_env()
+    workflow = load_workflow(args.target, home)
+    for line in dry_plan(workflow, _given_params(args.params, extra), home):
+        print(line)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.spec import load_file, validate_children
+
+    home = Home.from_env()
+    failed = False
+    for name in args.files:
+        try:
+            workflow = load_file(name)
+            problems = validate_children(workflow, str(home.dags_dir))
+            if problems:
+                from plait.errors import SpecError
+
+                raise SpecError(problems)
+        except (PlaitError, OSError) as error:
+            failed = True
+            message = error.message if isinstance(error, PlaitError) else str(error)
+            print(message, file=sys.stderr)
+        else:
+            print(f"{name}: ok ({workflow.name}, {len(workflow.steps)} steps)")
+    return 1 if failed else 0
+
+
+def _store_or_none(home: Home) -> SQLiteStore:
+    if not home.db_path.exists():
+        raise NotFoundError(f"no runs yet (no store at {home.db_path})")
+    return open_store(home)
+
+
+def _find_run(store: SQLiteStore, home: Home, target: str | None, run_id: str | None) -> RunRecord:
+    if run_id:
+        run = store.get_run(run_id)
+        if target is not None:
+            name = resolve_name(target, home)
+            if run.name != name and run.parent_run_id is None:
+                raise NotFoundError(f"run {run_id} is a run of {run.name}, not of {name}")
+        return run
+    if target is None:
+        raise UsageError("give a workflow (FILE or NAME) or --run-id")
+    name = resolve_name(target, home)
+    run = store.latest_run(name)
+    if run is None:
+        raise NotFoundError(f"workflow {name} has no runs")
+    return run
+
+
+def cmd_status(args: argparse.Namespace, extra: list[str]) -> int:
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        run = _find_run(store, home, args.target, args.run_id)
+        if args.json:
+            print_json(run.to_json())
+        else:
+            print("\n".join(run_tree(run, store.get_run)))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, extra: list[str]) -> int:
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        name = resolve_name(args.target, home) if args.target else None
+        runs = store.list_runs(name, limit=args.limit)
+    finally:
+        store.close()
+    if args.json:
+        print_json([run.to_json() for run in runs])
+    else:
+        print("\n".join(history_table(runs)))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, extra: list[str]) -> int:
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        run = _find_run(store, home, args.target, args.run_id)
+        step = _log_step(store, run, args.step, args.attempt)
+        path = step.stderr_path if args.stderr else step.stdout_path
+        if not path:
+            raise NotFoundError(f"step {args.step} of run {run.run_id} has no log yet")
+        _copy_log(Path(path), follow=args.follow, store=store, run_id=run.run_id)
+    finally:
+        store.close()
+    return 0
+
+
+def _log_step(store: SQLiteStore, run: RunRecord, name: str, attempt: int | None) -> object:
+    try:
+        step = run.step(name)
+    except KeyError:
+        names = ", ".join(s.name for s in run.steps)
+        raise NotFoundError(f"run {run.run_id} has no step {name!r} (steps: {names})") from None
+    if attempt is None or attempt == step.attempt:
+        return step
+    for earlier in store.attempts(run.run_id, name):
+        if earlier.attempt == attempt:
+            return earlier
+    raise NotFoundError(f"step {name} of run {run.run_id} has no attempt {attempt}")
+
+
+def _copy_log(path: Path, *, follow: bool, store: SQLiteStore, run_id: str) -> None:
+    out = sys.stdout.buffer
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise NotFoundError(f"log file {path} does not exist") from None
+    with handle:
+        while True:
+            chunk = handle.read(65536)
+            if chunk:
+                out.write(chunk)
+                continue
+            out.flush()
+            if not follow or store.get_run(run_id).status.is_final:
+                rest = handle.read()
+                out.write(rest)
+                out.flush()
+                return
+            time.sleep(0.2)
+
+
+def cmd_schema(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.spec import json_schema
+
+    print_json(json_schema())
+    return 0
+
+
+def cmd_version(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait import __version__
+
+    print(f"plait {__version__}")
+    return 0
+
+

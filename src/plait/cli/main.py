@@ -1,0 +1,102 @@
+"""``plait`` command line: parse arguments, call the layers, print, exit with a code.
+
+Only what a command needs is imported, so that ``plait start`` reaches its first step fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from plait.errors import PlaitError, UsageError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="plait", description="Run YAML workflows and look at their runs.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    start = commands.add_parser("start", help="run a workflow in the foreground")
+    start.add_argument("target", metavar="FILE|NAME")
+    start.add_argument("--params", "-p", default=None, help='params, e.g. "K=V K2=\\"a b\\""')
+    start.add_argument("--run-id", default=None, help="the id to give the run")
+    start.add_argument("--quiet", "-q", action="store_true", help="print no progress")
+
+    dry = commands.add_parser("dry", help="show the plan and resolved commands; run nothing")
+    dry.add_argument("target", metavar="FILE|NAME")
+    dry.add_argument("--params", "-p", default=None)
+
+    validate = commands.add_parser("validate", help="check workflow files")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+
+    status = commands.add_parser("status", help="show a run (the latest by default)")
+    status.add_argument("target", metavar="FILE|NAME", nargs="?")
+    status.add_argument("--run-id", default=None)
+    status.add_argument("--json", action="store_true")
+
+    history = commands.add_parser("history", help="list the runs of a workflow")
+    history.add_argument("target", metavar="FILE|NAME", nargs="?")
+    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--json", action="store_true")
+
+    logs = commands.add_parser("logs", help="print a step's log")
+    logs.add_argument("target", metavar="FILE|NAME", nargs="?")
+    logs.add_argument("--run-id", default=None)
+    logs.add_argument("--step", required=True)
+    logs.add_argument("--stderr", action="store_true")
+    logs.add_argument("--attempt", type=int, default=None)
+    logs.add_argument("--follow", "-f", action="store_true")
+
+    commands.add_parser("schema", help="print the JSON Schema of the workflow format")
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def _split_dashdash(argv: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in argv:
+        at = argv.index("--")
+        return argv[:at], argv[at + 1 :]
+    return argv, []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list, extra = _split_dashdash(list(sys.argv[1:] if argv is None else argv))
+    try:
+        parser = _parser()
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        from plait.cli import commands
+
+        handler = getattr(commands, f"cmd_{args.command}")
+        return int(handler(args, extra))
+    except PlaitError as error:
+        print(f"plait: {error.message}" if "\n" not in error.message else error.message,
+              file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # a bug: one line for the user, the traceback on request
+        import os
+
+        if os.environ.get("PLAIT_DEBUG"):
+            raise
+        print(f"plait: internal error: {type(error).__name__}: {error} "
+              "(set PLAIT_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 70
+
+
+def print_json(value: object) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,85 @@
+"""The one exception tree of plait.
+
+Every error a user can meet is a ``PlaitError``; it knows its message and the exit code the
+CLI uses for it. Errors from libraries are translated into these at the layer that calls them.
+
+    PlaitError                      exit 1
+    ├── SpecError                   a workflow file has problems (each with file, line, field)
+    ├── NotFoundError               a workflow, run, step or child workflow that does not exist
+    ├── ParamsError                 malformed params given on the command line or API
+    ├── RunStateError               an action that the run's state does not allow
+    ├── StoreError                  the store cannot be opened or is from a newer plait
+    └── UsageError                  a command line that cannot be understood        exit 2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "NotFoundError",
+    "ParamsError",
+    "PlaitError",
+    "Problem",
+    "RunStateError",
+    "SpecError",
+    "StoreError",
+    "UsageError",
+]
+
+
+class PlaitError(Exception):
+    """Base of every error plait reports to a person."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a workflow file, located as precisely as the loader knows."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class SpecError(PlaitError):
+    """A workflow file that cannot be loaded; carries every problem found in it."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class NotFoundError(PlaitError):
+    """A workflow, run, step or child workflow that does not exist."""
+
+
+class ParamsError(PlaitError):
+    """Params that cannot be parsed."""
+
+
+class RunStateError(PlaitError):
+    """An action that the state of a run does not allow (retry a running run, ...)."""
+
+
+class StoreError(PlaitError):
+    """The store cannot be opened, or was written by a newer plait."""
+
+
+class UsageError(PlaitError):
+    """A command line that cannot be understood."""
+
+    exit_code = 2

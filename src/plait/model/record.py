@@ -1,0 +1,148 @@
+"""What a run was: the records the store keeps and the CLI, API and Python API show."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from plait.model.status import RunStatus, StepStatus
+
+__all__ = ["ChildRecord", "RunRecord", "StepRecord", "iso_time"]
+
+
+def iso_time(epoch: float | None) -> str | None:
+    """An epoch time as ISO 8601 UTC with milliseconds, or None."""
+    if epoch is None:
+        return None
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+    return f"{whole}.{int(epoch % 1 * 1000):03d}Z"
+
+
+@dataclass(slots=True)
+class StepRecord:
+    name: str
+    position: int
+    status: StepStatus = StepStatus.NOT_STARTED
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    output: str | None = None
+    output_var: str | None = None
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+    attempt: int = 0
+    error: str | None = None
+    handler: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "exitCode": self.exit_code,
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "output": self.output,
+            "outputVar": self.output_var,
+            "attempt": self.attempt,
+            "error": self.error,
+            "stdoutFile": self.stdout_path,
+            "stderrFile": self.stderr_path,
+            **({"handler": True} if self.handler else {}),
+        }
+
+
+@dataclass(slots=True)
+class ChildRecord:
+    """A child run as its parent step sees it."""
+
+    run_id: str
+    name: str
+    status: RunStatus
+    step: str
+    item_index: int | None
+    item: str | None
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "name": self.name,
+            "status": str(self.status),
+            "step": self.step,
+            "itemIndex": self.item_index,
+            "item": self.item,
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class RunRecord:
+    run_id: str
+    name: str
+    status: RunStatus
+    params: list[list[str | None]] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+    parent_run_id: str | None = None
+    parent_step: str | None = None
+    root_run_id: str | None = None
+    item_index: int | None = None
+    item: str | None = None
+    attempt: int = 1
+    depth: int = 0
+    pid: int | None = None
+    heartbeat_at: float | None = None
+    log_dir: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+    children: list[ChildRecord] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED)
+
+    def step(self, name: str) -> StepRecord:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    def params_json(self) -> dict[str, str]:
+        named: dict[str, str] = {}
+        position = 0
+        for name, value in self.params:
+            if name is None:
+                position += 1
+                named[str(position)] = value or ""
+            else:
+                named[name] = value or ""
+        return named
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "runId": self.run_id,
+            "status": str(self.status),
+            "params": self.params_json(),
+            "outputs": self.outputs,
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "error": self.error,
+            "attempt": self.attempt,
+            "source": self.source,
+            "parentRunId": self.parent_run_id,
+            "parentStep": self.parent_step,
+            "rootRunId": self.root_run_id,
+            "itemIndex": self.item_index,
+            "item": self.item,
+            "steps": [step.to_json() for step in self.steps],
+            "children": [child.to_json() for child in self.children],
+        }

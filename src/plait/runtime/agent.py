@@ -1,0 +1,99 @@
+"""What every run inside one agent process shares: store, home, environment, stop, observers."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from plait.model import RunRecord, StepRecord
+
+if TYPE_CHECKING:
+    from plait.model import Workflow
+    from plait.runtime.run import RunExecution
+    from plait.store import Home, SQLiteStore
+
+__all__ = ["HEARTBEAT_SECONDS", "MAX_DEPTH", "Agent", "Observer"]
+
+MAX_DEPTH = 32
+HEARTBEAT_SECONDS = 5.0
+
+
+class Observer(Protocol):
+    """Told of what happens in the runs of an agent (live progress on a terminal, ...)."""
+
+    def run_started(self, run: RunRecord) -> None: ...
+
+    def step_started(self, run: RunRecord, step: StepRecord) -> None: ...
+
+    def step_finished(self, run: RunRecord, step: StepRecord) -> None: ...
+
+    def run_finished(self, run: RunRecord) -> None: ...
+
+
+class _Silent:
+    def run_started(self, run: RunRecord) -> None:
+        pass
+
+    def step_started(self, run: RunRecord, step: StepRecord) -> None:
+        pass
+
+    def step_finished(self, run: RunRecord, step: StepRecord) -> None:
+        pass
+
+    def run_finished(self, run: RunRecord) -> None:
+        pass
+
+
+class Agent:
+    """The process that executes a root run and all of its child runs."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        home: Home,
+        *,
+        environ: Mapping[str, str] | None = None,
+        observer: Observer | None = None,
+        base: Workflow | None = None,
+    ) -> None:
+        self.store = store
+        self.home = home
+        self.environ = dict(os.environ if environ is None else environ)
+        self.observer: Observer = observer or _Silent()
+        self.base = base
+        self.pid = os.getpid()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunExecution] = {}
+        self._beat: threading.Thread | None = None
+
+    def started(self, run: RunExecution) -> None:
+        with self._lock:
+            self._runs[run.run_id] = run
+            if self._beat is None:
+                self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+                self._beat.start()
+
+    def finished(self, run: RunExecution) -> None:
+        with self._lock:
+            self._runs.pop(run.run_id, None)
+
+    def request_stop(self) -> None:
+        """Stop every run of this agent: no new step starts, running steps are signalled."""
+        self.stopping.set()
+        with self._lock:
+            roots = [run for run in self._runs.values() if run.parent is None]
+        for run in roots:
+            run.cancel("stopped")
+
+    def _heartbeat(self) -> None:
+        while not self.stopping.wait(HEARTBEAT_SECONDS):
+            with self._lock:
+                ids = list(self._runs)
+            if ids:
+                try:
+                    self.store.heartbeat(ids)
+                except Exception:  # a busy store must not kill the agent; next beat retries
+                    pass

@@ -1,0 +1,211 @@
+"""Steps that run child workflows (``run:``) and fan out over items (``parallel:``).
+
+Every child — a child workflow, or one item of a command fan-out — is a run of its own in the
+store, linked to its parent run and step, executed in this process on a thread of the step.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from plait.errors import PlaitError
+from plait.expr import parse_json_value, render
+from plait.model import Param, RunRecord, RunStatus, Workflow
+from plait.runtime.agent import MAX_DEPTH
+from plait.runtime.run import Parent, RunExecution
+from plait.runtime.step import Attempt
+
+if TYPE_CHECKING:
+    from plait.runtime.step import StepExecution
+
+__all__ = ["child_result", "run_children"]
+
+
+def child_result(record: RunRecord) -> dict[str, Any]:
+    """What a parent step sees of a child run."""
+    return {
+        "name": record.name,
+        "runId": record.run_id,
+        "params": record.params_json(),
+        "status": str(record.status),
+        "outputs": record.outputs,
+    }
+
+
+def run_children(execution: StepExecution, env: dict[str, str]) -> Attempt:
+    """Run the step's child workflow, or its items; the attempt's output is the result JSON."""
+    del env  # children build their own environment
+    run = execution.run
+    if run.depth + 1 > MAX_DEPTH:
+        return Attempt(
+            exit_code=1,
+            error=f"child workflows nested deeper than {MAX_DEPTH} levels (does a workflow "
+            "run itself?)",
+        )
+    try:
+        child = _child_workflow(execution)
+        items = None if execution.step.parallel is None else _items(execution)
+    except PlaitError as error:
+        return Attempt(exit_code=1, error=error.message)
+    if items is None:
+        return _single(execution, child)
+    return _fan_out(execution, child, items)
+
+
+def _child_workflow(execution: StepExecution) -> Workflow:
+    step, run = execution.step, execution.run
+    if step.run is None:
+        # A command fan-out: each item is a run of a one-step workflow that inherits the scope.
+        item_step = replace(step, parallel=None, depends=None, preconditions=())
+        return Workflow(
+            name=f"{run.workflow.name}.{step.name}",
+            steps=(item_step,),
+            source=run.workflow.source,
+            shell=run.workflow.shell,
+            working_dir=run.working_dir,
+            max_output_size=run.workflow.max_output_size,
+        )
+    from plait.spec import resolve_child
+
+    ref = run.scope.expand(step.run)
+    return resolve_child(run.workflow, ref, str(run.agent.home.dags_dir))
+
+
+def _items(execution: StepExecution) -> list[object]:
+    parallel = execution.step.parallel
+    assert parallel is not None
+    scope = execution.run.scope
+    if isinstance(parallel.items, tuple):
+        return [scope.expand(item) if isinstance(item, str) else item for item in parallel.items]
+    text = scope.expand(parallel.items).strip()
+    if "${" in text:
+        raise PlaitError(f"parallel items {parallel.items} refer to an unknown variable")
+    if not text:
+        return []
+    value = parse_json_value(text)
+    if isinstance(value, list):
+        return value
+    if value is not None:
+        raise PlaitError(f"parallel items must be a list, got: {text[:80]}")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _params(execution: StepExecution, item: object | None, has_item: bool) -> tuple[Param, ...]:
+    step, scope = execution.step, execution.run.scope
+    extra = {"ITEM": render(item)} if has_item else None
+    params = tuple(Param(p.name, scope.expand(p.value, extra)) for p in step.params)
+    if step.run is None and has_item:
+        params = (*params, Param("ITEM", render(item)))
+    return params
+
+
+def _launch(
+    execution: StepExecution,
+    child: Workflow,
+    params: tuple[Param, ...],
+    index: int | None,
+    item: object | None,
+) -> RunRecord:
+    run = execution.run
+    parent = Parent(
+        run=run,
+        step=execution.step.name,
+        item_index=index,
+        item=None if index is None else render(item),
+    )
+    inherit = run.scope if execution.step.run is None else None
+    return RunExecution(run.agent, child, params=params, parent=parent, scope=inherit).execute()
+
+
+def _single(execution: StepExecution, child: Workflow) -> Attempt:
+    record = _launch(execution, child, _params(execution, None, False), None, None)
+    output = json.dumps(child_result(record), ensure_ascii=False)
+    if record.succeeded:
+        return Attempt(exit_code=0, output=output)
+    return Attempt(
+        exit_code=1,
+        output=output,
+        error=_child_error(record),
+        cancelled=record.status is RunStatus.CANCELLED and execution.run.stopping.is_set(),
+    )
+
+
+def _child_error(record: RunRecord) -> str:
+    reason = f": {record.error}" if record.error else ""
+    return f"child run {record.name} ({record.run_id}) {record.status}{reason}"
+
+
+def _fan_out(execution: StepExecution, child: Workflow, items: list[object]) -> Attempt:
+    step, run = execution.step, execution.run
+    assert step.parallel is not None
+    results: list[RunRecord | None] = [None] * len(items)
+    lock = threading.Lock()
+    next_index = 0
+    failed = threading.Event()
+    keep_going = step.continue_on.failure
+
+    def worker() -> None:
+        nonlocal next_index
+        while True:
+            with lock:
+                if next_index >= len(items) or run.stopping.is_set():
+                    return
+                if failed.is_set() and not keep_going:
+                    return
+                index = next_index
+                next_index += 1
+            item = items[index]
+            record = _launch(execution, child, _params(execution, item, True), index, item)
+            results[index] = record
+            if not record.succeeded:
+                failed.set()
+
+    workers = min(step.parallel.max_concurrent, len(items))
+    threads = [
+        threading.Thread(target=worker, name=f"items:{step.name}", daemon=True)
+        for _ in range(workers - 1)
+    ]
+    for thread in threads:
+        thread.start()
+    if workers:
+        worker()
+    for thread in threads:
+        thread.join()
+    return _fan_out_attempt(execution, items, results)
+
+
+def _fan_out_attempt(
+    execution: StepExecution, items: list[object], results: list[RunRecord | None]
+) -> Attempt:
+    records: list[dict[str, Any]] = []
+    outputs: list[dict[str, str]] = []
+    succeeded = failed = 0
+    first_failure: RunRecord | None = None
+    for item, record in zip(items, results, strict=True):
+        if record is None:
+            records.append({"name": None, "runId": None, "params": {},
+                            "status": "not_started", "outputs": {}, "item": item})
+            outputs.append({})
+            continue
+        records.append(child_result(record))
+        outputs.append(record.outputs)
+        if record.succeeded:
+            succeeded += 1
+        else:
+            failed += 1
+            first_failure = first_failure or record
+    summary = {"total": len(items), "succeeded": succeeded, "failed": failed}
+    output = json.dumps(
+        {"summary": summary, "results": records, "outputs": outputs}, ensure_ascii=False
+    )
+    stopped = execution.run.stopping.is_set()
+    if failed == 0 and not stopped and succeeded == len(items):
+        return Attempt(exit_code=0, output=output)
+    error = f"{failed} of {len(items)} items failed"
+    if first_failure is not None:
+        error += f"; first: {_child_error(first_failure)}"
+    return Attempt(exit_code=1, output=output, error=error, cancelled=stopped and failed == 0)
+

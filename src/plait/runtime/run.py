@@ -1,0 +1,434 @@
+"""One run of a workflow: the dependency loop, handlers, final status, and its record.
+
+A run executes in the thread that calls ``execute``; each step runs in a thread of its own
+so that independent steps overlap, bounded by ``maxActiveSteps``. Child runs execute the same
+way inside the step thread that started them: no new process per child.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from plait.errors import PlaitError
+from plait.expr import StepRef
+from plait.graph.deps import effective_depends
+from plait.model import (
+    HandlerEvent,
+    Param,
+    RunRecord,
+    RunStatus,
+    Step,
+    StepRecord,
+    StepStatus,
+    Workflow,
+)
+from plait.runtime.scope import Scope, merge_params, workflow_dir
+from plait.runtime.step import StepExecution, condition_met, safe_name
+from plait.store.sqlite import new_run_id
+
+if TYPE_CHECKING:
+    from plait.proc import StepProcess
+    from plait.runtime.agent import Agent
+
+__all__ = ["Parent", "RunExecution"]
+
+_HANDLER_NAMES = {
+    HandlerEvent.INIT: "onInit",
+    HandlerEvent.SUCCESS: "onSuccess",
+    HandlerEvent.FAILURE: "onFailure",
+    HandlerEvent.CANCEL: "onCancel",
+    HandlerEvent.EXIT: "onExit",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """Where a child run hangs in the tree."""
+
+    run: RunExecution
+    step: str
+    item_index: int | None = None
+    item: str | None = None
+
+
+class RunExecution:
+    """Executes one run of ``workflow`` and keeps its record current in the store."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        workflow: Workflow,
+        *,
+        params: tuple[Param, ...] = (),
+        run_id: str | None = None,
+        parent: Parent | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        self.agent = agent
+        self.store = agent.store
+        self.workflow = workflow
+        self.parent = parent
+        self.run_id = run_id or new_run_id()
+        self.stopping = threading.Event()
+        self.stop_reason: str | None = None
+        self.epoch = 1
+        self.depth = 0 if parent is None else parent.run.depth + 1
+        self.root_id = self.run_id if parent is None else parent.run.root_id
+        self.log_dir = agent.home.logs_dir / safe_name(workflow.name) / self.run_id
+        self.working_dir = self._working_dir()
+        self.cleanup_time = workflow.max_clean_up_time_sec
+        self._deadline: float | None = None
+        self._timed_out = False
+        self._lock = threading.Lock()
+        self._processes: dict[StepProcess, int | None] = {}
+        self._children: set[RunExecution] = set()
+        self._events: queue.SimpleQueue[StepExecution] = queue.SimpleQueue()
+        self.outputs: dict[str, str] = {}
+        self._tolerated_steps: set[str] = set()
+        self.inherits_scope = scope is not None
+        if scope is not None:
+            self.scope = scope.fork()
+        else:
+            self.scope = Scope(agent.environ, self.working_dir)
+        self.given_params = params
+        self.record = RunRecord(
+            run_id=self.run_id,
+            name=workflow.name,
+            status=RunStatus.RUNNING,
+            source=workflow.source,
+            created_at=time.time(),
+            parent_run_id=None if parent is None else parent.run.run_id,
+            parent_step=None if parent is None else parent.step,
+            root_run_id=self.root_id,
+            item_index=None if parent is None else parent.item_index,
+            item=None if parent is None else parent.item,
+            depth=self.depth,
+            pid=agent.pid,
+            log_dir=str(self.log_dir),
+        )
+        self.special_env: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ set-up
+
+    def _working_dir(self) -> str:
+        configured = self.workflow.working_dir
+        base = workflow_dir(self.workflow)
+        if not configured:
+            return str(base)
+        path = Path(os.path.expanduser(os.path.expandvars(configured)))
+        return str(path if path.is_absolute() else base / path)
+
+    def _prepare_scope(self) -> None:
+        workflow, scope = self.workflow, self.scope
+        base = None if self.inherits_scope else self.agent.base
+        if base is not None:
+            scope.apply_env(base.env)
+        scope.apply_dotenv(workflow.dotenv, workflow_dir(workflow))
+        scope.apply_env(workflow.env)
+        defaults = (base.params if base is not None else ()) + workflow.params
+        scope.apply_params(merge_params(defaults, self.given_params))
+        self.record.params = [[p.name, p.value] for p in scope.params]
+        self.special_env = {
+            "DAG_NAME": workflow.name,
+            "DAG_RUN_ID": self.run_id,
+            "DAG_RUN_LOG_FILE": str(self.log_dir / "run.log"),
+            "PLAIT_HOME": str(self.agent.home.root),
+            "PLAIT_RUN_ID": self.run_id,
+            "PLAIT_ROOT_RUN_ID": self.root_id,
+        }
+        for key, value in self.special_env.items():
+            scope.set(key, value, variable=False)
+
+    # ------------------------------------------------------------------ the run
+
+    def execute(self) -> RunRecord:
+        """Run to the end and return the final record."""
+        workflow = self.workflow
+        records = [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)]
+        self.record.steps = records
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.record.started_at = time.time()
+        self.agent.started(self)
+        if self.parent is not None:
+            self.parent.run.adopt(self)
+        try:
+            try:
+                self._prepare_scope()
+            except PlaitError as error:
+                self.record.error = error.message
+            self.store.create_run(self.record, records)
+            self.agent.observer.run_started(self.record)
+            if self.record.error is not None:
+                self._end(RunStatus.FAILED)
+            else:
+                self._run_body(records)
+        finally:
+            self.agent.finished(self)
+            if self.parent is not None:
+                self.parent.run.disown(self)
+        return self.record
+
+    def _run_body(self, records: list[StepRecord]) -> None:
+        workflow = self.workflow
+        if workflow.timeout_sec:
+            self._deadline = time.monotonic() + workflow.timeout_sec
+            timer = threading.Timer(workflow.timeout_sec, self._time_out)
+            timer.daemon = True
+            timer.start()
+        else:
+            timer = None
+        try:
+            if workflow.delay_sec and self.sleep(workflow.delay_sec):
+                self._end(RunStatus.CANCELLED)
+                return
+            env = dict(self.scope.env)
+            if not all(condition_met(c, self.scope, env, self.working_dir)
+                       for c in workflow.preconditions):
+                self.record.error = "precondition not met"
+                for record in records:
+                    record.status = StepStatus.SKIPPED
+                    self.save_step(record)
+                self._end(RunStatus.SKIPPED)
+                return
+            init = self._handler(HandlerEvent.INIT, None)
+            if init is not None and init.status is not StepStatus.SUCCEEDED:
+                self.record.error = "onInit handler failed"
+                self._end(self._after(RunStatus.FAILED))
+                return
+            tolerated = self._loop(records)
+            status = self._status(records, tolerated)
+            self._end(self._after(status))
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _loop(self, records: list[StepRecord]) -> bool:
+        """Start steps as their dependencies finish; returns whether a failure was tolerated."""
+        workflow = self.workflow
+        by_name = {r.name: r for r in records}
+        depends = effective_depends(workflow)
+        waiting = {name: len(deps) for name, deps in depends.items()}
+        dependents: dict[str, list[str]] = {name: [] for name in depends}
+        for name, deps in depends.items():
+            for dep in deps:
+                dependents[dep].append(name)
+        ready = [s.name for s in workflow.steps if not depends[s.name]]
+        limit = workflow.max_active_steps or len(records) or 1
+        running = 0
+        tolerated = False
+        steps = {s.name: s for s in workflow.steps}
+        while True:
+            while ready and running < limit and not self.stopping.is_set():
+                name = ready.pop(0)
+                self._start_step(steps[name], by_name[name])
+                running += 1
+            if running == 0:
+                break
+            done = self._events.get()
+            running -= 1
+            record = done.record
+            passed = record.status is StepStatus.SUCCEEDED or done.tolerated
+            if done.tolerated:
+                self._tolerated_steps.add(record.name)
+                tolerated = tolerated or record.status is StepStatus.FAILED
+            for child in dependents[record.name]:
+                if passed:
+                    waiting[child] -= 1
+                    if waiting[child] == 0 and by_name[child].status is StepStatus.NOT_STARTED:
+                        ready.append(child)
+                else:
+                    self._block(child, record, by_name, dependents)
+        return tolerated
+
+    def _block(
+        self,
+        name: str,
+        cause: StepRecord,
+        by_name: dict[str, StepRecord],
+        dependents: dict[str, list[str]],
+    ) -> None:
+        """A step that will not run because ``cause`` did not succeed, and all after it."""
+        pending = [name]
+        skipped = cause.status is StepStatus.SKIPPED
+        while pending:
+            current = by_name[pending.pop()]
+            if current.status is not StepStatus.NOT_STARTED:
+                continue
+            if skipped:
+                current.status = StepStatus.SKIPPED
+                current.error = f"upstream step {cause.name} was skipped"
+            elif cause.status is StepStatus.CANCELLED:
+                current.status = StepStatus.CANCELLED
+                current.error = f"upstream step {cause.name} was cancelled"
+            else:
+                current.status = StepStatus.UPSTREAM_FAILED
+                current.error = f"upstream step {cause.name} failed"
+            self.save_step(current)
+            pending.extend(dependents[current.name])
+
+    def _start_step(self, step: Step, record: StepRecord) -> None:
+        execution = StepExecution(self, step, record)
+
+        def work() -> None:
+            try:
+                execution.execute()
+            finally:
+                self._events.put(execution)
+
+        threading.Thread(target=work, name=f"step:{step.name}", daemon=True).start()
+
+    def _status(self, records: list[StepRecord], tolerated: bool) -> RunStatus:
+        if self._timed_out:
+            self.record.error = f"timed out after {self.workflow.timeout_sec:g}s"
+            return RunStatus.FAILED
+        if self.stopping.is_set():
+            self.record.error = self.record.error or self.stop_reason or "stopped"
+            return RunStatus.CANCELLED
+        failed = [r for r in records if r.status is StepStatus.FAILED]
+        untolerated = [r for r in failed if not self._was_tolerated(r)]
+        if untolerated or any(r.status is StepStatus.UPSTREAM_FAILED for r in records):
+            first = untolerated[0] if untolerated else None
+            if first is not None and self.record.error is None:
+                self.record.error = f"step {first.name} failed" + (
+                    f": {first.error}" if first.error else ""
+                )
+            return RunStatus.FAILED
+        if any(r.status is StepStatus.CANCELLED for r in records):
+            return RunStatus.CANCELLED
+        if tolerated:
+            return RunStatus.PARTIALLY_SUCCEEDED
+        return RunStatus.SUCCEEDED
+
+    def _was_tolerated(self, record: StepRecord) -> bool:
+        return record.name in self._tolerated_steps
+
+    def _after(self, status: RunStatus) -> RunStatus:
+        """Run the handlers for ``status``; a failing handler fails the run."""
+        event = {
+            RunStatus.SUCCEEDED: HandlerEvent.SUCCESS,
+            RunStatus.PARTIALLY_SUCCEEDED: HandlerEvent.SUCCESS,
+            RunStatus.FAILED: HandlerEvent.FAILURE,
+            RunStatus.CANCELLED: HandlerEvent.CANCEL,
+        }.get(status)
+        for current in (event, HandlerEvent.EXIT):
+            if current is None:
+                continue
+            result = self._handler(current, status)
+            if result is not None and result.status is StepStatus.FAILED:
+                self.record.error = self.record.error or f"handler {result.name} failed"
+                status = RunStatus.FAILED
+        return status
+
+    def _handler(self, event: HandlerEvent, status: RunStatus | None) -> StepRecord | None:
+        step = self.workflow.handlers.get(event)
+        if step is None:
+            return None
+        record = StepRecord(
+            name=step.name or _HANDLER_NAMES[event],
+            position=len(self.record.steps),
+            handler=True,
+        )
+        self.record.steps.append(record)
+        self.store.add_step(self.run_id, record)
+        if status is not None:
+            self.scope.set("DAG_RUN_STATUS", str(status))
+        was_stopping = self.stopping.is_set()
+        if was_stopping:  # handlers after a stop still run, with a fresh stop flag
+            self.stopping = threading.Event()
+        try:
+            return StepExecution(self, step, record).execute()
+        finally:
+            if was_stopping:
+                self.stopping.set()
+
+    def _end(self, status: RunStatus) -> None:
+        record = self.record
+        record.status = status
+        record.finished_at = time.time()
+        record.outputs = dict(self.outputs)
+        self.store.set_run_status(
+            self.run_id,
+            status,
+            epoch=self.epoch,
+            finished_at=record.finished_at,
+            outputs=record.outputs,
+            error=record.error,
+        )
+        record.children = self.store.children(self.run_id)
+        self.agent.observer.run_finished(record)
+
+    # ------------------------------------------------------------------ for steps
+
+    def save_step(self, record: StepRecord) -> None:
+        self.store.update_step(self.run_id, record, self.epoch)
+
+    def publish(self, step: Step, record: StepRecord) -> None:
+        """Make a finished step's output and references visible to the steps after it."""
+        with self._lock:
+            if step.output and record.output is not None:
+                self.outputs[step.output] = record.output
+                self.scope.add_output(step.output, record.output)
+            names = (step.name,) if step.id is None else (step.name, step.id)
+            self.scope.add_step(names, _ref(record))
+
+    def step_timeout(self, step: Step) -> float | None:
+        timeout = step.timeout_sec or None
+        if self._deadline is not None:
+            left = max(self._deadline - time.monotonic(), 0.001)
+            timeout = left if timeout is None else min(timeout, left)
+        return timeout
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait ``seconds``; True if the run was stopped meanwhile."""
+        return self.stopping.wait(seconds)
+
+    def track(self, process: StepProcess, stop_signal: int | None) -> None:
+        with self._lock:
+            self._processes[process] = stop_signal
+        if self.stopping.is_set():
+            process.signal(stop_signal or 15)
+
+    def untrack(self, process: StepProcess) -> None:
+        with self._lock:
+            self._processes.pop(process, None)
+
+    def adopt(self, child: RunExecution) -> None:
+        with self._lock:
+            self._children.add(child)
+        if self.stopping.is_set():
+            child.cancel(self.stop_reason or "stopped")
+
+    def disown(self, child: RunExecution) -> None:
+        with self._lock:
+            self._children.discard(child)
+
+    def cancel(self, reason: str) -> None:
+        """Stop this run and its children: signal every step's process group."""
+        self.stop_reason = self.stop_reason or reason
+        self.stopping.set()
+        with self._lock:
+            processes = list(self._processes.items())
+            children = list(self._children)
+        for process, sig in processes:
+            process.signal(sig or 15)
+        for child in children:
+            child.cancel(reason)
+
+    def _time_out(self) -> None:
+        self._timed_out = True
+        self.cancel(f"timed out after {self.workflow.timeout_sec:g}s")
+
+
+def _ref(record: StepRecord) -> StepRef:
+    return StepRef(
+        output=record.output,
+        stdout=record.stdout_path or "",
+        stderr=record.stderr_path or "",
+        exit_code=record.exit_code,
+    )

@@ -1,0 +1,152 @@
+"""The values a run's steps see: params, env, outputs of earlier steps, special variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from plait.expr import StepRef, eval_pairs, expand, substitute_backticks
+from plait.model import Param, Workflow
+from plait.proc import capture
+
+__all__ = ["ENV_OUTPUT_LIMIT", "Scope", "merge_params"]
+
+# Outputs bigger than this stay out of the environment of later steps (they are still
+# reachable as ${VAR}): a fan-out's large result must never make the next exec fail.
+ENV_OUTPUT_LIMIT = 16 * 1024
+ENV_OUTPUTS_TOTAL_LIMIT = 256 * 1024
+
+
+def merge_params(defaults: tuple[Param, ...], given: tuple[Param, ...]) -> list[Param]:
+    """Defaults overridden by name by ``given``; given positionals replace default ones."""
+    given_named = {p.name: p.value for p in given if p.name is not None}
+    given_positional = [p for p in given if p.name is None]
+    merged: list[Param] = []
+    default_positional = [p for p in defaults if p.name is None]
+    positional = given_positional or default_positional
+    merged.extend(positional)
+    seen: set[str] = set()
+    for param in defaults:
+        if param.name is None:
+            continue
+        seen.add(param.name)
+        merged.append(Param(param.name, given_named.get(param.name, param.value)))
+    merged.extend(Param(name, value) for name, value in given_named.items() if name not in seen)
+    return merged
+
+
+class Scope:
+    """Variables for ``${...}`` and the environment handed to step processes.
+
+    ``env`` is the process environment of steps (the plait process's, then base, dotenv,
+    workflow env, params and small outputs). ``variables`` are what plait itself owns —
+    params, outputs, ``ITEM`` — and the only names replaced inside command text; the rest is
+    left to the shell, which sees it in the environment. Everywhere else (params, env values,
+    conditions, paths) every name is expanded.
+    """
+
+    def __init__(self, environ: Mapping[str, str], working_dir: str) -> None:
+        self.env: dict[str, str] = dict(environ)
+        self.variables: dict[str, str] = {}
+        self.steps: dict[str, StepRef] = {}
+        self.params: list[Param] = []
+        self.working_dir = working_dir
+        self.backticks = True  # False for a dry run: nothing is executed
+        self._env_output_bytes = 0
+
+    def runner(self) -> Callable[[str], str]:
+        """Backtick substitution: runs a command in the run's environment, returns stdout."""
+
+        def run(command: str) -> str:
+            if not self.backticks:
+                return f"`{command}`"
+            return capture(command, env=self.env, cwd=self.working_dir)[1]
+
+        return run
+
+    def _all(self, extra: Mapping[str, str] | None) -> Mapping[str, str]:
+        return {**self.env, **self.variables, **(extra or {})}
+
+    def expand(self, text: str, extra: Mapping[str, str] | None = None) -> str:
+        """Expand every known name (for values that no shell will see)."""
+        if "$" not in text:
+            return text
+        return expand(text, self._all(extra), self.steps)
+
+    def expand_command(self, text: str) -> str:
+        """Expand the names plait owns; the environment is left to the shell."""
+        if "$" not in text:
+            return text
+        return expand(text, self.variables, self.steps)
+
+    def evaluate(self, text: str, extra: Mapping[str, str] | None = None) -> str:
+        """Expand variables then backticks, as env and params values are."""
+        return substitute_backticks(self.expand(text, extra), self.runner())
+
+    def set(self, name: str, value: str, *, variable: bool = True) -> None:
+        if variable:
+            self.variables[name] = value
+        self.env[name] = value
+
+    def apply_params(self, params: list[Param]) -> None:
+        """Evaluate params in order; each sees those before it. Positionals become $1, $2 ..."""
+        run = self.runner()
+        position = 0
+        resolved: list[Param] = []
+        for param in params:
+            value = substitute_backticks(expand(param.value, self._all(None), self.steps), run)
+            if param.name is None:
+                position += 1
+                self.set(str(position), value)
+            else:
+                self.set(param.name, value)
+            resolved.append(Param(param.name, value))
+        self.params = resolved
+
+    def apply_env(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        """Workflow env: in the environment of steps; the shell expands it in commands."""
+        for key, value in eval_pairs(pairs, self._all(None), self.runner(), self.steps).items():
+            self.set(key, value, variable=False)
+
+    def apply_dotenv(self, files: tuple[str, ...], base_dir: Path) -> None:
+        if not files:
+            return
+        from dotenv import dotenv_values
+
+        for name in files:
+            path = base_dir / self.expand(name)
+            if path.is_file():
+                for key, value in dotenv_values(path).items():
+                    if value is not None:
+                        self.set(key, value, variable=False)
+
+    def add_output(self, name: str, value: str) -> None:
+        """An output variable: always a variable; in the environment only while small."""
+        self.variables[name] = value
+        size = len(value)
+        if size <= ENV_OUTPUT_LIMIT and self._env_output_bytes + size <= ENV_OUTPUTS_TOTAL_LIMIT:
+            self.env[name] = value
+            self._env_output_bytes += size
+        else:
+            self.env.pop(name, None)
+
+    def add_step(self, names: tuple[str, ...], ref: StepRef) -> None:
+        for name in names:
+            self.steps[name] = ref
+
+    def fork(self) -> Scope:
+        """An independent copy (for a step's own env, or one item of a fan-out)."""
+        other = Scope.__new__(Scope)
+        other.env = dict(self.env)
+        other.variables = dict(self.variables)
+        other.steps = dict(self.steps)
+        other.params = list(self.params)
+        other.working_dir = self.working_dir
+        other.backticks = self.backticks
+        other._env_output_bytes = self._env_output_bytes
+        return other
+
+
+def workflow_dir(workflow: Workflow) -> Path:
+    return Path(workflow.source).parent if workflow.source else Path(os.getcwd())

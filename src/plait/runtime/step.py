@@ -1,0 +1,360 @@
+"""One step of a run: preconditions, attempts (retry), iterations (repeat), continueOn.
+
+Steps that run child workflows or fan out over items hand their work to ``children``; this
+module owns everything around it (timing, records, tolerance of failure).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from plait.model import Condition, RepeatMode, Step, StepRecord, StepStatus
+from plait.proc import StepProcess, capture, command_argv, shell_for
+
+if TYPE_CHECKING:
+    from plait.runtime.run import RunExecution
+    from plait.runtime.scope import Scope
+
+__all__ = ["Attempt", "StepExecution", "condition_met", "safe_name"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(name: str) -> str:
+    return _UNSAFE.sub("_", name)[:80] or "step"
+
+
+@dataclass(slots=True)
+class Attempt:
+    """The result of running a step's work once."""
+
+    exit_code: int | None
+    output: str | None = None
+    error: str | None = None
+    cancelled: bool = False
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.cancelled and not self.timed_out
+
+
+def condition_met(condition: Condition, scope: Scope, env: dict[str, str], cwd: str) -> bool:
+    """A precondition: a command whose exit code decides, or a value matched to ``expected``."""
+    text = scope.evaluate(condition.condition)
+    if condition.expected is None:
+        code, _ = capture(text, env=env, cwd=cwd)
+        return code == 0
+    expected = scope.evaluate(condition.expected)
+    if expected.startswith("re:"):
+        return re.search(expected[3:], text) is not None
+    return text == expected
+
+
+def _signal_number(name: str | None) -> int | None:
+    if not name:
+        return None
+    if name.isdigit():
+        return int(name)
+    upper = name.upper()
+    return int(getattr(signal, upper if upper.startswith("SIG") else f"SIG{upper}"))
+
+
+class StepExecution:
+    """Runs one step of a run to its final status, writing every change to the store."""
+
+    def __init__(self, run: RunExecution, step: Step, record: StepRecord) -> None:
+        self.run = run
+        self.step = step
+        self.record = record
+        self.scope = run.scope.fork()  # a consistent view while other steps publish outputs
+        self.tolerated = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def execute(self) -> StepRecord:
+        record = self.record
+        try:
+            self._execute()
+        except Exception as error:  # a bug or an unexpected OS error: fail the step, not plait
+            record.status = StepStatus.FAILED
+            record.error = f"internal error: {type(error).__name__}: {error}"
+        if record.finished_at is None:
+            record.finished_at = time.time()
+        self.run.save_step(record)
+        self.run.agent.observer.step_finished(self.run.record, record)
+        return record
+
+    def _execute(self) -> None:
+        record, step = self.record, self.step
+        record.started_at = time.time()
+        record.status = StepStatus.RUNNING
+        env = self.step_env()
+        cwd = self.working_dir()
+        if not self._preconditions_met(env, cwd):
+            record.status = StepStatus.SKIPPED
+            record.error = "precondition not met"
+            record.finished_at = time.time()
+            self.tolerated = step.continue_on.skipped
+            return
+        if step.delay_sec and self.run.sleep(step.delay_sec):
+            record.status = StepStatus.CANCELLED
+            return
+        attempt = self._attempts(env, cwd)
+        self._finish(attempt)
+
+    def _preconditions_met(self, env: dict[str, str], cwd: str) -> bool:
+        return all(condition_met(c, self.scope, env, cwd) for c in self.step.preconditions)
+
+    def _attempts(self, env: dict[str, str], cwd: str) -> Attempt:
+        """Run the step, again on retryable failures and while its repeat policy says so."""
+        policy = self.step.retry_policy
+        retries = 0
+        iterations = 0
+        while True:
+            attempt = self._one_attempt(env, cwd)
+            if attempt.cancelled or self.run.stopping.is_set():
+                return attempt
+            if not attempt.ok and policy and retries < policy.limit and self._retryable(attempt):
+                retries += 1
+                if self.run.sleep(_interval(policy.interval_sec, policy.backoff,
+                                            policy.max_interval_sec, retries)):
+                    attempt.cancelled = True
+                    return attempt
+                continue
+            iterations += 1
+            if not self._repeat(attempt, iterations, env, cwd):
+                return attempt
+            retries = 0
+
+    def _retryable(self, attempt: Attempt) -> bool:
+        policy = self.step.retry_policy
+        assert policy is not None
+        return not policy.exit_codes or attempt.exit_code in policy.exit_codes
+
+    def _repeat(self, attempt: Attempt, iterations: int, env: dict[str, str], cwd: str) -> bool:
+        policy = self.step.repeat_policy
+        if policy is None or (policy.limit is not None and iterations >= policy.limit):
+            return False
+        if policy.condition is not None:
+            matched = condition_met(policy.condition, self.scope, env, cwd)
+        elif policy.exit_codes:
+            matched = attempt.exit_code in policy.exit_codes
+        else:
+            matched = attempt.ok  # `repeat: true`: again until it fails or the limit
+        again = matched if policy.mode is RepeatMode.WHILE else not matched
+        if not again:
+            return False
+        return not self.run.sleep(
+            _interval(policy.interval_sec, policy.backoff, policy.max_interval_sec, iterations)
+        )
+
+    def _one_attempt(self, env: dict[str, str], cwd: str) -> Attempt:
+        record = self.record
+        if record.attempt:
+            self.run.store.record_attempt(self.run.run_id, record)
+        record.attempt += 1
+        record.status = StepStatus.RUNNING
+        record.exit_code = None
+        record.error = None
+        record.finished_at = None
+        if record.attempt > 1:
+            record.started_at = time.time()
+        self._log_paths()
+        self.run.save_step(record)
+        self.run.agent.observer.step_started(self.run.record, record)
+        if self.step.run is not None or self.step.parallel is not None:
+            from plait.runtime.children import run_children
+
+            return run_children(self, env)
+        return self._run_process(env, cwd)
+
+    # ------------------------------------------------------------------ a process
+
+    def _log_paths(self) -> None:
+        record = self.record
+        base = self.run.log_dir / f"{safe_name(self.step.name)}.{record.attempt}"
+        record.stdout_path = f"{base}.out"
+        record.stderr_path = f"{base}.err"
+
+    def _run_process(self, env: dict[str, str], cwd: str) -> Attempt:
+        record, step = self.record, self.step
+        assert record.stdout_path is not None and record.stderr_path is not None
+        stdout, stderr = record.stdout_path, record.stderr_path
+        env = {
+            **env,
+            "DAG_RUN_STEP_STDOUT_FILE": stdout,
+            "DAG_RUN_STEP_STDERR_FILE": stderr,
+        }
+        argv = self._argv(cwd)
+        process = StepProcess(argv, env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr)
+        run = self.run
+        run.track(process, _signal_number(step.signal_on_stop))
+        try:
+            timeout = run.step_timeout(step)
+            code = process.wait(timeout)
+            timed_out = code is None
+            if timed_out:
+                code = process.stop(signal.SIGTERM, run.cleanup_time)
+        finally:
+            run.untrack(process)
+        attempt = Attempt(exit_code=code, timed_out=timed_out)
+        if timed_out:
+            attempt.error = f"timed out after {_seconds(timeout)}"
+        elif run.stopping.is_set() and code != 0:
+            attempt.cancelled = True
+        elif code is not None and code < 0:
+            attempt.error = f"killed by signal {-code}"
+        elif code:
+            attempt.error = f"exit code {code}"
+        self._copy_to(step.stdout, stdout)
+        self._copy_to(step.stderr, stderr)
+        if step.output:
+            attempt.output = self._read_output(stdout, attempt)
+        return attempt
+
+    def _argv(self, cwd: str) -> list[str]:
+        step, scope = self.step, self.scope
+        command = step.command
+        if isinstance(command, str):
+            command = scope.expand_command(command)
+        elif isinstance(command, tuple):
+            command = tuple(scope.expand_command(part) for part in command)
+        script_path = None
+        if step.script is not None:
+            script_path = str(self.run.log_dir / f"{safe_name(step.name)}.{self.record.attempt}.sh")
+            Path(script_path).write_text(scope.expand_command(step.script))
+            os.chmod(script_path, 0o700)
+        shell = shell_for(
+            step.shell and scope.expand(step.shell),
+            self.run.workflow.shell and scope.expand(self.run.workflow.shell),
+            scope.env,
+        )
+        return command_argv(command, script_path, shell)
+
+    def _copy_to(self, target: str | None, log: str) -> None:
+        """``stdout:``/``stderr:``: the stream also goes to a file of the user's choosing
+        (relative to the workflow's working directory), appended."""
+        if not target:
+            return
+        path = Path(os.path.expanduser(self.scope.expand(target)))
+        if not path.is_absolute():
+            path = Path(self.run.working_dir) / path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "rb") as source, open(path, "ab") as sink:
+                shutil.copyfileobj(source, sink)
+        except OSError as error:
+            self.record.error = f"cannot write {path}: {error.strerror}"
+
+    def _read_output(self, path: str, attempt: Attempt) -> str:
+        limit = self.run.workflow.max_output_size
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError:
+            return ""
+        if len(data) > limit:
+            data = data[:limit]
+            if attempt.exit_code == 0:
+                attempt.exit_code = 1
+            attempt.error = f"output is larger than maxOutputSize ({limit} bytes)"
+        return data.decode(errors="replace").strip()
+
+    # ------------------------------------------------------------------ environment
+
+    def step_env(self) -> dict[str, str]:
+        run, step = self.run, self.step
+        env = dict(self.scope.env)
+        env["DAG_RUN_STEP_NAME"] = step.name
+        if step.env:
+            # Step env sees the run's variables but stays private to this step; like params,
+            # its names are replaced in the step's command text.
+            local = self.scope.fork()
+            local.apply_env(step.env)
+            values = {key: local.env[key] for key, _ in step.env}
+            env.update(values)
+            self.scope = local
+            for key, value in values.items():
+                local.variables[key] = value
+        env.update(run.special_env)
+        env["DAG_RUN_STEP_NAME"] = step.name
+        return env
+
+    def working_dir(self) -> str:
+        configured = self.step.working_dir
+        if not configured:
+            return self.run.working_dir
+        path = Path(os.path.expanduser(self.scope.expand(configured)))
+        if not path.is_absolute():
+            path = Path(self.run.working_dir) / path
+        return str(path)
+
+    # ------------------------------------------------------------------ outcome
+
+    def _finish(self, attempt: Attempt) -> None:
+        record, step = self.record, self.step
+        record.finished_at = time.time()
+        record.exit_code = attempt.exit_code
+        record.error = attempt.error
+        if attempt.output is not None:
+            record.output = attempt.output
+            record.output_var = step.output
+        if attempt.cancelled:
+            record.status = StepStatus.CANCELLED
+            record.error = record.error or "stopped"
+        elif attempt.ok:
+            record.status = StepStatus.SUCCEEDED
+        else:
+            record.status = StepStatus.FAILED
+            if self._tolerated(attempt):
+                self.tolerated = True
+                if step.continue_on.mark_success:
+                    record.status = StepStatus.SUCCEEDED
+        self.run.publish(step, record)
+
+    def _tolerated(self, attempt: Attempt) -> bool:
+        rule = self.step.continue_on
+        if attempt.timed_out:
+            return rule.failure
+        if rule.failure:
+            return True
+        if rule.exit_codes and attempt.exit_code in rule.exit_codes:
+            return True
+        if rule.output:
+            text = self._stdout_text()
+            for pattern in rule.output:
+                if pattern.startswith("re:"):
+                    if re.search(pattern[3:], text, re.MULTILINE):
+                        return True
+                elif pattern in text:
+                    return True
+        return False
+
+    def _stdout_text(self) -> str:
+        path = self.record.stdout_path
+        if not path:
+            return ""
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(self.run.workflow.max_output_size).decode(errors="replace")
+        except OSError:
+            return ""
+
+
+def _interval(base: float, backoff: float, cap: float | None, count: int) -> float:
+    delay = base * (backoff ** (count - 1)) if backoff and backoff > 1 else base
+    return min(delay, cap) if cap is not None else delay
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:g}s"

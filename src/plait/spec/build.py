@@ -1,0 +1,149 @@
+"""Documents → ``Workflow`` objects, and the checks that need a whole workflow.
+
+Per-field checks live in the field tables; here are the ones across steps: unique names and
+ids, ``depends`` naming real steps, and no dependency cycle. Every problem of every document of
+a file is collected, then raised together as one ``SpecError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from plait.errors import Problem, SpecError
+from plait.graph.deps import effective_depends, find_cycle
+from plait.model import GraphType, Step, Workflow
+from plait.spec._kinds import INVALID, Ctx, Entries
+from plait.spec._yaml import Document, Path, parse_documents
+from plait.spec.fields import WORKFLOW
+
+__all__ = ["build_workflows"]
+
+_NOT_STORED = frozenset({"name", "steps", "handler_on", "type", "error_mail", "info_mail", "smtp"})
+
+
+def build_workflows(text: str, file: str, source: str | None, stem: str | None) -> list[Workflow]:
+    """Every document of ``text`` as a Workflow sharing one ``local`` dict.
+
+    Args:
+        file: how problems name the file. source: the model's ``source``.
+        stem: the name of the first document when it has none (None: a name is required).
+
+    Raises:
+        SpecError: with every problem found.
+    """
+    documents, problems = parse_documents(text, file)
+    documents = [doc for i, doc in enumerate(documents) if i == 0 or doc.value is not None]
+    if not documents and not problems:
+        problems.append(Problem(file, None, "", "the file holds no workflow"))
+    local: dict[str, Workflow] = {}
+    workflows: list[Workflow] = []
+    for index, doc in enumerate(documents):
+        ctx = Ctx(file, doc.lines, doc.raw, problems)
+        workflow = _build_workflow(ctx, doc, stem if index == 0 else None, source, local)
+        if workflow is not None:
+            _check_unique_document(ctx, workflow, workflows)
+            workflows.append(workflow)
+    if problems:
+        raise SpecError(problems)
+    local.update((w.name, w) for w in workflows)
+    return workflows
+
+
+def _build_workflow(
+    ctx: Ctx,
+    doc: Document,
+    default_name: str | None,
+    source: str | None,
+    local: dict[str, Workflow],
+) -> Workflow | None:
+    if not isinstance(doc.value, dict):
+        ctx.error((), "a workflow must be a mapping of fields, like `steps:`")
+        return None
+    entries = WORKFLOW.read(ctx, (), doc.value)
+    name = entries.get("name") or default_name or _missing_name(ctx, entries)
+    numbered = entries.get("steps", [])
+    steps = tuple(step for step in numbered if step is not INVALID)
+    workflow = Workflow(
+        name=name,
+        steps=steps,
+        source=source,
+        line=doc.line,
+        type=GraphType(entries.get("type", "chain")),
+        handlers=entries.get("handler_on", {}),
+        local=local,
+        **{k: v for k, v in entries.values.items() if k not in _NOT_STORED},
+    )
+    _check_steps(ctx, workflow, numbered)
+    return workflow
+
+
+def _missing_name(ctx: Ctx, entries: Entries) -> str:
+    if "name" not in entries.invalid:
+        ctx.error(
+            (), "a workflow needs a `name` (only the first document of a file takes the file's)"
+        )
+    return "?"
+
+
+def _check_unique_document(ctx: Ctx, workflow: Workflow, before: list[Workflow]) -> None:
+    for other in before:
+        if other.name == workflow.name:
+            message = f"two documents are named `{workflow.name}` (first at line {other.line})"
+            ctx.problems.append(Problem(ctx.file, workflow.line, "name", message))
+
+
+def _check_steps(ctx: Ctx, workflow: Workflow, numbered: list[Any]) -> None:
+    """Names, ids, depends and cycles; ``numbered`` keeps invalid steps for their indexes."""
+    indexed = [(i, step) for i, step in enumerate(numbered) if step is not INVALID]
+    _check_names(ctx, indexed)
+    if _check_depends(ctx, indexed):
+        _check_cycle(ctx, workflow, indexed)
+
+
+def _check_names(ctx: Ctx, indexed: list[tuple[int, Step]]) -> None:
+    names: dict[str, int | None] = {}
+    for i, step in indexed:
+        if step.name in names:
+            message = f"duplicate step name `{step.name}` (first at line {names[step.name]})"
+            ctx.error(("steps", i, "name"), message)
+        names.setdefault(step.name, step.line)
+    ids: dict[str, int | None] = {}
+    for i, step in indexed:
+        if step.id is None:
+            continue
+        if step.id in ids:
+            ctx.error(
+                ("steps", i, "id"), f"duplicate step id `{step.id}` (first at line {ids[step.id]})"
+            )
+        elif step.id in names and step.id != step.name:
+            ctx.error(("steps", i, "id"), f"id `{step.id}` is the name of another step")
+        ids.setdefault(step.id, step.line)
+
+
+def _check_depends(ctx: Ctx, indexed: list[tuple[int, Step]]) -> bool:
+    """Report depends on unknown steps; True when every reference is known."""
+    known = [step.name for _, step in indexed] + [step.id for _, step in indexed if step.id]
+    clean = True
+    for i, step in indexed:
+        for j, ref in enumerate(step.depends or ()):
+            if ref in known:
+                continue
+            clean = False
+            path: Path = ("steps", i, "depends", j)
+            if path not in ctx.lines:
+                path = path[:-1]
+            close = difflib.get_close_matches(ref, known, n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            ctx.error(path, f"depends on unknown step `{ref}`{hint}")
+    return clean
+
+
+def _check_cycle(ctx: Ctx, workflow: Workflow, indexed: list[tuple[int, Step]]) -> None:
+    cycle = find_cycle(effective_depends(workflow))
+    if cycle is None:
+        return
+    members = set(cycle)
+    explicit = [(i, s) for i, s in indexed if s.name in members and s.depends is not None]
+    i, _ = explicit[0] if explicit else next((i, s) for i, s in indexed if s.name in members)
+    ctx.error(("steps", i, "depends"), f"dependency cycle: {' -> '.join(cycle)}")

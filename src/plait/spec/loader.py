@@ -1,0 +1,76 @@
+"""Load workflow files and texts: the entry points of the spec layer.
+
+A file's first document is its workflow; later documents (after ``---``) are children that
+``run:`` can name. Loaded files are cached by absolute path and modification time, so a fan-out
+over a thousand items reads its child file once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from plait.errors import NotFoundError, Problem, SpecError
+from plait.model import Workflow
+from plait.spec.build import build_workflows
+
+__all__ = ["load_all", "load_all_cached", "load_file", "load_text"]
+
+_CACHE: dict[str, tuple[int, int, list[Workflow]]] = {}
+
+
+def load_text(text: str, source: str = "<text>") -> Workflow:
+    """The first workflow of ``text``; ``source`` names it in problems (a path or ``<...>``).
+
+    Raises:
+        SpecError: with every problem of the text.
+    """
+    return _load_text_all(text, source)[0]
+
+
+def load_file(path: str | os.PathLike[str]) -> Workflow:
+    """The first workflow of the file at ``path``.
+
+    Raises:
+        NotFoundError: no such file.  SpecError: with every problem of the file.
+    """
+    return load_all(path)[0]
+
+
+def load_all(path: str | os.PathLike[str]) -> list[Workflow]:
+    """Every workflow of the file at ``path``, in document order."""
+    source = os.path.abspath(path)
+    return _load_text_all(_read(source), source)
+
+
+def load_all_cached(path: str) -> list[Workflow]:
+    """Like ``load_all``, but reuse the result while the file's mtime and size are unchanged."""
+    source = os.path.abspath(path)
+    try:
+        stat = os.stat(source)
+    except OSError:
+        raise NotFoundError(f"workflow file not found: {path}")
+    cached = _CACHE.get(source)
+    if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+        return cached[2]
+    workflows = load_all(source)
+    _CACHE[source] = (stat.st_mtime_ns, stat.st_size, workflows)
+    return workflows
+
+
+def _load_text_all(text: str, source: str) -> list[Workflow]:
+    is_path = not source.startswith("<")
+    stem = Path(source).stem if is_path else None
+    return build_workflows(text, source, source if is_path else None, stem)
+
+
+def _read(source: str) -> str:
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise NotFoundError(f"workflow file not found: {source}")
+    except UnicodeDecodeError as exc:
+        raise SpecError([Problem(source, None, "", f"the file is not UTF-8 text: {exc.reason}")])
+    except OSError as exc:
+        raise SpecError([Problem(source, None, "", f"cannot read the file: {exc.strerror}")])

@@ -1,0 +1,40 @@
+"""The home folder: where workflows, the database and the logs live."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Home"]
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """``$PLAIT_HOME`` (default ``~/.plait``) and the folders in it."""
+
+    root: Path
+    dags_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Home:
+        env = os.environ if environ is None else environ
+        root = Path(env.get("PLAIT_HOME") or Path.home() / ".plait").expanduser()
+        dags = env.get("PLAIT_DAGS_DIR")
+        return cls(root=root, dags_dir=Path(dags).expanduser() if dags else root / "dags")
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "plait.db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def base_config(self) -> Path:
+        return self.root / "base.yaml"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.yaml"

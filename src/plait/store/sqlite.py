@@ -1,0 +1,334 @@
+"""The SQLite store: one database file in WAL mode, every state change one transaction.
+
+One connection is shared by the threads of an agent behind a lock; each statement that changes
+a run is guarded by the run's ``epoch`` so that a stale agent's late writes change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from plait.errors import NotFoundError, StoreError
+from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
+from plait.store import queries as q
+
+__all__ = ["SQLiteStore", "new_run_id"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def new_run_id() -> str:
+    """A time-ordered UUID (version 7 layout) as text."""
+    millis = int(time.time() * 1000)
+    rand = bytearray(os.urandom(10))
+    rand[0] = (rand[0] & 0x0F) | 0x70
+    rand[2] = (rand[2] & 0x3F) | 0x80
+    raw = f"{millis:012x}{rand.hex()}"
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
+
+
+class SQLiteStore:
+    """Runs, steps and child runs in ``plait.db``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: cannot open the store: {error}") from None
+
+    # ----------------------------------------------------------------- plumbing
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        files = sorted(_MIGRATIONS.glob("*.sql"))
+        latest = len(files)
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == latest:
+            return
+        if version > latest:
+            raise StoreError(
+                f"{self.path}: the store was written by a newer plait (schema {version}, "
+                f"this plait knows {latest})"
+            )
+        with self._transaction() as db:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            for number, file in enumerate(files, start=1):
+                if number > version:
+                    for statement in file.read_text().split(";\n"):
+                        if statement.strip():
+                            db.execute(statement)
+            db.execute(f"PRAGMA user_version = {latest}")
+
+    # ----------------------------------------------------------------- writes
+
+    def create_run(self, run: RunRecord, steps: Iterable[StepRecord]) -> None:
+        """Record a new run and its steps (all ``not_started``) in one transaction."""
+        with self._transaction() as db:
+            db.execute(
+                q.INSERT_RUN,
+                (
+                    run.run_id,
+                    run.name,
+                    run.source,
+                    str(run.status),
+                    json.dumps(run.params),
+                    run.created_at,
+                    run.started_at,
+                    run.parent_run_id,
+                    run.parent_step,
+                    run.root_run_id or run.run_id,
+                    run.item_index,
+                    run.item,
+                    run.attempt,
+                    run.depth,
+                    run.pid,
+                    socket.gethostname() if run.pid else None,
+                    run.heartbeat_at,
+                    run.log_dir,
+                ),
+            )
+            db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
+
+    def update_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
+        """Write the current state of one step (guarded by the run's epoch)."""
+        with self._lock:
+            self._db.execute(q.UPDATE_STEP, (*_step_values(step), run_id, step.name, run_id, epoch))
+
+    def add_step(self, run_id: str, step: StepRecord) -> None:
+        """Record a step that was not known when the run was created (a handler)."""
+        with self._lock:
+            self._db.execute(q.UPSERT_STEP, _step_row(run_id, step))
+
+    def record_attempt(self, run_id: str, step: StepRecord) -> None:
+        """Keep one finished attempt of a step with its own status, timing and logs."""
+        with self._lock:
+            self._db.execute(
+                q.INSERT_ATTEMPT,
+                (
+                    run_id,
+                    step.name,
+                    step.attempt,
+                    str(step.status),
+                    step.started_at,
+                    step.finished_at,
+                    step.exit_code,
+                    step.stdout_path,
+                    step.stderr_path,
+                    step.error,
+                ),
+            )
+
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        epoch: int = 1,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        outputs: dict[str, str] | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                q.UPDATE_RUN_STATUS,
+                (
+                    str(status),
+                    started_at,
+                    finished_at,
+                    None if outputs is None else json.dumps(outputs, ensure_ascii=False),
+                    error,
+                    time.time(),
+                    run_id,
+                    epoch,
+                ),
+            )
+
+    def heartbeat(self, run_ids: Iterable[str], now: float | None = None) -> None:
+        beat = time.time() if now is None else now
+        with self._lock:
+            self._db.executemany(q.HEARTBEAT, [(beat, run_id) for run_id in run_ids])
+
+    # ----------------------------------------------------------------- reads
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run with its steps and direct children; NotFoundError if there is none."""
+        with self._lock:
+            row = self._db.execute(q.SELECT_RUN + " WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no run with id {run_id}")
+            run = _run_from_row(row)
+            run.steps = [
+                _step_from_row(r) for r in self._db.execute(q.SELECT_STEPS, (run_id,))
+            ]
+            run.children = self.children(run_id)
+        return run
+
+    def find_run(self, run_id: str) -> RunRecord | None:
+        try:
+            return self.get_run(run_id)
+        except NotFoundError:
+            return None
+
+    def children(self, run_id: str) -> list[ChildRecord]:
+        with self._lock:
+            rows = self._db.execute(q.SELECT_CHILDREN, (run_id,)).fetchall()
+        return [
+            ChildRecord(
+                run_id=r[0],
+                name=r[1],
+                status=RunStatus(r[2]),
+                step=r[3],
+                item_index=r[4],
+                item=r[5],
+                started_at=r[6],
+                finished_at=r[7],
+                error=r[8],
+            )
+            for r in rows
+        ]
+
+    def attempts(self, run_id: str, step: str) -> list[StepRecord]:
+        with self._lock:
+            rows = self._db.execute(q.SELECT_ATTEMPTS, (run_id, step)).fetchall()
+        return [
+            StepRecord(
+                name=step,
+                position=0,
+                attempt=r[0],
+                status=StepStatus(r[1]),
+                started_at=r[2],
+                finished_at=r[3],
+                exit_code=r[4],
+                stdout_path=r[5],
+                stderr_path=r[6],
+                error=r[7],
+            )
+            for r in rows
+        ]
+
+    def list_runs(
+        self,
+        name: str | None = None,
+        *,
+        statuses: Iterable[RunStatus] = (),
+        limit: int = 50,
+        roots_only: bool = False,
+    ) -> list[RunRecord]:
+        """Runs, newest first, without their steps."""
+        clauses: list[str] = []
+        args: list[object] = []
+        if name is not None:
+            clauses.append("name = ?")
+            args.append(name)
+        wanted = [str(s) for s in statuses]
+        if wanted:
+            clauses.append(f"status IN ({','.join('?' * len(wanted))})")
+            args.extend(wanted)
+        if roots_only:
+            clauses.append("parent_run_id IS NULL")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"{q.SELECT_RUN}{where} ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*args, limit)).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    def latest_run(self, name: str) -> RunRecord | None:
+        runs = self.list_runs(name, limit=1)
+        return self.get_run(runs[0].run_id) if runs else None
+
+
+# --------------------------------------------------------------------- rows
+
+
+def _step_values(step: StepRecord) -> tuple[object, ...]:
+    return (
+        str(step.status),
+        step.started_at,
+        step.finished_at,
+        step.exit_code,
+        step.output,
+        step.output_var,
+        step.stdout_path,
+        step.stderr_path,
+        step.attempt,
+        step.error,
+    )
+
+
+def _step_row(run_id: str, step: StepRecord) -> tuple[object, ...]:
+    return (run_id, step.name, step.position, *_step_values(step), int(step.handler))
+
+
+def _step_from_row(r: tuple[object, ...]) -> StepRecord:
+    return StepRecord(
+        name=str(r[0]),
+        position=int(r[1]),  # type: ignore[call-overload]
+        status=StepStatus(r[2]),
+        started_at=r[3],  # type: ignore[arg-type]
+        finished_at=r[4],  # type: ignore[arg-type]
+        exit_code=r[5],  # type: ignore[arg-type]
+        output=r[6],  # type: ignore[arg-type]
+        output_var=r[7],  # type: ignore[arg-type]
+        stdout_path=r[8],  # type: ignore[arg-type]
+        stderr_path=r[9],  # type: ignore[arg-type]
+        attempt=int(r[10]),  # type: ignore[call-overload]
+        error=r[11],  # type: ignore[arg-type]
+        handler=bool(r[12]),
+    )
+
+
+def _run_from_row(r: tuple[object, ...]) -> RunRecord:
+    return RunRecord(
+        run_id=str(r[0]),
+        name=str(r[1]),
+        source=r[2],  # type: ignore[arg-type]
+        status=RunStatus(r[3]),
+        params=json.loads(str(r[4])),
+        outputs=json.loads(str(r[5])),
+        error=r[6],  # type: ignore[arg-type]
+        created_at=float(r[7]),  # type: ignore[arg-type]
+        started_at=r[8],  # type: ignore[arg-type]
+        finished_at=r[9],  # type: ignore[arg-type]
+        parent_run_id=r[10],  # type: ignore[arg-type]
+        parent_step=r[11],  # type: ignore[arg-type]
+        root_run_id=r[12],  # type: ignore[arg-type]
+        item_index=r[13],  # type: ignore[arg-type]
+        item=r[14],  # type: ignore[arg-type]
+        attempt=int(r[15]),  # type: ignore[call-overload]
+        depth=int(r[16]),  # type: ignore[call-overload]
+        pid=r[17],  # type: ignore[arg-type]
+        heartbeat_at=r[18],  # type: ignore[arg-type]
+        log_dir=r[19],  # type: ignore[arg-type]
+    )
