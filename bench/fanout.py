@@ -1,6 +1,6 @@
 """Fan-out of N items over a child workflow: wall time, peak RSS and RSS per item.
 
-    python bench/fanout.py [--items 1000] [--max-concurrent 50] [--command]
+python bench/fanout.py [--items 1000] [--max-concurrent 50] [--command]
 """
 
 from __future__ import annotations
@@ -59,9 +59,11 @@ def main() -> int:
     rss_mb = usage.ru_maxrss / 1024
     kind = "command" if args.command else "child workflow"
     print(f"fan-out of {args.items} items ({kind}), maxConcurrent {args.max_concurrent}")
-    print(f"exit {code}  wall {wall:.2f}s  peak RSS {rss_mb:.1f} MB  "
-          f"RSS per item {rss_mb * 1024 / args.items:.1f} KB  "
-          f"{args.items / wall:.0f} items/s")
+    print(
+        f"exit {code}  wall {wall:.2f}s  peak RSS {rss_mb:.1f} MB  "
+        f"RSS per item {rss_mb * 1024 / args.items:.1f} KB  "
+        f"{args.items / wall:.0f} items/s"
+    )
     if code != 0:
         print(error, file=sys.stderr)
     return code

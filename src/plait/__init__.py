@@ -48,6 +48,9 @@ def run(
     else:
         given = tuple(Param(k, str(v)) for k, v in (params or {}).items())
     return start_run(
-        load(path_or_yaml_text), home=Home.from_env(), params=given, run_id=run_id,
+        load(path_or_yaml_text),
+        home=Home.from_env(),
+        params=given,
+        run_id=run_id,
         handle_signals=False,
     )

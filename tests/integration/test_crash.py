@@ -12,12 +12,8 @@ import time
 from pathlib import Path
 
 
-def test_kill_9_of_start_at_random_moments_leaves_a_readable_store(
-    home: Path, write, cli
-) -> None:
-    steps = "\n".join(
-        f"  - name: s{i}\n    command: echo {i}\n    output: O{i}" for i in range(40)
-    )
+def test_kill_9_of_start_at_random_moments_leaves_a_readable_store(home: Path, write, cli) -> None:
+    steps = "\n".join(f"  - name: s{i}\n    command: echo {i}\n    output: O{i}" for i in range(40))
     path = write("crash.yaml", f"name: crash\ntype: graph\nmaxActiveSteps: 4\nsteps:\n{steps}\n")
     rng = random.Random(7)
     for _ in range(8):

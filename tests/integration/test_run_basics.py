@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -19,13 +20,16 @@ def steps_by_name(record: dict) -> dict[str, dict]:  # type: ignore[type-arg]
 
 
 def test_one_step_run_is_recorded_with_status_output_and_times(cli, write) -> None:
-    write("hello.yaml", """
+    write(
+        "hello.yaml",
+        """
         name: hello
         steps:
           - name: greet
             command: echo "  hello world  "
             output: GREETING
-    """)
+    """,
+    )
     result = cli("start", "hello.yaml")
     assert result.code == 0, result.err
     assert "greet" in result.out and "succeeded" in result.out
@@ -41,7 +45,9 @@ def test_one_step_run_is_recorded_with_status_output_and_times(cli, write) -> No
 
 
 def test_failed_step_fails_run_and_blocks_only_its_dependents(cli, write) -> None:
-    write("f.yaml", """
+    write(
+        "f.yaml",
+        """
         name: f
         type: graph
         steps:
@@ -55,7 +61,8 @@ def test_failed_step_fails_run_and_blocks_only_its_dependents(cli, write) -> Non
             depends: b
           - name: independent
             command: "true"
-    """)
+    """,
+    )
     result = cli("start", "f.yaml")
     assert result.code == 1
     steps = steps_by_name(status_json(cli, "f"))
@@ -66,7 +73,9 @@ def test_failed_step_fails_run_and_blocks_only_its_dependents(cli, write) -> Non
 
 
 def test_chain_runs_steps_in_order_and_stops_after_a_failure(cli, write, tmp_path: Path) -> None:
-    write("chain.yaml", """
+    write(
+        "chain.yaml",
+        """
         name: chain
         steps:
           - name: one
@@ -77,14 +86,17 @@ def test_chain_runs_steps_in_order_and_stops_after_a_failure(cli, write, tmp_pat
             command: exit 1
           - name: never
             command: echo never >> order.txt
-    """)
+    """,
+    )
     assert cli("start", "chain.yaml").code == 1
     assert (tmp_path / "order.txt").read_text().split() == ["1", "2"]
     assert steps_by_name(status_json(cli, "chain"))["never"]["status"] == "upstream_failed"
 
 
 def test_fork_join_branches_run_at_the_same_time(cli, write) -> None:
-    write("fj.yaml", """
+    write(
+        "fj.yaml",
+        """
         name: fork-join-analysis
         steps:
           - name: prepare
@@ -109,7 +121,8 @@ def test_fork_join_branches_run_at_the_same_time(cli, write) -> None:
               - statistical-analysis
               - ml-analysis
               - visualization
-    """)
+    """,
+    )
     assert cli("start", "fj.yaml").code == 0
     record = status_json(cli, "fork-join-analysis")
     steps = steps_by_name(record)
@@ -123,7 +136,9 @@ def test_fork_join_branches_run_at_the_same_time(cli, write) -> None:
 
 
 def test_max_active_steps_bounds_parallel_steps(cli, write) -> None:
-    write("m.yaml", """
+    write(
+        "m.yaml",
+        """
         name: m
         type: graph
         maxActiveSteps: 1
@@ -134,15 +149,18 @@ def test_max_active_steps_bounds_parallel_steps(cli, write) -> None:
             command: sleep 0.2
           - name: c
             command: sleep 0.2
-    """)
+    """,
+    )
     assert cli("start", "m.yaml").code == 0
     steps = sorted(status_json(cli, "m")["steps"], key=lambda s: s["startedAt"])
-    for before, after in zip(steps, steps[1:]):
+    for before, after in itertools.pairwise(steps):
         assert before["finishedAt"] <= after["startedAt"]
 
 
 def test_step_references_output_stdout_stderr_exit_code(cli, write) -> None:
-    write("refs.yaml", """
+    write(
+        "refs.yaml",
+        """
         name: refs
         steps:
           - name: first
@@ -154,13 +172,16 @@ def test_step_references_output_stdout_stderr_exit_code(cli, write) -> None:
           - name: second
             command: echo "${first.output}|${f.exit_code}|$(cat ${f.stdout})|$(cat ${f.stderr})"
             output: R
-    """)
+    """,
+    )
     cli("start", "refs.yaml")
     assert status_json(cli, "refs")["outputs"]["R"] == "out|4|out|err"
 
 
 def test_json_path_into_outputs_and_objects_render_as_json(cli, write) -> None:
-    write("j.yaml", """
+    write(
+        "j.yaml",
+        """
         name: j
         steps:
           - name: make
@@ -168,15 +189,18 @@ def test_json_path_into_outputs_and_objects_render_as_json(cli, write) -> None:
               echo '{"a": {"b": [10, 20]}, "name": "n1"}'
             output: J
           - name: use
-            command: echo "${J.name} ${J.a.b[1]} ${J.a}"
+            command: echo "${J.name} ${J.a.b[1]}" '${J.a}' '${J.nope}'
             output: R
-    """)
+    """,
+    )
     assert cli("start", "j.yaml").code == 0
-    assert status_json(cli, "j")["outputs"]["R"] == 'n1 20 {"b": [10, 20]}'
+    assert status_json(cli, "j")["outputs"]["R"] == 'n1 20 {"b": [10, 20]} ${J.nope}'
 
 
 def test_params_defaults_and_overrides(cli, write) -> None:
-    write("p.yaml", """
+    write(
+        "p.yaml",
+        """
         name: p
         params:
           - A: one
@@ -186,7 +210,8 @@ def test_params_defaults_and_overrides(cli, write) -> None:
           - name: show
             command: echo "${A}|${B}|${C}"
             output: R
-    """)
+    """,
+    )
     assert cli("start", "p.yaml").code == 0
     assert status_json(cli, "p")["outputs"]["R"] == "one|two words|one-c"
     assert cli("start", "--params", 'A=x B="y z"', "p.yaml").code == 0
@@ -198,20 +223,25 @@ def test_params_defaults_and_overrides(cli, write) -> None:
 
 
 def test_positional_params(cli, write) -> None:
-    write("pos.yaml", """
+    write(
+        "pos.yaml",
+        """
         name: pos
         params: "first second"
         steps:
           - name: show
             command: echo "$1-$2"
             output: R
-    """)
+    """,
+    )
     assert cli("start", "pos.yaml").code == 0
     assert status_json(cli, "pos")["outputs"]["R"] == "first-second"
 
 
 def test_env_in_order_with_backticks_and_step_env(cli, write) -> None:
-    write("e.yaml", """
+    write(
+        "e.yaml",
+        """
         name: e
         env:
           - A: a1
@@ -226,14 +256,17 @@ def test_env_in_order_with_backticks_and_step_env(cli, write) -> None:
           - name: t
             command: sh -c 'echo "$B"'
             output: T
-    """)
+    """,
+    )
     assert cli("start", "e.yaml").code == 0
     outputs = status_json(cli, "e")["outputs"]
     assert outputs == {"S": "a1 step-b sub-a1", "T": "a1x"}
 
 
 def test_special_variables(cli, write, home: Path) -> None:
-    write("sv.yaml", """
+    write(
+        "sv.yaml",
+        """
         name: sv
         steps:
           - name: show
@@ -242,7 +275,8 @@ def test_special_variables(cli, write, home: Path) -> None:
               test -f "$DAG_RUN_STEP_STDOUT_FILE" && test -f "$DAG_RUN_STEP_STDERR_FILE"
               && echo files-ok; echo "$DAG_RUN_LOG_FILE"'
             output: R
-    """)
+    """,
+    )
     assert cli("start", "sv.yaml").code == 0
     record = status_json(cli, "sv")
     lines = record["outputs"]["R"].splitlines()
@@ -252,7 +286,9 @@ def test_special_variables(cli, write, home: Path) -> None:
 
 
 def test_command_forms_list_block_script_and_shell(cli, write) -> None:
-    write("c.yaml", """
+    write(
+        "c.yaml",
+        """
         name: c
         steps:
           - name: listed
@@ -277,7 +313,8 @@ def test_command_forms_list_block_script_and_shell(cli, write) -> None:
             script: |
               print("py", 6 * 7)
             output: PY
-    """)
+    """,
+    )
     result = cli("start", "c.yaml")
     assert result.code == 0, result.out
     outputs = status_json(cli, "c")["outputs"]
@@ -291,7 +328,9 @@ def test_command_forms_list_block_script_and_shell(cli, write) -> None:
 
 
 def test_multiline_command_fails_at_first_failing_line(cli, write, tmp_path: Path) -> None:
-    write("ml.yaml", """
+    write(
+        "ml.yaml",
+        """
         name: ml
         steps:
           - name: multi
@@ -299,14 +338,17 @@ def test_multiline_command_fails_at_first_failing_line(cli, write, tmp_path: Pat
               echo line1 > ml.txt
               false
               echo after >> ml.txt
-    """)
+    """,
+    )
     assert cli("start", "ml.yaml").code == 1
     assert (tmp_path / "ml.txt").read_text() == "line1\n"
 
 
 def test_working_dir_and_stdout_stderr_files(cli, write, tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    write("w.yaml", """
+    write(
+        "w.yaml",
+        """
         name: w
         steps:
           - name: where
@@ -317,7 +359,8 @@ def test_working_dir_and_stdout_stderr_files(cli, write, tmp_path: Path) -> None
             command: sh -c 'echo to-out; echo to-err >&2'
             stdout: logs/out.txt
             stderr: logs/err.txt
-    """)
+    """,
+    )
     assert cli("start", "w.yaml").code == 0
     assert status_json(cli, "w")["outputs"]["WHERE"] == str(tmp_path / "sub")
     assert (tmp_path / "logs" / "out.txt").read_text() == "to-out\n"
@@ -325,14 +368,17 @@ def test_working_dir_and_stdout_stderr_files(cli, write, tmp_path: Path) -> None
 
 
 def test_output_larger_than_max_output_size_fails_the_step(cli, write) -> None:
-    write("big.yaml", """
+    write(
+        "big.yaml",
+        """
         name: big
         maxOutputSize: 10
         steps:
           - name: big
             command: echo 0123456789abcdef
             output: BIG
-    """)
+    """,
+    )
     assert cli("start", "big.yaml").code == 1
     step = status_json(cli, "big")["steps"][0]
     assert step["status"] == "failed"
@@ -340,12 +386,15 @@ def test_output_larger_than_max_output_size_fails_the_step(cli, write) -> None:
 
 
 def test_logs_and_history(cli, write) -> None:
-    write("l.yaml", """
+    write(
+        "l.yaml",
+        """
         name: l
         steps:
           - name: talk
             command: sh -c 'echo to-stdout; echo to-stderr >&2'
-    """)
+    """,
+    )
     assert cli("start", "l.yaml").code == 0
     assert cli("start", "l.yaml").code == 0
     assert cli("logs", "l", "--step", "talk").out == "to-stdout\n"
@@ -358,12 +407,15 @@ def test_logs_and_history(cli, write) -> None:
 
 
 def test_run_id_option_and_status_by_run_id(cli, write) -> None:
-    write("r.yaml", """
+    write(
+        "r.yaml",
+        """
         name: r
         steps:
           - name: s
             command: "true"
-    """)
+    """,
+    )
     assert cli("start", "--run-id", "my-run-1", "r.yaml").code == 0
     assert status_json(cli, "r", "--run-id", "my-run-1")["runId"] == "my-run-1"
     missing = cli("status", "r", "--run-id", "nope")
@@ -398,12 +450,15 @@ def test_python_api_runs_text_and_files(home: Path, write) -> None:
 @pytest.mark.parametrize("status_word", ["succeeded", "failed"])
 def test_start_prints_a_tree_with_step_output(cli, write, status_word: str) -> None:
     command = "echo shown-output" if status_word == "succeeded" else "sh -c 'echo bad >&2; exit 2'"
-    write("t.yaml", f"""
+    write(
+        "t.yaml",
+        f"""
         name: t
         steps:
           - name: only
             command: {command}
-    """)
+    """,
+    )
     result = cli("start", "t.yaml")
     assert status_word in result.out
     if status_word == "succeeded":

@@ -79,7 +79,9 @@ def test_unknown_key_at_workflow_level(tmp_path: Path) -> None:
 
 def test_snake_case_and_camel_case_mean_the_same(tmp_path: Path) -> None:
     camel = "maxActiveRuns: 3\nsteps:\n  - {name: a, command: x, timeoutSec: 5, workingDir: /w}\n"
-    snake = "max_active_runs: 3\nsteps:\n  - {name: a, command: x, timeout_sec: 5, working_dir: /w}\n"
+    snake = (
+        "max_active_runs: 3\nsteps:\n  - {name: a, command: x, timeout_sec: 5, working_dir: /w}\n"
+    )
     one = load_text(camel, "one.yaml")
     two = load_text(snake, "one.yaml")
     assert one == two
@@ -163,7 +165,10 @@ def test_later_document_without_name_is_an_error(tmp_path: Path) -> None:
 
 
 def test_two_documents_with_one_name_are_an_error(tmp_path: Path) -> None:
-    text = "name: a\nsteps:\n  - {name: a, command: x}\n---\nname: a\nsteps:\n  - {name: b, command: x}\n"
+    text = (
+        "name: a\nsteps:\n  - {name: a, command: x}\n"
+        "---\nname: a\nsteps:\n  - {name: b, command: x}\n"
+    )
     problem = only(problems_of(tmp_path, text))
     assert problem.line == 5
     assert "two documents are named `a` (first at line 1)" in problem.message
@@ -234,9 +239,16 @@ def test_recursive_alias_is_a_problem_not_a_crash() -> None:
 
 
 def test_scalars_keep_the_text_written() -> None:
-    text = "name: w\nparams:\n  - VERSION: 1.10\n  - FLAG: yes\n  - EMPTY:\nsteps:\n  - {name: a, command: x}\n"
+    text = (
+        "name: w\nparams:\n  - VERSION: 1.10\n  - FLAG: yes\n  - EMPTY:\n"
+        "steps:\n  - {name: a, command: x}\n"
+    )
     params = load_text(text).params
-    assert [(p.name, p.value) for p in params] == [("VERSION", "1.10"), ("FLAG", "yes"), ("EMPTY", "")]
+    assert [(p.name, p.value) for p in params] == [
+        ("VERSION", "1.10"),
+        ("FLAG", "yes"),
+        ("EMPTY", ""),
+    ]
 
 
 def test_json_text_loads(tmp_path: Path) -> None:
@@ -248,13 +260,19 @@ def test_json_text_loads(tmp_path: Path) -> None:
 
 
 def test_resolve_child_finds_a_document_of_the_same_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "m.yaml", "steps:\n  - {name: a, run: kid}\n---\nname: kid\nsteps:\n  - {name: b, command: x}\n")
+    path = write(
+        tmp_path,
+        "m.yaml",
+        "steps:\n  - {name: a, run: kid}\n---\nname: kid\nsteps:\n  - {name: b, command: x}\n",
+    )
     parent = load_file(path)
     assert resolve_child(parent, "kid", None).name == "kid"
 
 
 def test_resolve_child_relative_then_dags_dir_with_suffixes(tmp_path: Path) -> None:
-    parent_path = write(tmp_path, "proj/main.yaml", "steps:\n  - {name: a, run: workflows/extract}\n")
+    parent_path = write(
+        tmp_path, "proj/main.yaml", "steps:\n  - {name: a, run: workflows/extract}\n"
+    )
     write(tmp_path, "proj/workflows/extract.yaml", "steps:\n  - {name: e, command: x}\n")
     write(tmp_path, "dags/ci/build.yml", "steps:\n  - {name: b, command: x}\n")
     parent = load_file(parent_path)
@@ -298,7 +316,8 @@ def test_validate_children_reports_missing_and_broken_children(tmp_path: Path) -
         write(
             tmp_path,
             "main.yaml",
-            "steps:\n  - {name: a, run: missing}\n  - {name: b, run: broken}\n  - {name: c, run: '${X}'}\n",
+            "steps:\n  - {name: a, run: missing}\n  - {name: b, run: broken}\n"
+            "  - {name: c, run: '${X}'}\n",
         )
     )
     problems = validate_children(parent, None)

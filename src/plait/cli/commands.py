@@ -12,7 +12,7 @@ from plait.cli.exit_codes import exit_code
 from plait.cli.main import print_json
 from plait.cli.render import Progress, history_table, run_tree
 from plait.errors import NotFoundError, PlaitError, UsageError
-from plait.model import Param, RunRecord
+from plait.model import Param, RunRecord, StepRecord
 from plait.store import Home, SQLiteStore
 
 __all__ = [
@@ -112,10 +112,10 @@ def _find_run(store: SQLiteStore, home: Home, target: str | None, run_id: str | 
     if target is None:
         raise UsageError("give a workflow (FILE or NAME) or --run-id")
     name = resolve_name(target, home)
-    run = store.latest_run(name)
-    if run is None:
+    latest = store.latest_run(name)
+    if latest is None:
         raise NotFoundError(f"workflow {name} has no runs")
-    return run
+    return latest
 
 
 def cmd_status(args: argparse.Namespace, extra: list[str]) -> int:
@@ -162,7 +162,9 @@ def cmd_logs(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-def _log_step(store: SQLiteStore, run: RunRecord, name: str, attempt: int | None) -> object:
+def _log_step(
+    store: SQLiteStore, run: RunRecord, name: str, attempt: int | None
+) -> StepRecord:
     try:
         step = run.step(name)
     except KeyError:
@@ -179,7 +181,7 @@ def _log_step(store: SQLiteStore, run: RunRecord, name: str, attempt: int | None
 def _copy_log(path: Path, *, follow: bool, store: SQLiteStore, run_id: str) -> None:
     out = sys.stdout.buffer
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 (closed by the with below)
     except FileNotFoundError:
         raise NotFoundError(f"log file {path} does not exist") from None
     with handle:
@@ -209,5 +211,3 @@ def cmd_version(args: argparse.Namespace, extra: list[str]) -> int:
 
     print(f"plait {__version__}")
     return 0
-
-

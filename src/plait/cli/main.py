@@ -80,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(commands, f"cmd_{args.command}")
         return int(handler(args, extra))
     except PlaitError as error:
-        print(f"plait: {error.message}" if "\n" not in error.message else error.message,
-              file=sys.stderr)
+        print(
+            f"plait: {error.message}" if "\n" not in error.message else error.message,
+            file=sys.stderr,
+        )
         return error.exit_code
     except KeyboardInterrupt:
         return 130
@@ -92,8 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if os.environ.get("PLAIT_DEBUG"):
             raise
-        print(f"plait: internal error: {type(error).__name__}: {error} "
-              "(set PLAIT_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"plait: internal error: {type(error).__name__}: {error} "
+            "(set PLAIT_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 70
 
 

@@ -121,7 +121,7 @@ def _children_lines(
         if children_of is not None and len(children) <= _MAX_CHILDREN_LISTED:
             nested = children_of(child.run_id)
             sub = run_tree(nested, children_of, body)
-            sub[0] = f"{body}{label}{sub[0][len(body):]}"
+            sub[0] = f"{body}{label}{sub[0][len(body) :]}"
             lines.extend(sub)
         else:
             lines.append(
@@ -142,8 +142,13 @@ def history_table(runs: list[RunRecord]) -> list[str]:
         )
         params = " ".join(f"{k}={v}" for k, v in run.params_json().items())
         rows.append(
-            (run.run_id, str(run.status), started, duration(run.started_at, run.finished_at),
-             params[:60])
+            (
+                run.run_id,
+                str(run.status),
+                started,
+                duration(run.started_at, run.finished_at),
+                params[:60],
+            )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return [

@@ -16,10 +16,63 @@ __all__ = ["ShellChoice", "command_argv", "needs_shell", "shell_for"]
 _SHELL_SYNTAX = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n")
 # Words a shell runs itself: a command starting with one always goes through the shell.
 _SHELL_WORDS = frozenset(
-    "alias bg break builtin cd command continue declare eval exec exit export fc fg getopts "
-    "hash jobs let local read readonly return set shift source test times trap type typeset "
-    "ulimit umask unalias unset wait if then else elif fi for while until do done case esac "
-    "function select time . : [[ { }".split()
+    [
+        "alias",
+        "bg",
+        "break",
+        "builtin",
+        "cd",
+        "command",
+        "continue",
+        "declare",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "fc",
+        "fg",
+        "getopts",
+        "hash",
+        "jobs",
+        "let",
+        "local",
+        "read",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "source",
+        "test",
+        "times",
+        "trap",
+        "type",
+        "typeset",
+        "ulimit",
+        "umask",
+        "unalias",
+        "unset",
+        "wait",
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "function",
+        "select",
+        "time",
+        ".",
+        ":",
+        "[[",
+        "{",
+        "}",
+    ]
 )
 _POSIX_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"})
 

@@ -186,8 +186,16 @@ def _fan_out_attempt(
     first_failure: RunRecord | None = None
     for item, record in zip(items, results, strict=True):
         if record is None:
-            records.append({"name": None, "runId": None, "params": {},
-                            "status": "not_started", "outputs": {}, "item": item})
+            records.append(
+                {
+                    "name": None,
+                    "runId": None,
+                    "params": {},
+                    "status": "not_started",
+                    "outputs": {},
+                    "item": item,
+                }
+            )
             outputs.append({})
             continue
         records.append(child_result(record))
@@ -208,4 +216,3 @@ def _fan_out_attempt(
     if first_failure is not None:
         error += f"; first: {_child_error(first_failure)}"
     return Attempt(exit_code=1, output=output, error=error, cancelled=stopped and failed == 0)
-

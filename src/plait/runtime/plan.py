@@ -20,9 +20,7 @@ def dry_plan(workflow: Workflow, params: tuple[Param, ...], home: Home) -> list[
     depends = effective_depends(workflow)
     lines = [f"workflow {workflow.name} ({workflow.type}, {len(workflow.steps)} steps)"]
     if scope.params:
-        rendered = " ".join(
-            f"{p.name}={p.value}" if p.name else p.value for p in scope.params
-        )
+        rendered = " ".join(f"{p.name}={p.value}" if p.name else p.value for p in scope.params)
         lines.append(f"params: {rendered}")
     for number, step in enumerate(_order(workflow, depends), start=1):
         after = ", ".join(depends[step]) or "-"

@@ -78,11 +78,11 @@ class RunExecution:
         self.stopping = threading.Event()
         self.stop_reason: str | None = None
         self.epoch = 1
-        self.depth = 0 if parent is None else parent.run.depth + 1
-        self.root_id = self.run_id if parent is None else parent.run.root_id
-        self.log_dir = agent.home.logs_dir / safe_name(workflow.name) / self.run_id
-        self.working_dir = self._working_dir()
-        self.cleanup_time = workflow.max_clean_up_time_sec
+        self.depth: int = 0 if parent is None else parent.run.depth + 1
+        self.root_id: str = self.run_id if parent is None else parent.run.root_id
+        self.log_dir: Path = agent.home.logs_dir / safe_name(workflow.name) / self.run_id
+        self.working_dir: str = self._working_dir()
+        self.cleanup_time: float = workflow.max_clean_up_time_sec
         self._deadline: float | None = None
         self._timed_out = False
         self._lock = threading.Lock()
@@ -92,12 +92,13 @@ class RunExecution:
         self.outputs: dict[str, str] = {}
         self._tolerated_steps: set[str] = set()
         self.inherits_scope = scope is not None
+        self.scope: Scope
         if scope is not None:
             self.scope = scope.fork()
         else:
             self.scope = Scope(agent.environ, self.working_dir)
         self.given_params = params
-        self.record = RunRecord(
+        self.record: RunRecord = RunRecord(
             run_id=self.run_id,
             name=workflow.name,
             status=RunStatus.RUNNING,
@@ -188,8 +189,9 @@ class RunExecution:
                 self._end(RunStatus.CANCELLED)
                 return
             env = dict(self.scope.env)
-            if not all(condition_met(c, self.scope, env, self.working_dir)
-                       for c in workflow.preconditions):
+            if not all(
+                condition_met(c, self.scope, env, self.working_dir) for c in workflow.preconditions
+            ):
                 self.record.error = "precondition not met"
                 for record in records:
                     record.status = StepStatus.SKIPPED

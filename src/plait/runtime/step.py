@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -73,8 +72,8 @@ class StepExecution:
     def __init__(self, run: RunExecution, step: Step, record: StepRecord) -> None:
         self.run = run
         self.step = step
-        self.record = record
-        self.scope = run.scope.fork()  # a consistent view while other steps publish outputs
+        self.record: StepRecord = record
+        self.scope: Scope = run.scope.fork()  # a consistent view while other steps publish outputs
         self.tolerated = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -124,8 +123,9 @@ class StepExecution:
                 return attempt
             if not attempt.ok and policy and retries < policy.limit and self._retryable(attempt):
                 retries += 1
-                if self.run.sleep(_interval(policy.interval_sec, policy.backoff,
-                                            policy.max_interval_sec, retries)):
+                if self.run.sleep(
+                    _interval(policy.interval_sec, policy.backoff, policy.max_interval_sec, retries)
+                ):
                     attempt.cancelled = True
                     return attempt
                 continue
@@ -250,7 +250,8 @@ class StepExecution:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "rb") as source, open(path, "ab") as sink:
-                shutil.copyfileobj(source, sink)
+                while chunk := source.read(1 << 20):
+                    sink.write(chunk)
         except OSError as error:
             self.record.error = f"cannot write {path}: {error.strerror}"
 

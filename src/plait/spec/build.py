@@ -96,12 +96,14 @@ def _check_unique_document(ctx: Ctx, workflow: Workflow, before: list[Workflow])
 def _check_steps(ctx: Ctx, workflow: Workflow, numbered: list[Any]) -> None:
     """Names, ids, depends and cycles; ``numbered`` keeps invalid steps for their indexes."""
     indexed = [(i, step) for i, step in enumerate(numbered) if step is not INVALID]
-    _check_names(ctx, indexed)
-    if _check_depends(ctx, indexed):
+    names_clean = _check_names(ctx, indexed)
+    if _check_depends(ctx, indexed) and names_clean:
         _check_cycle(ctx, workflow, indexed)
 
 
-def _check_names(ctx: Ctx, indexed: list[tuple[int, Step]]) -> None:
+def _check_names(ctx: Ctx, indexed: list[tuple[int, Step]]) -> bool:
+    """Report duplicate names and ids; True when every step is known by one name."""
+    before = len(ctx.problems)
     names: dict[str, int | None] = {}
     for i, step in indexed:
         if step.name in names:
@@ -119,6 +121,7 @@ def _check_names(ctx: Ctx, indexed: list[tuple[int, Step]]) -> None:
         elif step.id in names and step.id != step.name:
             ctx.error(("steps", i, "id"), f"id `{step.id}` is the name of another step")
         ids.setdefault(step.id, step.line)
+    return len(ctx.problems) == before
 
 
 def _check_depends(ctx: Ctx, indexed: list[tuple[int, Step]]) -> bool:

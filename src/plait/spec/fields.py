@@ -150,7 +150,12 @@ class StepKind(Kind):
         return make_step(ctx, STEP.read(ctx, path, value), self.default_name)
 
     def schema(self, defs: dict[str, Schema]) -> Schema:
-        return Struct(STEP).schema(defs)
+        reference = Struct(STEP).schema(defs)
+        if self.default_name is None:
+            return reference
+        if "handlerStep" not in defs:  # a handler's name is optional
+            defs["handlerStep"] = {k: v for k, v in defs[STEP.name].items() if k != "required"}
+        return {"$ref": "#/definitions/handlerStep"}
 
 
 class StepsKind(Kind):

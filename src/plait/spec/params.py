@@ -67,7 +67,7 @@ def read_params(ctx: Ctx, path: Path, value: object) -> Any:
 
 def _params_from_text(ctx: Ctx, path: Path, text: str) -> Any:
     if "\n" in text:
-        lines = (line.strip() for line in text.splitlines())
+        lines = (line.strip() for line in text.split("\n"))
         return tuple(_split_pair(line) for line in lines if line and not line.startswith("#"))
     import shlex
 

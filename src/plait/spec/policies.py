@@ -77,7 +77,9 @@ class CommandKind(Kind):
         return text
 
     def schema(self, defs: dict[str, Schema]) -> Schema:
-        return {"anyOf": [{"type": ["string", "number", "boolean"]}, Words().schema(defs)["anyOf"][1]]}
+        return {
+            "anyOf": [{"type": ["string", "number", "boolean"]}, Words().schema(defs)["anyOf"][1]]
+        }
 
 
 def _make_condition(ctx: Ctx, entries: Entries) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -113,7 +112,7 @@ class SQLiteStore:
                     run.attempt,
                     run.depth,
                     run.pid,
-                    socket.gethostname() if run.pid else None,
+                    os.uname().nodename if run.pid else None,
                     run.heartbeat_at,
                     run.log_dir,
                 ),
@@ -189,9 +188,7 @@ class SQLiteStore:
             if row is None:
                 raise NotFoundError(f"no run with id {run_id}")
             run = _run_from_row(row)
-            run.steps = [
-                _step_from_row(r) for r in self._db.execute(q.SELECT_STEPS, (run_id,))
-            ]
+            run.steps = [_step_from_row(r) for r in self._db.execute(q.SELECT_STEPS, (run_id,))]
             run.children = self.children(run_id)
         return run
 
@@ -295,7 +292,7 @@ def _step_from_row(r: tuple[object, ...]) -> StepRecord:
     return StepRecord(
         name=str(r[0]),
         position=int(r[1]),  # type: ignore[call-overload]
-        status=StepStatus(r[2]),
+        status=StepStatus(str(r[2])),
         started_at=r[3],  # type: ignore[arg-type]
         finished_at=r[4],  # type: ignore[arg-type]
         exit_code=r[5],  # type: ignore[arg-type]
@@ -314,7 +311,7 @@ def _run_from_row(r: tuple[object, ...]) -> RunRecord:
         run_id=str(r[0]),
         name=str(r[1]),
         source=r[2],  # type: ignore[arg-type]
-        status=RunStatus(r[3]),
+        status=RunStatus(str(r[3])),
         params=json.loads(str(r[4])),
         outputs=json.loads(str(r[5])),
         error=r[6],  # type: ignore[arg-type]
