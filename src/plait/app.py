@@ -19,6 +19,7 @@ __all__ = [
     "load_workflow",
     "open_store",
     "resolve_name",
+    "retry_run",
     "start_run",
 ]
 
@@ -110,5 +111,49 @@ def start_run(
             with _stop_on_signals(agent):
                 return execution.execute()
         return execution.execute()
+    finally:
+        store.close()
+
+
+def retry_run(
+    previous: RunRecord,
+    *,
+    home: Home,
+    step: str | None = None,
+    downstream: bool = False,
+    observer: Observer | None = None,
+) -> RunRecord:
+    """A new attempt of a finished root run, in this process: succeeded steps keep their
+    outputs; failed and not-started steps run again (only ``step``, if given)."""
+    from plait.errors import RunStateError
+    from plait.graph.deps import effective_depends
+    from plait.spec import load_file
+
+    if previous.parent_run_id is not None:
+        raise RunStateError(
+            f"run {previous.run_id} is a child run; retry its root run {previous.root_run_id}"
+        )
+    if previous.source is None:
+        raise RunStateError(f"run {previous.run_id} was not started from a file")
+    workflow = load_file(previous.source)
+    rerun: set[str] | None = None
+    if step is not None:
+        if step not in {s.name for s in workflow.steps}:
+            raise NotFoundError(f"workflow {workflow.name} has no step {step!r}")
+        rerun = {step}
+        if downstream:
+            depends = effective_depends(workflow)
+            grew = True
+            while grew:
+                more = {n for n, deps in depends.items() if rerun.intersection(deps)}
+                grew = not more <= rerun
+                rerun |= more
+    params = tuple(Param(name, value or "") for name, value in previous.params)
+    store = open_store(home)
+    try:
+        agent = Agent(store, home, observer=observer, base=load_base(home))
+        execution = RunExecution(agent, workflow, params=params, previous=previous, rerun=rerun)
+        with _stop_on_signals(agent):
+            return execution.execute()
     finally:
         store.close()

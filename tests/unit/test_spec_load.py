@@ -10,7 +10,14 @@ import pytest
 
 from plait.errors import NotFoundError, Problem, SpecError
 from plait.model import GraphType
-from plait.spec import load_all, load_file, load_text, resolve_child, validate_children
+from plait.spec import (
+    load_all,
+    load_base_file,
+    load_file,
+    load_text,
+    resolve_child,
+    validate_children,
+)
 from plait.spec import loader as spec_loader
 
 
@@ -348,3 +355,23 @@ def test_validate_children_clean_tree(tmp_path: Path) -> None:
     text = "steps:\n  - {name: a, run: mid}\n---\nname: mid\nsteps:\n  - {name: m, run: leaf}\n"
     parent = load_file(write(tmp_path, "root.yaml", text))
     assert validate_children(parent, str(tmp_path / "dags")) == []
+
+
+# --- base config ----------------------------------------------------------------------------
+
+
+def test_base_file_has_workflow_fields_and_no_steps(tmp_path: Path) -> None:
+    path = write(tmp_path, "base.yaml", "env:\n  - REGION: eu\nparams: A=1\nshell: bash\n")
+    base = load_base_file(path)
+    assert (base.name, base.steps, base.shell) == ("base", (), "bash")
+    assert base.env == (("REGION", "eu"),)
+    assert [(p.name, p.value) for p in base.params] == [("A", "1")]
+    assert load_base_file(write(tmp_path, "empty.yaml", "")).steps == ()
+
+
+def test_base_file_problems(tmp_path: Path) -> None:
+    path = write(tmp_path, "base.yaml", "env: 5\nsteps:\n  - {name: a, command: x}\n")
+    with pytest.raises(SpecError) as info:
+        load_base_file(path)
+    assert [(p.line, p.field) for p in info.value.problems] == [(1, "env"), (2, "steps")]
+    assert "cannot have steps" in info.value.problems[1].message

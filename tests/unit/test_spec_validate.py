@@ -5,6 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plait.errors import Problem, SpecError
 from plait.graph.deps import effective_depends, find_cycle
@@ -19,6 +22,7 @@ from plait.model import (
 )
 from plait.spec import load_text
 from plait.spec.cron import parse_cron_line
+from plait.spec.fields import STEP, WORKFLOW
 
 FILE = "wf.yaml"
 
@@ -498,3 +502,37 @@ def test_step_env_and_params() -> None:
     step = one_step("run: child\nenv: {A: 1}\nparams: 'X=1 Y=\"a b\"'")
     assert step.env == (("A", "1"),)
     assert [(p.name, p.value) for p in step.params] == [("X", "1"), ("Y", "a b")]
+
+
+# --- robustness -----------------------------------------------------------------------------
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 70), st.floats(allow_nan=False), st.text(max_size=8)
+)
+_STEP_KEYS = st.sampled_from([f.name for f in STEP.fields] + ["call", "dir", "bogus"])
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["items", "limit", "condition", "a", "failure"]), inner),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.dictionaries(_STEP_KEYS, _VALUES, max_size=5), max_size=4),
+    st.dictionaries(
+        st.sampled_from([f.name for f in WORKFLOW.fields if f.name != "steps"]), _VALUES
+    ),
+)
+def test_any_shape_is_a_workflow_or_a_spec_error(
+    steps: list[dict[str, object]], top: dict[str, object]
+) -> None:
+    text = yaml.safe_dump({**top, "name": "w", "steps": steps})
+    try:
+        load_text(text, FILE)
+    except SpecError as exc:
+        assert exc.problems
+        assert all(p.file == FILE and p.message for p in exc.problems)

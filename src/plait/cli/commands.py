@@ -12,16 +12,19 @@ from plait.cli.exit_codes import exit_code
 from plait.cli.main import print_json
 from plait.cli.render import Progress, history_table, run_tree
 from plait.errors import NotFoundError, PlaitError, UsageError
-from plait.model import Param, RunRecord, StepRecord
+from plait.model import ACTIVE_RUN_STATUSES, Param, RunRecord, StepRecord
 from plait.store import Home, SQLiteStore
 
 __all__ = [
     "cmd_dry",
     "cmd_history",
     "cmd_logs",
+    "cmd_restart",
+    "cmd_retry",
     "cmd_schema",
     "cmd_start",
     "cmd_status",
+    "cmd_stop",
     "cmd_validate",
     "cmd_version",
 ]
@@ -96,9 +99,14 @@ def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _store_or_none(home: Home) -> SQLiteStore:
+    """The store, after marking failed the runs whose agent died."""
     if not home.db_path.exists():
         raise NotFoundError(f"no runs yet (no store at {home.db_path})")
-    return open_store(home)
+    from plait.runtime.recovery import recover
+
+    store = open_store(home)
+    recover(store)
+    return store
 
 
 def _find_run(store: SQLiteStore, home: Home, target: str | None, run_id: str | None) -> RunRecord:
@@ -162,9 +170,7 @@ def cmd_logs(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-def _log_step(
-    store: SQLiteStore, run: RunRecord, name: str, attempt: int | None
-) -> StepRecord:
+def _log_step(store: SQLiteStore, run: RunRecord, name: str, attempt: int | None) -> StepRecord:
     try:
         step = run.step(name)
     except KeyError:
@@ -197,6 +203,93 @@ def _copy_log(path: Path, *, follow: bool, store: SQLiteStore, run_id: str) -> N
                 out.flush()
                 return
             time.sleep(0.2)
+
+
+def _active_runs(
+    store: SQLiteStore, home: Home, target: str | None, run_id: str | None
+) -> list[RunRecord]:
+    if run_id:
+        return [_find_run(store, home, target, run_id)]
+    if target is None:
+        raise UsageError("give a workflow (FILE or NAME) or --run-id")
+    name = resolve_name(target, home)
+    return store.list_runs(name, statuses=ACTIVE_RUN_STATUSES, limit=1000, roots_only=True)
+
+
+def cmd_stop(args: argparse.Namespace, extra: list[str]) -> int:
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        runs = _active_runs(store, home, args.target, args.run_id)
+        active = [run for run in runs if not run.status.is_final]
+        if not active:
+            what = args.run_id or args.target
+            print(f"nothing to stop: {what} has no active run")
+            return 0
+        for run in active:
+            store.request_stop(run.run_id)
+        if not args.no_wait:
+            _wait_final(store, [run.run_id for run in active])
+        for run in active:
+            final = store.get_run(run.run_id)
+            print(f"{final.name} run {final.run_id}: {final.status}")
+    finally:
+        store.close()
+    return 0
+
+
+def _wait_final(store: SQLiteStore, run_ids: list[str], timeout: float = 120.0) -> None:
+    from plait.runtime.recovery import recover
+
+    deadline = time.monotonic() + timeout
+    pending = set(run_ids)
+    while pending and time.monotonic() < deadline:
+        recover(store)
+        pending = {rid for rid in pending if not store.get_run(rid).status.is_final}
+        if pending:
+            time.sleep(0.1)
+
+
+def cmd_retry(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.app import retry_run
+
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        run = _find_run(store, home, args.target, args.run_id)
+    finally:
+        store.close()
+    observer = Progress() if sys.stderr.isatty() and not args.quiet else None
+    record = retry_run(
+        run, home=home, step=args.step, downstream=args.downstream, observer=observer
+    )
+    _print_tree(home, record)
+    return exit_code(record.status)
+
+
+def cmd_restart(args: argparse.Namespace, extra: list[str]) -> int:
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        runs = _active_runs(store, home, args.target, args.run_id)
+        if not runs:
+            latest = store.latest_run(resolve_name(args.target, home))
+            if latest is None:
+                raise NotFoundError(f"workflow {args.target} has no runs to restart")
+            runs = [latest]
+        for run in runs:
+            if not run.status.is_final:
+                store.request_stop(run.run_id)
+        _wait_final(store, [run.run_id for run in runs])
+        previous = runs[0]
+    finally:
+        store.close()
+    workflow = load_workflow(args.target, home)
+    params = tuple(Param(name, value or "") for name, value in previous.params)
+    observer = Progress() if sys.stderr.isatty() and not args.quiet else None
+    record = start_run(workflow, home=home, params=params, observer=observer)
+    _print_tree(home, record)
+    return exit_code(record.status)
 
 
 def cmd_schema(args: argparse.Namespace, extra: list[str]) -> int:

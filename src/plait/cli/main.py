@@ -55,6 +55,23 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--attempt", type=int, default=None)
     logs.add_argument("--follow", "-f", action="store_true")
 
+    stop = commands.add_parser("stop", help="stop a run (all active runs of the workflow)")
+    stop.add_argument("target", metavar="FILE|NAME", nargs="?")
+    stop.add_argument("--run-id", default=None)
+    stop.add_argument("--no-wait", action="store_true", help="do not wait for the run to end")
+
+    retry = commands.add_parser("retry", help="run a finished run again, keeping what succeeded")
+    retry.add_argument("target", metavar="FILE|NAME", nargs="?")
+    retry.add_argument("--run-id", required=True)
+    retry.add_argument("--step", default=None, help="run only this step again")
+    retry.add_argument("--downstream", action="store_true", help="with --step: and what follows")
+    retry.add_argument("--quiet", "-q", action="store_true")
+
+    restart = commands.add_parser("restart", help="stop a run, then start it with its params")
+    restart.add_argument("target", metavar="FILE|NAME")
+    restart.add_argument("--run-id", default=None)
+    restart.add_argument("--quiet", "-q", action="store_true")
+
     commands.add_parser("schema", help="print the JSON Schema of the workflow format")
     commands.add_parser("version", help="print the version")
     return parser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +19,7 @@ __all__ = ["HEARTBEAT_SECONDS", "MAX_DEPTH", "Agent", "Observer"]
 
 MAX_DEPTH = 32
 HEARTBEAT_SECONDS = 5.0
+STOP_POLL_SECONDS = 0.5
 
 
 class Observer(Protocol):
@@ -89,11 +91,19 @@ class Agent:
             run.cancel("stopped")
 
     def _heartbeat(self) -> None:
-        while not self.stopping.wait(HEARTBEAT_SECONDS):
+        """Keep the runs' heartbeat fresh and act on stops asked for by other processes."""
+        last_beat = 0.0
+        while not self.stopping.wait(STOP_POLL_SECONDS):
             with self._lock:
-                ids = list(self._runs)
-            if ids:
-                try:
-                    self.store.heartbeat(ids)
-                except Exception:  # a busy store must not kill the agent; next beat retries
-                    pass
+                runs = dict(self._runs)
+            if not runs:
+                continue
+            try:
+                for run_id in self.store.stop_requests() & runs.keys():
+                    runs[run_id].cancel("stopped")
+                now = time.monotonic()
+                if now - last_beat >= HEARTBEAT_SECONDS:
+                    self.store.heartbeat(list(runs))
+                    last_beat = now
+            except Exception:  # a busy store must not kill the agent; the next turn retries
+                pass

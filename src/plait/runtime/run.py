@@ -69,12 +69,16 @@ class RunExecution:
         run_id: str | None = None,
         parent: Parent | None = None,
         scope: Scope | None = None,
+        previous: RunRecord | None = None,
+        rerun: set[str] | None = None,
     ) -> None:
         self.agent = agent
         self.store = agent.store
         self.workflow = workflow
         self.parent = parent
-        self.run_id = run_id or new_run_id()
+        self.previous = previous
+        self.rerun = rerun
+        self.run_id = previous.run_id if previous is not None else run_id or new_run_id()
         self.stopping = threading.Event()
         self.stop_reason: str | None = None
         self.epoch = 1
@@ -88,6 +92,8 @@ class RunExecution:
         self._lock = threading.Lock()
         self._processes: dict[StepProcess, int | None] = {}
         self._children: set[RunExecution] = set()
+        self._cancelled = False
+        self._kept: set[str] = set()  # steps a retry keeps from the attempt before
         self._events: queue.SimpleQueue[StepExecution] = queue.SimpleQueue()
         self.outputs: dict[str, str] = {}
         self._tolerated_steps: set[str] = set()
@@ -114,6 +120,8 @@ class RunExecution:
             log_dir=str(self.log_dir),
         )
         self.special_env: dict[str, str] = {}
+        base = agent.base
+        self.shell = workflow.shell or (base.shell if base is not None else None)
 
     # ------------------------------------------------------------------ set-up
 
@@ -146,6 +154,34 @@ class RunExecution:
         for key, value in self.special_env.items():
             scope.set(key, value, variable=False)
 
+    def _resume(self, records: list[StepRecord]) -> None:
+        """A new attempt of a finished run: keep what succeeded, run the rest again."""
+        previous = self.previous
+        assert previous is not None
+        self.epoch, self.record.attempt = self.store.begin_retry(self.run_id, self.agent.pid)
+        self.record.created_at = previous.created_at
+        before = {step.name: step for step in previous.steps if not step.handler}
+        rerun = self.rerun
+        for index, record in enumerate(records):
+            old = before.get(record.name)
+            if old is None:
+                self.store.add_step(self.run_id, record)
+                continue
+            keep = (
+                record.name not in rerun
+                if rerun is not None
+                else (old.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED))
+            )
+            if keep:
+                old.position = index
+                records[index] = old
+                self._kept.add(old.name)
+                step = self.workflow.steps[index]
+                self.publish(step, old)
+            else:
+                record.attempt = old.attempt
+                self.save_step(record)
+
     # ------------------------------------------------------------------ the run
 
     def execute(self) -> RunRecord:
@@ -163,7 +199,10 @@ class RunExecution:
                 self._prepare_scope()
             except PlaitError as error:
                 self.record.error = error.message
-            self.store.create_run(self.record, records)
+            if self.previous is None:
+                self.store.create_run(self.record, records)
+            else:
+                self._resume(records)
             self.agent.observer.run_started(self.record)
             if self.record.error is not None:
                 self._end(RunStatus.FAILED)
@@ -220,7 +259,12 @@ class RunExecution:
         for name, deps in depends.items():
             for dep in deps:
                 dependents[dep].append(name)
-        ready = [s.name for s in workflow.steps if not depends[s.name]]
+        for name in self._kept:
+            for child in dependents[name]:
+                waiting[child] -= 1
+        ready = [
+            s.name for s in workflow.steps if waiting[s.name] <= 0 and s.name not in self._kept
+        ]
         limit = workflow.max_active_steps or len(records) or 1
         running = 0
         tolerated = False
@@ -242,7 +286,11 @@ class RunExecution:
             for child in dependents[record.name]:
                 if passed:
                     waiting[child] -= 1
-                    if waiting[child] == 0 and by_name[child].status is StepStatus.NOT_STARTED:
+                    if (
+                        waiting[child] == 0
+                        and child not in self._kept
+                        and by_name[child].status is StepStatus.NOT_STARTED
+                    ):
                         ready.append(child)
                 else:
                     self._block(child, record, by_name, dependents)
@@ -328,7 +376,10 @@ class RunExecution:
         return status
 
     def _handler(self, event: HandlerEvent, status: RunStatus | None) -> StepRecord | None:
+        base = self.agent.base
         step = self.workflow.handlers.get(event)
+        if step is None and base is not None and not self.inherits_scope:
+            step = base.handlers.get(event)
         if step is None:
             return None
         record = StepRecord(
@@ -411,16 +462,29 @@ class RunExecution:
             self._children.discard(child)
 
     def cancel(self, reason: str) -> None:
-        """Stop this run and its children: signal every step's process group."""
-        self.stop_reason = self.stop_reason or reason
-        self.stopping.set()
+        """Stop this run and its children: signal every step's process group, then SIGKILL
+        what is still there after ``maxCleanUpTimeSec``."""
         with self._lock:
+            if self._cancelled:
+                return
+            self._cancelled = True
             processes = list(self._processes.items())
             children = list(self._children)
+        self.stop_reason = self.stop_reason or reason
+        self.stopping.set()
         for process, sig in processes:
             process.signal(sig or 15)
         for child in children:
             child.cancel(reason)
+        timer = threading.Timer(self.cleanup_time, self._kill_remaining)
+        timer.daemon = True
+        timer.start()
+
+    def _kill_remaining(self) -> None:
+        with self._lock:
+            processes = list(self._processes)
+        for process in processes:
+            process.signal(9)
 
     def _time_out(self) -> None:
         self._timed_out = True

@@ -234,7 +234,7 @@ class StepExecution:
             os.chmod(script_path, 0o700)
         shell = shell_for(
             step.shell and scope.expand(step.shell),
-            self.run.workflow.shell and scope.expand(self.run.workflow.shell),
+            self.run.shell and scope.expand(self.run.shell),
             scope.env,
         )
         return command_argv(command, script_path, shell)

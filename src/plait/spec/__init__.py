@@ -9,13 +9,14 @@ json_schema                        the dialect as JSON Schema, for editors
 from __future__ import annotations
 
 from plait.spec.children import resolve_child, validate_children
-from plait.spec.loader import load_all, load_file, load_text
+from plait.spec.loader import load_all, load_base_file, load_file, load_text
 from plait.spec.params import parse_env, parse_params
 from plait.spec.schema import json_schema
 
 __all__ = [
     "json_schema",
     "load_all",
+    "load_base_file",
     "load_file",
     "load_text",
     "parse_env",

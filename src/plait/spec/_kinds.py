@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from plait.errors import Problem
@@ -73,15 +72,22 @@ def parse_duration(text: str) -> float | None:
     return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
-@dataclass
 class Ctx:
     """Where values come from (file, line map) and where problems go."""
 
-    file: str
-    lines: Mapping[Path, int] = field(default_factory=dict)
-    raw: Mapping[Path, str] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    line_hint: int | None = None
+    def __init__(
+        self,
+        file: str,
+        lines: Mapping[Path, int] | None = None,
+        raw: Mapping[Path, str] | None = None,
+        problems: list[Problem] | None = None,
+        line_hint: int | None = None,
+    ) -> None:
+        self.file = file
+        self.lines: Mapping[Path, int] = lines if lines is not None else {}
+        self.raw: Mapping[Path, str] = raw if raw is not None else {}
+        self.problems: list[Problem] = problems if problems is not None else []
+        self.line_hint = line_hint
 
     def line(self, path: Path) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -148,11 +154,11 @@ class Flag(Kind):
         return {"type": "boolean"}
 
 
-@dataclass(frozen=True)
 class Integer(Kind):
     """An integer (a numeric string is accepted) no smaller than ``minimum``."""
 
-    minimum: int | None = None
+    def __init__(self, minimum: int | None = None) -> None:
+        self.minimum = minimum
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         if isinstance(value, str) and _INTEGER.match(value.strip()):
@@ -170,11 +176,11 @@ class Integer(Kind):
         return {"anyOf": [number, {"type": "string", "pattern": r"^\s*[+-]?[0-9]+\s*$"}]}
 
 
-@dataclass(frozen=True)
 class Number(Kind):
     """A finite number (a numeric string is accepted) no smaller than ``minimum``."""
 
-    minimum: float | None = None
+    def __init__(self, minimum: float | None = None) -> None:
+        self.minimum = minimum
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         if isinstance(value, str):
@@ -196,11 +202,11 @@ class Number(Kind):
         return {"anyOf": [number, {"type": "string", "pattern": r"^\s*[+-]?[0-9.eE+-]+\s*$"}]}
 
 
-@dataclass(frozen=True)
 class Choice(Kind):
     """One word of a closed set."""
 
-    choices: tuple[str, ...]
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         if isinstance(value, str) and value in self.choices:
@@ -212,11 +218,11 @@ class Choice(Kind):
         return {"type": "string", "enum": list(self.choices)}
 
 
-@dataclass(frozen=True)
 class Words(Kind):
     """A list of strings, or one string (split on commas when ``comma`` is set)."""
 
-    comma: bool = False
+    def __init__(self, comma: bool = False) -> None:
+        self.comma = comma
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         if isinstance(value, str):
@@ -325,11 +331,11 @@ class Anything(Kind):
         return {}
 
 
-@dataclass(frozen=True)
 class Unsupported(Kind):
     """A field of the reference that plait refuses rather than silently ignores."""
 
-    what: str
+    def __init__(self, what: str) -> None:
+        self.what = what
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         shown = value.get("type", "?") if isinstance(value, dict) else value
@@ -339,34 +345,39 @@ class Unsupported(Kind):
         return {"not": {}}
 
 
-@dataclass(frozen=True)
 class Field:
-    """One field of a mapping: its camelCase name, kind, description and alias spellings."""
+    """One field of a mapping: its camelCase name, kind, description and alias spellings.
 
-    name: str
-    kind: Kind
-    description: str
-    aliases: tuple[str, ...] = ()
-    required: bool = False
+    ``attr`` is the snake_case name, the key of the value once read; ``spellings`` are every
+    key accepted for it.
+    """
 
-    @property
-    def attr(self) -> str:
-        return snake(self.name)
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        description: str,
+        aliases: tuple[str, ...] = (),
+        *,
+        required: bool = False,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.description = description
+        self.required = required
+        self.attr = snake(name)
+        names = (name, *aliases)
+        self.spellings = tuple(dict.fromkeys(s for n in names for s in (n, snake(n))))
 
-    @property
-    def spellings(self) -> tuple[str, ...]:
-        names = (self.name, *self.aliases)
-        return tuple(dict.fromkeys(s for n in names for s in (n, snake(n))))
 
-
-@dataclass
 class Entries:
     """The fields read from one mapping: valid values by attribute, and keys as written."""
 
-    path: Path
-    values: dict[str, Any] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
-    invalid: set[str] = field(default_factory=set)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values: dict[str, Any] = {}
+        self.keys: dict[str, str] = {}
+        self.invalid: set[str] = set()
 
     def at(self, attr: str) -> Path:
         """The path of a field, spelled as the user wrote it."""
@@ -392,7 +403,14 @@ class Table:
         self._index = {snake(s): f for f in fields for s in f.spellings}
         self._known = [s for f in fields for s in f.spellings]
 
-    def read(self, ctx: Ctx, path: Path, mapping: Mapping[str, object]) -> Entries:
+    def read(
+        self,
+        ctx: Ctx,
+        path: Path,
+        mapping: Mapping[str, object],
+        optional: frozenset[str] = frozenset(),
+    ) -> Entries:
+        """Read ``mapping``; ``optional`` names required fields this use does not need."""
         entries = Entries(path)
         for key, value in mapping.items():
             found = self._index.get(snake(key))
@@ -413,13 +431,13 @@ class Table:
                 entries.invalid.add(found.attr)
             else:
                 entries.values[found.attr] = result
-        self._check_required(ctx, entries)
+        self._check_required(ctx, entries, optional)
         return entries
 
-    def _check_required(self, ctx: Ctx, entries: Entries) -> None:
+    def _check_required(self, ctx: Ctx, entries: Entries, optional: frozenset[str]) -> None:
         for found in self.fields:
             missing = found.attr not in entries.values and found.attr not in entries.invalid
-            if found.required and missing:
+            if found.required and missing and found.attr not in optional:
                 where = entries.at(found.attr) if entries.given(found.attr) else entries.path
                 ctx.error(where, f"`{found.name}` is required")
 
@@ -431,12 +449,12 @@ class Table:
         return f"unknown field `{key}`{hint}"
 
 
-@dataclass(frozen=True)
 class Struct(Kind):
     """A mapping read with a table, then turned into a model value by ``make``."""
 
-    table: Table
-    make: Callable[[Ctx, Entries], Any] | None = None
+    def __init__(self, table: Table, make: Callable[[Ctx, Entries], Any] | None = None) -> None:
+        self.table = table
+        self.make = make
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         if not isinstance(value, dict):

@@ -6,7 +6,6 @@ loader composes nodes (libyaml when available) and builds the values itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from plait.errors import Problem
@@ -23,14 +22,14 @@ _CONSTRUCTED_TAGS = frozenset({_TAG + "int", _TAG + "float", _TAG + "bool", _TAG
 _MAX_NODES = 1_000_000  # alias bombs expand exponentially; stop long before memory does
 
 
-@dataclass
 class Document:
     """One ``---`` document: its value, the line of each path, the source text of non-strings."""
 
-    value: object
-    line: int
-    lines: dict[Path, int] = field(default_factory=dict)
-    raw: dict[Path, str] = field(default_factory=dict)
+    def __init__(self, value: object, line: int, lines: dict[Path, int], raw: dict[Path, str]):
+        self.value = value
+        self.line = line
+        self.lines = lines
+        self.raw = raw
 
 
 class _TooLarge(Exception):

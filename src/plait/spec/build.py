@@ -7,7 +7,6 @@ a file is collected, then raised together as one ``SpecError``.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from plait.errors import Problem, SpecError
@@ -17,7 +16,7 @@ from plait.spec._kinds import INVALID, Ctx, Entries
 from plait.spec._yaml import Document, Path, parse_documents
 from plait.spec.fields import WORKFLOW
 
-__all__ = ["build_workflows"]
+__all__ = ["build_base", "build_workflows"]
 
 _NOT_STORED = frozenset({"name", "steps", "handler_on", "type", "error_mail", "info_mail", "smtp"})
 
@@ -50,17 +49,39 @@ def build_workflows(text: str, file: str, source: str | None, stem: str | None) 
     return workflows
 
 
+def build_base(text: str, file: str) -> Workflow:
+    """A base config: workflow fields (env, params, shell, handlers ...) without steps.
+
+    Raises:
+        SpecError: with every problem found.
+    """
+    documents, problems = parse_documents(text, file)
+    workflow = None
+    if len(documents) > 1:
+        problems.append(Problem(file, documents[1].line, "", "a base config has one document"))
+    if documents and documents[0].value is not None:
+        ctx = Ctx(file, documents[0].lines, documents[0].raw, problems)
+        workflow = _build_workflow(ctx, documents[0], "base", file, {}, base=True)
+    if problems:
+        raise SpecError(problems)
+    return workflow or Workflow(name="base", steps=(), source=file)
+
+
 def _build_workflow(
     ctx: Ctx,
     doc: Document,
     default_name: str | None,
     source: str | None,
     local: dict[str, Workflow],
+    *,
+    base: bool = False,
 ) -> Workflow | None:
     if not isinstance(doc.value, dict):
         ctx.error((), "a workflow must be a mapping of fields, like `steps:`")
         return None
-    entries = WORKFLOW.read(ctx, (), doc.value)
+    entries = WORKFLOW.read(ctx, (), doc.value, frozenset({"steps"}) if base else frozenset())
+    if base and entries.given("steps"):
+        ctx.error(entries.at("steps"), "a base config cannot have steps")
     name = entries.get("name") or default_name or _missing_name(ctx, entries)
     numbered = entries.get("steps", [])
     steps = tuple(step for step in numbered if step is not INVALID)
@@ -136,6 +157,8 @@ def _check_depends(ctx: Ctx, indexed: list[tuple[int, Step]]) -> bool:
             path: Path = ("steps", i, "depends", j)
             if path not in ctx.lines:
                 path = path[:-1]
+            import difflib
+
             close = difflib.get_close_matches(ref, known, n=1)
             hint = f"; did you mean `{close[0]}`?" if close else ""
             ctx.error(path, f"depends on unknown step `{ref}`{hint}")

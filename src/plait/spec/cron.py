@@ -9,7 +9,6 @@ the form croniter takes (seconds moved last), so the scheduler need not know the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from plait.model import Schedule
@@ -24,7 +23,6 @@ _DESCRIPTORS = frozenset(
 _PARTS = ("start", "stop", "restart")
 
 
-@dataclass(frozen=True, slots=True)
 class CronLine:
     """A parsed schedule line.
 
@@ -32,9 +30,24 @@ class CronLine:
     ``croniter(expression)``); it is empty for ``@every``, whose period is ``every_sec``.
     """
 
-    timezone: str | None
-    expression: str
-    every_sec: float | None = None
+    __slots__ = ("every_sec", "expression", "timezone")
+
+    def __init__(self, timezone: str | None, expression: str, every_sec: float | None = None):
+        self.timezone = timezone
+        self.expression = expression
+        self.every_sec = every_sec
+
+    def __repr__(self) -> str:
+        return f"CronLine({self.timezone!r}, {self.expression!r}, {self.every_sec!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CronLine):
+            return NotImplemented
+        mine = (self.timezone, self.expression, self.every_sec)
+        return mine == (other.timezone, other.expression, other.every_sec)
+
+    def __hash__(self) -> int:
+        return hash((self.timezone, self.expression, self.every_sec))
 
 
 def parse_cron_line(line: str) -> CronLine:

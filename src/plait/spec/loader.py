@@ -8,13 +8,12 @@ over a thousand items reads its child file once.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from plait.errors import NotFoundError, Problem, SpecError
 from plait.model import Workflow
 from plait.spec.build import build_workflows
 
-__all__ = ["load_all", "load_all_cached", "load_file", "load_text"]
+__all__ = ["load_all", "load_all_cached", "load_base_file", "load_file", "load_text"]
 
 _CACHE: dict[str, tuple[int, int, list[Workflow]]] = {}
 
@@ -43,6 +42,17 @@ def load_all(path: str | os.PathLike[str]) -> list[Workflow]:
     return _load_text_all(_read(source), source)
 
 
+def load_base_file(path: str | os.PathLike[str]) -> Workflow:
+    """``$PLAIT_HOME/base.yaml``: workflow fields merged under every workflow; it needs no
+    steps (handlers, env, params, shell ... are what it is for)."""
+    source = os.path.abspath(path)
+    text = _read(source)
+    if not any(line.startswith(("steps:", "steps :")) for line in text.splitlines()):
+        # Appended after the last line, so every problem keeps its line number.
+        text = text.rstrip("\n") + "\nsteps:\n  - name: base\n    command: 'true'\n"
+    return _load_text_all(text, source)[0]
+
+
 def load_all_cached(path: str) -> list[Workflow]:
     """Like ``load_all``, but reuse the result while the file's mtime and size are unchanged."""
     source = os.path.abspath(path)
@@ -60,7 +70,7 @@ def load_all_cached(path: str) -> list[Workflow]:
 
 def _load_text_all(text: str, source: str) -> list[Workflow]:
     is_path = not source.startswith("<")
-    stem = Path(source).stem if is_path else None
+    stem = os.path.splitext(os.path.basename(source))[0] if is_path else None
     return build_workflows(text, source, source if is_path else None, stem)
 
 

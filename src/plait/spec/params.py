@@ -7,7 +7,6 @@ Env: a list of ``- K: V`` maps or ``K=V`` strings, or a map. Values always becom
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -121,6 +120,8 @@ def _param(ctx: Ctx, path: Path, name: str, value: object) -> Param:
 def value_text(ctx: Ctx, path: Path, value: object) -> str:
     """A param or env value as a string: scalars as written, lists and maps as JSON."""
     if isinstance(value, dict | list):
+        import json
+
         return json.dumps(value, ensure_ascii=False)
     return ctx.text(path, value)
 

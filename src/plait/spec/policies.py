@@ -6,7 +6,6 @@ JSON Schema and the validator share one description.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from plait.model import (
@@ -279,6 +278,8 @@ def _item(ctx: Ctx, path: Path, value: object) -> object:
 
 
 def _json_items(ctx: Ctx, path: Path, text: str) -> Any:
+    import json
+
     try:
         items = json.loads(text)
     except ValueError as exc:

@@ -63,3 +63,36 @@ SELECT_ATTEMPTS = """
 SELECT attempt, status, started_at, finished_at, exit_code, stdout_path, stderr_path, error
 FROM step_attempts WHERE run_id = ? AND step = ? ORDER BY attempt
 """
+
+REQUEST_STOP = """
+WITH RECURSIVE tree(id) AS (
+    SELECT id FROM runs WHERE id = ?
+    UNION ALL
+    SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id
+)
+UPDATE runs SET stop_requested = 1
+WHERE id IN (SELECT id FROM tree) AND status IN ('queued', 'running')
+"""
+
+SELECT_STOP_REQUESTS = "SELECT id FROM runs WHERE stop_requested = 1 AND status = 'running'"
+
+SELECT_ACTIVE = """
+SELECT id, pid, host, heartbeat_at, root_run_id FROM runs WHERE status IN ('running')
+"""
+
+MARK_DEAD_RUN = """
+UPDATE runs SET status = 'failed', finished_at = ?, error = ?, epoch = epoch + 1
+WHERE id = ? AND status = 'running'
+"""
+
+MARK_DEAD_STEPS = """
+UPDATE steps SET status = 'failed', finished_at = ?, error = ?
+WHERE run_id = ? AND status = 'running'
+"""
+
+BEGIN_RETRY = """
+UPDATE runs SET status = 'running', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
+                error = NULL, stop_requested = 0, pid = ?, heartbeat_at = ?
+WHERE id = ? AND status NOT IN ('running', 'queued')
+RETURNING epoch, attempt
+"""

@@ -11,11 +11,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from plait.errors import NotFoundError, StoreError
+from plait.errors import NotFoundError, RunStateError, StoreError
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
 from plait.store import queries as q
 
@@ -260,6 +260,43 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute(sql, (*args, limit)).fetchall()
         return [_run_from_row(r) for r in rows]
+
+    def request_stop(self, run_id: str) -> int:
+        """Ask the agent of a run to stop it and its children; returns how many runs."""
+        with self._transaction() as db:
+            return db.execute(q.REQUEST_STOP, (run_id,)).rowcount
+
+    def stop_requests(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute(q.SELECT_STOP_REQUESTS)}
+
+    def recover_dead_runs(
+        self, alive: Callable[[int | None, str | None, float | None], bool]
+    ) -> list[str]:
+        """Mark ``failed`` every running run whose agent is gone; returns their ids.
+
+        ``alive(pid, host, heartbeat_at)`` decides whether a run's agent still lives.
+        """
+        with self._lock:
+            rows = self._db.execute(q.SELECT_ACTIVE).fetchall()
+        dead = [row[0] for row in rows if not alive(row[1], row[2], row[3])]
+        if not dead:
+            return []
+        now = time.time()
+        reason = "agent process exited"
+        with self._transaction() as db:
+            for run_id in dead:
+                db.execute(q.MARK_DEAD_RUN, (now, reason, run_id))
+                db.execute(q.MARK_DEAD_STEPS, (now, reason, run_id))
+        return dead
+
+    def begin_retry(self, run_id: str, pid: int) -> tuple[int, int]:
+        """Start a new attempt of a finished run: returns (epoch, attempt)."""
+        with self._transaction() as db:
+            row = db.execute(q.BEGIN_RETRY, (pid, time.time(), run_id)).fetchone()
+        if row is None:
+            raise RunStateError(f"run {run_id} is still active; stop it before retrying")
+        return int(row[0]), int(row[1])
 
     def latest_run(self, name: str) -> RunRecord | None:
         runs = self.list_runs(name, limit=1)

@@ -1,0 +1,52 @@
+"""Runs whose agent died (kill -9, power loss): found, marked failed, their processes stopped."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from plait.proc.leftovers import kill_leftovers
+from plait.runtime.agent import HEARTBEAT_SECONDS
+from plait.store import SQLiteStore
+
+__all__ = ["STALE_AFTER_SECONDS", "agent_alive", "recover"]
+
+STALE_AFTER_SECONDS = HEARTBEAT_SECONDS * 6
+_HOST = os.uname().nodename
+
+
+def agent_alive(pid: int | None, host: str | None, heartbeat_at: float | None) -> bool:
+    """Whether the agent of a running run still lives: its process on this host, or a fresh
+    heartbeat from another host (a live PID with a stale heartbeat is a reused PID)."""
+    fresh = heartbeat_at is not None and time.time() - heartbeat_at < STALE_AFTER_SECONDS
+    if host == _HOST and pid is not None:
+        if pid == os.getpid():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return fresh
+        if _zombie(pid):
+            return False
+        return fresh or heartbeat_at is None
+    return fresh
+
+
+def _zombie(pid: int) -> bool:
+    """An exited process that nobody has reaped yet still answers to kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X")
+
+
+def recover(store: SQLiteStore) -> list[str]:
+    """Mark failed the runs whose agent is gone and kill the step processes they left."""
+    dead = store.recover_dead_runs(agent_alive)
+    if dead:
+        kill_leftovers(dead)
+    return dead
