@@ -11,7 +11,7 @@ import os
 
 from plait.errors import NotFoundError, Problem, SpecError
 from plait.model import Workflow
-from plait.spec.build import build_workflows
+from plait.spec.build import build_base, build_workflows
 
 __all__ = ["load_all", "load_all_cached", "load_base_file", "load_file", "load_text"]
 
@@ -43,14 +43,16 @@ def load_all(path: str | os.PathLike[str]) -> list[Workflow]:
 
 
 def load_base_file(path: str | os.PathLike[str]) -> Workflow:
-    """``$PLAIT_HOME/base.yaml``: workflow fields merged under every workflow; it needs no
-    steps (handlers, env, params, shell ... are what it is for)."""
+    """A base config (``$PLAIT_HOME/base.yaml``): workflow fields under every workflow.
+
+    It is read with the workflow table (same spellings, same checks) but has no steps; its
+    name is ``base``. An empty file is an empty base.
+
+    Raises:
+        NotFoundError: no such file.  SpecError: with every problem of the file.
+    """
     source = os.path.abspath(path)
-    text = _read(source)
-    if not any(line.startswith(("steps:", "steps :")) for line in text.splitlines()):
-        # Appended after the last line, so every problem keeps its line number.
-        text = text.rstrip("\n") + "\nsteps:\n  - name: base\n    command: 'true'\n"
-    return _load_text_all(text, source)[0]
+    return build_base(_read(source), source)
 
 
 def load_all_cached(path: str) -> list[Workflow]:
