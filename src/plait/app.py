@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from plait.errors import NotFoundError
-from plait.model import Param, RunRecord, Workflow
+from plait.errors import NotFoundError, PlaitError
+from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
+from plait.queue import load_config, queue_of, wait_for_slot
 from plait.runtime import Agent, Observer, RunExecution
 from plait.store import Home, SQLiteStore
 
 __all__ = [
+    "enqueue_run",
     "find_workflow_file",
     "load_base",
     "load_workflow",
     "open_store",
     "resolve_name",
     "retry_run",
+    "run_claimed",
     "start_run",
 ]
 
@@ -95,8 +99,11 @@ def start_run(
     observer: Observer | None = None,
     environ: dict[str, str] | None = None,
     handle_signals: bool = True,
+    no_wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunRecord:
-    """Run ``workflow`` to its end in this process (this process is the run's agent)."""
+    """Run ``workflow`` to its end in this process (this process is the run's agent), once
+    its queue and its ``maxActiveRuns`` let it start."""
     store = open_store(home)
     try:
         agent = Agent(
@@ -106,11 +113,30 @@ def start_run(
             observer=observer,
             base=load_base(home),
         )
-        execution = RunExecution(agent, workflow, params=params, run_id=run_id)
-        if handle_signals:
-            with _stop_on_signals(agent):
-                return execution.execute()
-        return execution.execute()
+        execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
+        record = execution.record
+        queue = queue_of(workflow)
+        store.enqueue(
+            record,
+            [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)],
+            queue=queue,
+            max_active_runs=workflow.max_active_runs,
+            dispatch="self",
+        )
+        with _stop_on_signals(agent) if handle_signals else nullcontext():
+            capacity = load_config(home.config_file).queues.get(queue)
+            started = wait_for_slot(
+                store,
+                record.run_id,
+                queue,
+                capacity,
+                no_wait=no_wait,
+                on_wait=on_wait,
+                stopping=agent.stopping,
+            )
+            if not started:
+                return store.get_run(record.run_id)
+            return execution.execute()
     finally:
         store.close()
 
@@ -122,6 +148,7 @@ def retry_run(
     step: str | None = None,
     downstream: bool = False,
     observer: Observer | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunRecord:
     """A new attempt of a finished root run, in this process: succeeded steps keep their
     outputs; failed and not-started steps run again (only ``step``, if given)."""
@@ -152,7 +179,84 @@ def retry_run(
     store = open_store(home)
     try:
         agent = Agent(store, home, observer=observer, base=load_base(home))
-        execution = RunExecution(agent, workflow, params=params, previous=previous, rerun=rerun)
+        queue = queue_of(workflow)
+        store.begin_retry(
+            previous.run_id, agent.pid, queue=queue, max_active_runs=workflow.max_active_runs
+        )
+        execution = RunExecution(
+            agent, workflow, params=params, previous=previous, rerun=rerun, admitted=True
+        )
+        with _stop_on_signals(agent):
+            capacity = load_config(home.config_file).queues.get(queue)
+            if not wait_for_slot(
+                store, previous.run_id, queue, capacity, on_wait=on_wait, stopping=agent.stopping
+            ):
+                return store.get_run(previous.run_id)
+            return execution.execute()
+    finally:
+        store.close()
+
+
+def enqueue_run(
+    workflow: Workflow,
+    *,
+    home: Home,
+    params: tuple[Param, ...] = (),
+    run_id: str | None = None,
+    queue: str | None = None,
+) -> str:
+    """Put a run of ``workflow`` in its queue; the scheduler starts it when there is room."""
+    if workflow.source is None:
+        raise NotFoundError("only a workflow file can be enqueued")
+    store = open_store(home)
+    try:
+        from plait.store.sqlite import new_run_id
+
+        record = RunRecord(
+            run_id=run_id or new_run_id(),
+            name=workflow.name,
+            status=RunStatus.QUEUED,
+            params=[[p.name, p.value] for p in params],
+            source=workflow.source,
+            created_at=time.time(),
+        )
+        store.enqueue(
+            record,
+            [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)],
+            queue=queue or queue_of(workflow),
+            max_active_runs=workflow.max_active_runs,
+            dispatch="scheduler",
+        )
+        return record.run_id
+    finally:
+        store.close()
+
+
+def run_claimed(run_id: str, *, home: Home) -> RunRecord:
+    """The agent of a run that the scheduler claimed from its queue: run it to its end."""
+    from plait.spec import load_file
+
+    store = open_store(home)
+    try:
+        queued = store.get_run(run_id)
+        params = tuple(Param(name, value or "") for name, value in queued.params)
+        agent = Agent(store, home, base=load_base(home))
+        try:
+            if queued.source is None:
+                raise NotFoundError(f"run {run_id} has no workflow file")
+            workflow = load_file(queued.source)
+        except PlaitError as error:
+            epoch = store.mark_started(run_id, agent.pid, queued.params)
+            if epoch is not None:
+                store.set_run_status(
+                    run_id,
+                    RunStatus.FAILED,
+                    epoch=epoch,
+                    finished_at=time.time(),
+                    error=error.message,
+                )
+            return store.get_run(run_id)
+        execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
         with _stop_on_signals(agent):
             return execution.execute()
     finally:

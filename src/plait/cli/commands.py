@@ -11,14 +11,18 @@ from plait.app import load_workflow, open_store, resolve_name, start_run
 from plait.cli.exit_codes import exit_code
 from plait.cli.main import print_json
 from plait.cli.render import Progress, history_table, run_tree
-from plait.errors import NotFoundError, PlaitError, UsageError
+from plait.errors import NotFoundError, PlaitError, RunStateError, UsageError
 from plait.model import ACTIVE_RUN_STATUSES, Param, RunRecord, StepRecord
 from plait.store import Home, SQLiteStore
 
 __all__ = [
+    "cmd_agent",
+    "cmd_dequeue",
     "cmd_dry",
+    "cmd_enqueue",
     "cmd_history",
     "cmd_logs",
+    "cmd_queue",
     "cmd_restart",
     "cmd_retry",
     "cmd_schema",
@@ -51,8 +55,85 @@ def cmd_start(args: argparse.Namespace, extra: list[str]) -> int:
     workflow = load_workflow(args.target, home)
     params = _given_params(args.params, extra)
     observer = Progress() if sys.stderr.isatty() and not args.quiet else None
-    record = start_run(workflow, home=home, params=params, run_id=args.run_id, observer=observer)
+    record = start_run(
+        workflow,
+        home=home,
+        params=params,
+        run_id=args.run_id,
+        observer=observer,
+        no_wait=args.no_wait,
+        on_wait=_tell_waiting,
+    )
     _print_tree(home, record)
+    return exit_code(record.status)
+
+
+def _tell_waiting(reason: str) -> None:
+    print(f"plait: waiting to start: {reason}", file=sys.stderr, flush=True)
+
+
+def cmd_enqueue(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.app import enqueue_run
+
+    home = Home.from_env()
+    workflow = load_workflow(args.target, home)
+    run_id = enqueue_run(
+        workflow,
+        home=home,
+        params=_given_params(args.params, extra),
+        run_id=args.run_id,
+        queue=args.queue,
+    )
+    print(run_id)
+    return 0
+
+
+def cmd_dequeue(args: argparse.Namespace, extra: list[str]) -> int:
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        run = store.get_run(args.run_id)
+        if not store.dequeue(run.run_id):
+            raise RunStateError(f"run {run.run_id} is {run.status}, not queued")
+    finally:
+        store.close()
+    print(f"{run.name} run {run.run_id}: dequeued")
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.queue import load_config
+    from plait.queue.listing import queue_listing
+
+    home = Home.from_env()
+    store = _store_or_none(home)
+    try:
+        listing = queue_listing(store, load_config(home.config_file))
+    finally:
+        store.close()
+    if getattr(args, "json", False):
+        print_json(listing)
+        return 0
+    if not listing:
+        print("no runs are running or waiting")
+    for queue in listing:
+        print(
+            f"{queue['name']}  {queue['running']}/{queue['capacity']} running, "
+            f"{len(queue['waiting'])} waiting"
+        )
+        for run in queue["runs"]:
+            where = "running" if run["status"] == "running" else f"#{run['position']}"
+            print(
+                f"  {where:8s} {run['name']}  run {run['runId']}"
+                + (f"  ({run['reason']})" if run.get("reason") else "")
+            )
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.app import run_claimed
+
+    record = run_claimed(args.run_id, home=Home.from_env())
     return exit_code(record.status)
 
 

@@ -29,6 +29,28 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--params", "-p", default=None, help='params, e.g. "K=V K2=\\"a b\\""')
     start.add_argument("--run-id", default=None, help="the id to give the run")
     start.add_argument("--quiet", "-q", action="store_true", help="print no progress")
+    start.add_argument(
+        "--no-wait", action="store_true", help="fail instead of waiting for a queue slot"
+    )
+
+    enqueue = commands.add_parser("enqueue", help="put a run in its queue for the scheduler")
+    enqueue.add_argument("target", metavar="FILE|NAME")
+    enqueue.add_argument("--params", "-p", default=None)
+    enqueue.add_argument("--run-id", default=None)
+    enqueue.add_argument("--queue", default=None, help="the queue (default: the workflow's)")
+
+    dequeue = commands.add_parser("dequeue", help="take a waiting run out of its queue")
+    dequeue.add_argument("--run-id", required=True)
+
+    queue = commands.add_parser("queue", help="queues: running and waiting runs")
+    queue_commands = queue.add_subparsers(
+        dest="queue_command", metavar="COMMAND", parser_class=_Parser
+    )
+    queue_list = queue_commands.add_parser("list", help="running and waiting runs per queue")
+    queue_list.add_argument("--json", action="store_true")
+
+    agent = commands.add_parser("agent")  # started by the scheduler for a queued run
+    agent.add_argument("--run-id", required=True)
 
     dry = commands.add_parser("dry", help="show the plan and resolved commands; run nothing")
     dry.add_argument("target", metavar="FILE|NAME")

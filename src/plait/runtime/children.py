@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.errors import PlaitError
 from plait.expr import parse_json_value, render
-from plait.model import Param, RunRecord, RunStatus, Workflow
+from plait.model import Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.run import Parent, RunExecution
 from plait.runtime.step import Attempt
@@ -128,14 +128,50 @@ def _single(execution: StepExecution, child: Workflow) -> Attempt:
     return Attempt(
         exit_code=1,
         output=output,
-        error=_child_error(record),
+        error=_child_error(execution, record),
         cancelled=record.status is RunStatus.CANCELLED and execution.run.stopping.is_set(),
     )
 
 
-def _child_error(record: RunRecord) -> str:
-    reason = f": {record.error}" if record.error else ""
+def _child_error(execution: StepExecution, record: RunRecord) -> str:
+    cause = _cause(execution, record)
+    reason = f": {cause}" if cause else ""
     return f"child run {record.name} ({record.run_id}) {record.status}{reason}"
+
+
+def _cause(execution: StepExecution, record: RunRecord) -> str | None:
+    """Why ``record`` failed, without repeating every level of a deep failure.
+
+    A child's error already holds its own child's error, and so on down: quoting it at each
+    level made the error of a deep failure grow with the square of the depth. The cause is
+    taken from the innermost failed run instead, reached through the record tree.
+    """
+    current, depth = record, 0
+    while depth <= MAX_DEPTH + 1:
+        step = next((s for s in current.steps if s.status is StepStatus.FAILED), None)
+        if step is None:
+            break
+        nested = next(
+            (
+                c
+                for c in current.children
+                if c.step == step.name and c.status not in (RunStatus.SUCCEEDED,)
+            ),
+            None,
+        )
+        if nested is None:
+            if current is record:
+                break
+            return (
+                f"step {step.name} of {current.name} ({current.run_id}), {depth} levels "
+                f"down, failed: {step.error}"
+            )
+        try:
+            current = execution.run.store.get_run(nested.run_id)
+        except PlaitError:
+            break
+        depth += 1
+    return record.error
 
 
 def _fan_out(execution: StepExecution, child: Workflow, items: list[object]) -> Attempt:
@@ -214,5 +250,5 @@ def _fan_out_attempt(
         return Attempt(exit_code=0, output=output)
     error = f"{failed} of {len(items)} items failed"
     if first_failure is not None:
-        error += f"; first: {_child_error(first_failure)}"
+        error += f"; first: {_child_error(execution, first_failure)}"
     return Attempt(exit_code=1, output=output, error=error, cancelled=stopped and failed == 0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from plait.errors import PlaitError
+from plait.errors import PlaitError, RunStateError
 from plait.expr import StepRef
 from plait.graph.deps import effective_depends
 from plait.model import (
@@ -71,6 +71,7 @@ class RunExecution:
         scope: Scope | None = None,
         previous: RunRecord | None = None,
         rerun: set[str] | None = None,
+        admitted: bool = False,
     ) -> None:
         self.agent = agent
         self.store = agent.store
@@ -78,6 +79,7 @@ class RunExecution:
         self.parent = parent
         self.previous = previous
         self.rerun = rerun
+        self.admitted = admitted  # the run's row exists and holds a slot of its queue
         self.run_id = previous.run_id if previous is not None else run_id or new_run_id()
         self.stopping = threading.Event()
         self.stop_reason: str | None = None
@@ -158,7 +160,7 @@ class RunExecution:
         """A new attempt of a finished run: keep what succeeded, run the rest again."""
         previous = self.previous
         assert previous is not None
-        self.epoch, self.record.attempt = self.store.begin_retry(self.run_id, self.agent.pid)
+        self.record.attempt = previous.attempt + 1
         self.record.created_at = previous.created_at
         before = {step.name: step for step in previous.steps if not step.handler}
         rerun = self.rerun
@@ -182,6 +184,13 @@ class RunExecution:
                 record.attempt = old.attempt
                 self.save_step(record)
 
+    def _take_over(self) -> None:
+        """This agent becomes the owner of a run that was waiting in its queue."""
+        epoch = self.store.mark_started(self.run_id, self.agent.pid, self.record.params)
+        if epoch is None:
+            raise RunStateError(f"run {self.run_id} was taken over by another agent")
+        self.epoch = epoch
+
     # ------------------------------------------------------------------ the run
 
     def execute(self) -> RunRecord:
@@ -199,10 +208,12 @@ class RunExecution:
                 self._prepare_scope()
             except PlaitError as error:
                 self.record.error = error.message
-            if self.previous is None:
-                self.store.create_run(self.record, records)
-            else:
+            if self.admitted:
+                self._take_over()
+            if self.previous is not None:
                 self._resume(records)
+            elif not self.admitted:
+                self.store.create_run(self.record, records)
             self.agent.observer.run_started(self.record)
             if self.record.error is not None:
                 self._end(RunStatus.FAILED)

@@ -91,8 +91,71 @@ WHERE run_id = ? AND status = 'running'
 """
 
 BEGIN_RETRY = """
-UPDATE runs SET status = 'running', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
-                error = NULL, stop_requested = 0, pid = ?, heartbeat_at = ?
+UPDATE runs SET status = 'queued', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
+                error = NULL, stop_requested = 0, pid = ?, heartbeat_at = ?, claimed_at = NULL,
+                dispatch = 'self', enqueued_at = ?, queue = ?, max_active_runs = ?
 WHERE id = ? AND status NOT IN ('running', 'queued')
 RETURNING epoch, attempt
+"""
+
+ENQUEUE_RUN = """
+UPDATE runs SET status = 'queued', queue = ?, max_active_runs = ?, dispatch = ?, enqueued_at = ?,
+                pid = ?
+WHERE id = ?
+"""
+
+SELECT_QUEUE_RUNNING = """
+SELECT name, max_active_runs FROM runs
+WHERE queue = ? AND status = 'running' AND parent_run_id IS NULL
+"""
+
+SELECT_QUEUE_WAITING = """
+SELECT id, name, max_active_runs, dispatch FROM runs
+WHERE queue = ? AND status = 'queued' AND parent_run_id IS NULL
+ORDER BY enqueued_at, id
+"""
+
+COUNT_WORKFLOW_RUNNING = """
+SELECT count(*) FROM runs WHERE name = ? AND status = 'running' AND parent_run_id IS NULL
+"""
+
+CLAIM_RUN = """
+UPDATE runs SET status = 'running', claimed_at = ?, heartbeat_at = ?
+WHERE id = ? AND status = 'queued'
+"""
+
+MARK_STARTED = """
+UPDATE runs SET pid = ?, host = ?, started_at = ?, heartbeat_at = ?, params = ?, epoch = epoch + 1
+WHERE id = ? AND status = 'running' AND (pid IS NULL OR pid = ?)
+RETURNING epoch
+"""
+
+REQUEUE_STALE_CLAIMS = """
+UPDATE runs SET status = 'queued', claimed_at = NULL
+WHERE status = 'running' AND pid IS NULL AND dispatch = 'scheduler' AND claimed_at < ?
+"""
+
+SELECT_WAITING_SELF = """
+SELECT id, pid, host FROM runs WHERE status = 'queued' AND dispatch = 'self'
+"""
+
+DEQUEUE_RUN = """
+UPDATE runs SET status = 'cancelled', finished_at = ?, error = ?
+WHERE id = ? AND status = 'queued'
+"""
+
+SELECT_QUEUES = """
+SELECT id, name, status, queue, enqueued_at, started_at, max_active_runs, dispatch, pid
+FROM runs
+WHERE status IN ('queued', 'running') AND parent_run_id IS NULL
+ORDER BY queue, status DESC, enqueued_at, id
+"""
+
+SELECT_QUEUES_WITH_WAITING = """
+SELECT DISTINCT queue FROM runs WHERE status = 'queued' AND dispatch = 'scheduler'
+"""
+
+SELECT_CLAIMED_UNSTARTED = """
+SELECT id FROM runs
+WHERE status = 'running' AND pid IS NULL AND dispatch = 'scheduler' AND parent_run_id IS NULL
 """

@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from plait.errors import NotFoundError, RunStateError, StoreError
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
 from plait.store import queries as q
 
-__all__ = ["SQLiteStore", "new_run_id"]
+__all__ = ["Claim", "QueueEntry", "SQLiteStore", "new_run_id"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -32,6 +33,29 @@ def new_run_id() -> str:
     rand[2] = (rand[2] & 0x3F) | 0x80
     raw = f"{millis:012x}{rand.hex()}"
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
+
+
+@dataclass(slots=True)
+class Claim:
+    """What one attempt to start runs of a queue did, and why the rest still wait."""
+
+    queue: str
+    capacity: int
+    running: int
+    claimed: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class QueueEntry:
+    run_id: str
+    name: str
+    status: RunStatus
+    queue: str
+    enqueued_at: float | None
+    started_at: float | None
+    max_active_runs: int
+    dispatch: str
 
 
 class SQLiteStore:
@@ -290,13 +314,159 @@ class SQLiteStore:
                 db.execute(q.MARK_DEAD_STEPS, (now, reason, run_id))
         return dead
 
-    def begin_retry(self, run_id: str, pid: int) -> tuple[int, int]:
-        """Start a new attempt of a finished run: returns (epoch, attempt)."""
+    def begin_retry(
+        self, run_id: str, pid: int, *, queue: str, max_active_runs: int
+    ) -> tuple[int, int]:
+        """Put a finished run back in its queue for a new attempt: returns (epoch, attempt)."""
+        now = time.time()
         with self._transaction() as db:
-            row = db.execute(q.BEGIN_RETRY, (pid, time.time(), run_id)).fetchone()
+            row = db.execute(
+                q.BEGIN_RETRY, (pid, now, now, queue, max_active_runs, run_id)
+            ).fetchone()
         if row is None:
             raise RunStateError(f"run {run_id} is still active; stop it before retrying")
         return int(row[0]), int(row[1])
+
+    # ----------------------------------------------------------------- queues
+
+    def enqueue(
+        self,
+        run: RunRecord,
+        steps: Iterable[StepRecord],
+        *,
+        queue: str,
+        max_active_runs: int,
+        dispatch: str,
+    ) -> None:
+        """Record a new root run as ``queued`` (with its steps, all ``not_started``)."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                q.INSERT_RUN,
+                (
+                    run.run_id,
+                    run.name,
+                    run.source,
+                    "queued",
+                    json.dumps(run.params),
+                    run.created_at or now,
+                    None,
+                    None,
+                    None,
+                    run.run_id,
+                    None,
+                    None,
+                    1,
+                    0,
+                    run.pid,
+                    os.uname().nodename if run.pid else None,
+                    None,
+                    run.log_dir,
+                ),
+            )
+            db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
+            db.execute(q.ENQUEUE_RUN, (queue, max_active_runs, dispatch, now, run.pid, run.run_id))
+
+    def claim(self, queue: str, capacity: int | None, only: str | None = None) -> Claim:
+        """Start the runs of ``queue`` that its capacity and their workflows' ``maxActiveRuns``
+        allow, first come first served, in one transaction.
+
+        ``capacity`` None: the largest ``maxActiveRuns`` of the runs in the queue. With
+        ``only``, claim that run alone, and only when no run ahead of it could start first.
+        """
+        now = time.time()
+        with self._transaction() as db:
+            running = db.execute(q.SELECT_QUEUE_RUNNING, (queue,)).fetchall()
+            waiting = db.execute(q.SELECT_QUEUE_WAITING, (queue,)).fetchall()
+            limits = [int(r[1]) for r in running] + [int(r[2]) for r in waiting]
+            size = capacity if capacity is not None else max(limits, default=1)
+            total = len(running)
+            per_workflow: dict[str, int] = {}
+            claim = Claim(queue=queue, capacity=size, running=total)
+            for run_id, name, limit, dispatch in waiting:
+                if total >= size:
+                    full = (
+                        f"maxActiveRuns {limit} of {name} reached ({total} running)"
+                        if name == queue
+                        else f"queue {queue} is full ({total}/{size} running)"
+                    )
+                    claim.reason = claim.reason or full
+                    break
+                if name not in per_workflow:
+                    per_workflow[name] = db.execute(q.COUNT_WORKFLOW_RUNNING, (name,)).fetchone()[0]
+                if per_workflow[name] >= limit:
+                    if run_id == only:
+                        claim.reason = f"maxActiveRuns {limit} of {name} reached"
+                    continue
+                if only is not None and run_id != only:
+                    claim.reason = f"behind run {run_id} in queue {queue}"
+                    break
+                if only is None and dispatch != "scheduler":
+                    # a foreground run: its own process starts it; keep its place
+                    total += 1
+                    per_workflow[name] += 1
+                    continue
+                db.execute(q.CLAIM_RUN, (now, now, run_id))
+                claim.claimed.append(run_id)
+                total += 1
+                per_workflow[name] += 1
+        return claim
+
+    def mark_started(self, run_id: str, pid: int, params: list[list[str | None]]) -> int | None:
+        """The agent of a claimed run takes it over: returns the run's epoch, or None when
+        another agent already has it."""
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute(
+                q.MARK_STARTED,
+                (pid, os.uname().nodename, now, now, json.dumps(params), run_id, pid),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def requeue_stale_claims(self, older_than: float) -> int:
+        """Claimed runs whose agent never started (the launcher died): back in the queue."""
+        with self._transaction() as db:
+            return db.execute(q.REQUEUE_STALE_CLAIMS, (older_than,)).rowcount
+
+    def claimed_unstarted(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute(q.SELECT_CLAIMED_UNSTARTED)]
+
+    def queues_with_waiting(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute(q.SELECT_QUEUES_WITH_WAITING)]
+
+    def dequeue(self, run_id: str, reason: str = "dequeued") -> bool:
+        with self._transaction() as db:
+            return db.execute(q.DEQUEUE_RUN, (time.time(), reason, run_id)).rowcount == 1
+
+    def drop_abandoned_waits(
+        self, alive: Callable[[int | None, str | None, float | None], bool]
+    ) -> list[str]:
+        """Foreground runs still waiting in a queue whose process is gone: cancelled."""
+        with self._lock:
+            rows = self._db.execute(q.SELECT_WAITING_SELF).fetchall()
+        gone = [r[0] for r in rows if r[1] is not None and not alive(r[1], r[2], None)]
+        for run_id in gone:
+            self.dequeue(run_id, "the process waiting for this run exited")
+        return gone
+
+    def queue_entries(self) -> list[QueueEntry]:
+        with self._lock:
+            rows = self._db.execute(q.SELECT_QUEUES).fetchall()
+        return [
+            QueueEntry(
+                run_id=r[0],
+                name=r[1],
+                status=RunStatus(str(r[2])),
+                queue=r[3] or r[1],
+                enqueued_at=r[4],
+                started_at=r[5],
+                max_active_runs=int(r[6]),
+                dispatch=str(r[7]),
+            )
+            for r in rows
+        ]
 
     def latest_run(self, name: str) -> RunRecord | None:
         runs = self.list_runs(name, limit=1)

@@ -1,0 +1,6 @@
+"""Named queues and maxActiveRuns: when a root run may start, and who starts it."""
+
+from plait.queue.admission import QueueFull, queue_of, wait_for_slot
+from plait.queue.config import Config, load_config
+
+__all__ = ["Config", "QueueFull", "load_config", "queue_of", "wait_for_slot"]

@@ -1,0 +1,85 @@
+"""``config.yaml`` of a plait home: declared queues and the scheduler's default timezone.
+
+    queues:
+      - name: heavy-jobs
+        maxConcurrency: 2
+    timezone: Europe/Paris
+
+Queues may also be a map (``heavy-jobs: {maxConcurrency: 2}``) or, as the reference engine
+writes it, ``queues: {enabled: true, config: [...]}``.
+"""
+
+from __future__ import annotations
+
+from plait.errors import Problem, SpecError
+from plait.spec._yaml import Path, parse_documents, show_path
+
+__all__ = ["parse_config"]
+
+_TOP_KEYS = ("queues", "timezone", "tz")
+_QUEUE_KEYS = ("name", "maxConcurrency", "max_concurrency")
+
+
+def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None]:
+    """Queues (name → maxConcurrency) and timezone; SpecError with every problem found."""
+    documents, problems = parse_documents(text, file)
+    queues: dict[str, int] = {}
+    timezone: str | None = None
+    if problems:
+        raise SpecError(problems)
+    if not documents or documents[0].value is None:
+        return queues, timezone
+    doc = documents[0]
+
+    def problem(path: Path, message: str) -> None:
+        line = doc.lines.get(path, doc.line)
+        problems.append(Problem(file, line, show_path(path), message))
+
+    value = doc.value
+    if not isinstance(value, dict):
+        raise SpecError([Problem(file, doc.line, "", "config must be a mapping")])
+    for key in value:
+        if key not in _TOP_KEYS:
+            problem((key,), f"unknown key `{key}` (known: queues, timezone)")
+    raw = value.get("queues")
+    base: Path
+    if isinstance(raw, dict) and "config" in raw:
+        entries, base = raw.get("config"), ("queues", "config")
+    else:
+        entries, base = raw, ("queues",)
+    if isinstance(entries, dict):
+        entries = [{"name": name, **(spec or {})} for name, spec in entries.items()]
+    if entries is not None and not isinstance(entries, list):
+        problem(base, "must be a list of {name, maxConcurrency}")
+        entries = []
+    for index, entry in enumerate(entries or []):
+        path = (*base, index)
+        if not isinstance(entry, dict):
+            problem(path, "must be a mapping {name, maxConcurrency}")
+            continue
+        for key in entry:
+            if key not in _QUEUE_KEYS:
+                problem((*path, key), f"unknown key `{key}` (known: name, maxConcurrency)")
+        name = entry.get("name")
+        limit = entry.get("maxConcurrency", entry.get("max_concurrency", 1))
+        if not isinstance(name, str) or not name:
+            problem((*path, "name"), "a queue needs a name")
+            continue
+        if isinstance(limit, str) and limit.isdigit():
+            limit = int(limit)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            problem((*path, "maxConcurrency"), "must be a whole number >= 1")
+            continue
+        queues[name] = limit
+    zone = value.get("timezone", value.get("tz"))
+    if zone is not None:
+        timezone = str(zone)
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(timezone)
+        except (ValueError, KeyError, OSError):
+            problem(("timezone",), f"unknown timezone `{timezone}`")
+    if problems:
+        raise SpecError(problems)
+    return queues, timezone
