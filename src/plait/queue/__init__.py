@@ -2,5 +2,6 @@
 
 from plait.queue.admission import QueueFull, queue_of, wait_for_slot
 from plait.queue.config import Config, load_config
+from plait.queue.dispatch import dispatch
 
-__all__ = ["Config", "QueueFull", "load_config", "queue_of", "wait_for_slot"]
+__all__ = ["Config", "QueueFull", "dispatch", "load_config", "queue_of", "wait_for_slot"]

@@ -1,0 +1,36 @@
+"""Starting queued runs: claim what the queues allow, launch one agent process per run.
+
+The scheduler calls this every tick; the server calls it right after it enqueues a run. A run
+is claimed in one transaction and its agent takes it over with a conditional update, so two
+dispatchers can never start the same run; a claim whose agent never came is put back in the
+queue after ``STALE_CLAIM_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from plait.queue.config import Config
+from plait.store.sqlite import SQLiteStore
+
+__all__ = ["STALE_CLAIM_SECONDS", "dispatch"]
+
+STALE_CLAIM_SECONDS = 30.0
+
+
+def dispatch(
+    store: SQLiteStore,
+    config: Config,
+    launch: Callable[[str], object],
+    queues: list[str] | None = None,
+) -> list[str]:
+    """Claim and launch every run that may start now; returns the run ids launched."""
+    store.requeue_stale_claims(time.time() - STALE_CLAIM_SECONDS)
+    launched: list[str] = []
+    for queue in queues if queues is not None else store.queues_with_waiting():
+        claim = store.claim(queue, config.queues.get(queue))
+        for run_id in claim.claimed:
+            launch(run_id)
+            launched.append(run_id)
+    return launched
