@@ -20,6 +20,7 @@ __all__ = [
     "find_workflow_file",
     "load_base",
     "load_workflow",
+    "notices",
     "open_store",
     "resolve_name",
     "retry_run",
@@ -48,10 +49,29 @@ def find_workflow_file(target: str, home: Home) -> Path:
     )
 
 
-def load_workflow(target: str, home: Home) -> Workflow:
+def load_workflow(target: str, home: Home, *, check_children: bool = False) -> Workflow:
+    """A workflow by file or name; with ``check_children``, its child workflows must load."""
     from plait.spec import load_file
 
-    return load_file(find_workflow_file(target, home))
+    workflow = load_file(find_workflow_file(target, home))
+    if check_children and any(step.run for step in workflow.steps):
+        from plait.errors import SpecError
+        from plait.spec import validate_children
+
+        problems = validate_children(workflow, str(home.dags_dir))
+        if problems:
+            raise SpecError(problems)
+    return workflow
+
+
+def notices(workflow: Workflow) -> list[str]:
+    """Fields a run accepts but that do nothing here, to be said rather than ignored."""
+    said: list[str] = []
+    if any(workflow.mail_on.values()) or any(s.mail_on_error for s in workflow.steps):
+        said.append("`mailOn`/`mailOnError` are accepted, but plait sends no mail")
+    if workflow.worker_selector or any(s.worker_selector for s in workflow.steps):
+        said.append("`workerSelector` is accepted, but this plait runs every step on this machine")
+    return said
 
 
 def load_base(home: Home) -> Workflow | None:

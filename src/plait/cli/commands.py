@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from plait.app import load_workflow, open_store, resolve_name, start_run
+from plait.app import load_base, load_workflow, notices, open_store, resolve_name, start_run
 from plait.cli.exit_codes import exit_code
 from plait.cli.main import print_json
 from plait.cli.render import Progress, history_table, run_tree
@@ -52,8 +52,10 @@ def _given_params(text: str | None, extra: list[str]) -> tuple[Param, ...]:
 
 def cmd_start(args: argparse.Namespace, extra: list[str]) -> int:
     home = Home.from_env()
-    workflow = load_workflow(args.target, home)
+    workflow = load_workflow(args.target, home, check_children=True)
     params = _given_params(args.params, extra)
+    for notice in notices(workflow):
+        print(f"plait: note: {notice}", file=sys.stderr)
     observer = Progress() if sys.stderr.isatty() and not args.quiet else None
     record = start_run(
         workflow,
@@ -152,7 +154,7 @@ def cmd_dry(args: argparse.Namespace, extra: list[str]) -> int:
 
     home = Home.from_env()
     workflow = load_workflow(args.target, home)
-    for line in dry_plan(workflow, _given_params(args.params, extra), home):
+    for line in dry_plan(workflow, _given_params(args.params, extra), load_base(home)):
         print(line)
     return 0
 

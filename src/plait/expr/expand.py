@@ -72,25 +72,33 @@ def render(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_ABSENT = object()
+
+
 def json_path(value: object, path: str) -> object:
     """Follow ``.key`` and ``[index]`` parts of ``path`` into ``value``; None if absent."""
+    found = _follow(value, path)
+    return None if found is _ABSENT else found
+
+
+def _follow(value: object, path: str) -> object:
     current = value
     for key, index in _PATH_PART.findall(path):
         if index:
             if not isinstance(current, list):
-                return None
+                return _ABSENT
             position = int(index)
             if not -len(current) <= position < len(current):
-                return None
+                return _ABSENT
             current = current[position]
         elif isinstance(current, dict):
             if key not in current:
-                return None
+                return _ABSENT
             current = current[key]
         elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
             current = current[int(key)]
         else:
-            return None
+            return _ABSENT
     return current
 
 
@@ -130,8 +138,8 @@ def _lookup_json(raw: str, path: str) -> str | None:
     document = parse_json_value(raw)
     if document is None:
         return None
-    found = json_path(document, path)
-    return None if found is None else render(found)
+    found = _follow(document, path)
+    return None if found is _ABSENT else render(found)
 
 
 def expand(

@@ -111,8 +111,9 @@ def command_argv(
 ) -> list[str]:
     """The argv that runs a step.
 
-    - a ``script`` (already written to ``script_path``) runs as ``SHELL SCRIPT [COMMAND]``,
-      or on its own when it starts with ``#!`` and no shell was chosen;
+    - a ``script`` (already written to ``script_path``) runs as ``COMMAND SCRIPT`` when a
+      command is given (``command: python3``), else as ``SHELL SCRIPT``, or on its own when it
+      starts with ``#!`` and no shell was chosen;
     - a list ``command`` runs its commands in order, stopping at the first that fails;
     - a string ``command`` runs as ``SHELL -c COMMAND``, or directly when it is one plain
       program with arguments and no shell was chosen (the same result, one process less).
@@ -122,10 +123,10 @@ def command_argv(
             with open(script_path, "rb") as handle:
                 if handle.read(2) == b"#!":
                     return [script_path]
-        argv = [*shell.argv, script_path]
-        if command:
-            argv += list(command) if isinstance(command, tuple) else shlex.split(command)
-        return argv
+        if command:  # `command: python3` + `script:` runs the script with that program
+            program = list(command) if isinstance(command, tuple) else shlex.split(command)
+            return [*program, script_path]
+        return [*shell.argv, script_path]
     if isinstance(command, tuple):
         return [*shell.argv, "-c", "\n".join(command)]
     if command is None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.errors import PlaitError
 from plait.expr import parse_json_value, render
-from plait.model import Param, RunRecord, RunStatus, StepStatus, Workflow
+from plait.model import ContinueOn, Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.run import Parent, RunExecution
 from plait.runtime.step import Attempt
@@ -59,7 +59,20 @@ def _child_workflow(execution: StepExecution) -> Workflow:
     step, run = execution.step, execution.run
     if step.run is None:
         # A command fan-out: each item is a run of a one-step workflow that inherits the scope.
-        item_step = replace(step, parallel=None, depends=None, preconditions=())
+        # What applies to the step as a whole (preconditions, continueOn, retry, repeat, delay)
+        # is handled once by the parent step, as for a fan-out of child workflows: an item
+        # must not tolerate its own failure, or a failed item would count as a success.
+        item_step = replace(
+            step,
+            parallel=None,
+            depends=None,
+            preconditions=(),
+            continue_on=ContinueOn(),
+            retry_policy=None,
+            repeat_policy=None,
+            delay_sec=0.0,
+            mail_on_error=False,
+        )
         return Workflow(
             name=f"{run.workflow.name}.{step.name}",
             steps=(item_step,),

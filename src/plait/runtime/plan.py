@@ -7,16 +7,23 @@ import os
 from plait.graph.deps import effective_depends
 from plait.model import Param, Workflow
 from plait.runtime.scope import Scope, merge_params, workflow_dir
-from plait.store import Home
 
 __all__ = ["dry_plan"]
 
 
-def dry_plan(workflow: Workflow, params: tuple[Param, ...], home: Home) -> list[str]:
+def dry_plan(
+    workflow: Workflow, params: tuple[Param, ...], base: Workflow | None = None
+) -> list[str]:
+    """The plan of a run: base, dotenv, env and params resolved as a run would (backticks
+    are shown, not run)."""
     scope = Scope(os.environ, str(workflow_dir(workflow)))
     scope.backticks = False
+    if base is not None:
+        scope.apply_env(base.env)
+    scope.apply_dotenv(workflow.dotenv, workflow_dir(workflow))
     scope.apply_env(workflow.env)
-    scope.apply_params(merge_params(workflow.params, params))
+    defaults = (base.params if base is not None else ()) + workflow.params
+    scope.apply_params(merge_params(defaults, params))
     depends = effective_depends(workflow)
     lines = [f"workflow {workflow.name} ({workflow.type}, {len(workflow.steps)} steps)"]
     if scope.params:
@@ -41,7 +48,6 @@ def dry_plan(workflow: Workflow, params: tuple[Param, ...], home: Home) -> list[
         if spec.script is not None:
             lines.append("     script:")
             lines.extend(f"       {line}" for line in spec.script.splitlines())
-    del home
     return lines
 
 

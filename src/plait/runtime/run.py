@@ -86,7 +86,7 @@ class RunExecution:
         self.epoch = 1
         self.depth: int = 0 if parent is None else parent.run.depth + 1
         self.root_id: str = self.run_id if parent is None else parent.run.root_id
-        self.log_dir: Path = agent.home.logs_dir / safe_name(workflow.name) / self.run_id
+        self.log_dir: Path = self._logs_root() / safe_name(workflow.name) / self.run_id
         self.working_dir: str = self._working_dir()
         self.cleanup_time: float = workflow.max_clean_up_time_sec
         self._deadline: float | None = None
@@ -126,6 +126,23 @@ class RunExecution:
         self.shell = workflow.shell or (base.shell if base is not None else None)
 
     # ------------------------------------------------------------------ set-up
+
+    def _logs_root(self) -> Path:
+        configured = self.workflow.log_dir
+        if not configured:
+            return self.agent.home.logs_dir
+        path = Path(os.path.expanduser(configured))
+        return path if path.is_absolute() else workflow_dir(self.workflow) / path
+
+    def log(self, message: str) -> None:
+        """One line in the run's own log (``DAG_RUN_LOG_FILE``)."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        with self._lock:
+            try:
+                with open(self.log_dir / "run.log", "a", encoding="utf-8") as handle:
+                    handle.write(f"{stamp} {message}\n")
+            except OSError:
+                pass
 
     def _working_dir(self) -> str:
         configured = self.workflow.working_dir
@@ -214,6 +231,9 @@ class RunExecution:
                 self._resume(records)
             elif not self.admitted:
                 self.store.create_run(self.record, records)
+            self.log(
+                f"run {self.run_id} of {workflow.name} started (attempt {self.record.attempt})"
+            )
             self.agent.observer.run_started(self.record)
             if self.record.error is not None:
                 self._end(RunStatus.FAILED)
@@ -246,9 +266,10 @@ class RunExecution:
                 for record in records:
                     record.status = StepStatus.SKIPPED
                     self.save_step(record)
+                self._handler(HandlerEvent.EXIT, RunStatus.SKIPPED)
                 self._end(RunStatus.SKIPPED)
                 return
-            init = self._handler(HandlerEvent.INIT, None)
+            init = self._handler(HandlerEvent.INIT, RunStatus.RUNNING)
             if init is not None and init.status is not StepStatus.SUCCEEDED:
                 self.record.error = "onInit handler failed"
                 self._end(self._after(RunStatus.FAILED))
@@ -425,6 +446,7 @@ class RunExecution:
             error=record.error,
         )
         record.children = self.store.children(self.run_id)
+        self.log(f"run {status}" + (f": {record.error}" if record.error else ""))
         self.agent.observer.run_finished(record)
 
     # ------------------------------------------------------------------ for steps

@@ -24,8 +24,9 @@ def merge_params(defaults: tuple[Param, ...], given: tuple[Param, ...]) -> list[
     given_positional = [p for p in given if p.name is None]
     merged: list[Param] = []
     default_positional = [p for p in defaults if p.name is None]
-    positional = given_positional or default_positional
-    merged.extend(positional)
+    # given positionals replace the defaults by position; later defaults stay
+    merged.extend(given_positional)
+    merged.extend(default_positional[len(given_positional) :])
     seen: set[str] = set()
     for param in defaults:
         if param.name is None:

@@ -88,6 +88,11 @@ class StepExecution:
         if record.finished_at is None:
             record.finished_at = time.time()
         self.run.save_step(record)
+        self.run.log(
+            f"step {record.name} {record.status}"
+            + (f" (exit {record.exit_code})" if record.exit_code else "")
+            + (f": {record.error}" if record.error and record.status != "succeeded" else "")
+        )
         self.run.agent.observer.step_finished(self.run.record, record)
         return record
 
@@ -169,6 +174,7 @@ class StepExecution:
             record.started_at = time.time()
         self._log_paths()
         self.run.save_step(record)
+        self.run.log(f"step {record.name} started (attempt {record.attempt})")
         self.run.agent.observer.step_started(self.run.record, record)
         if self.step.run is not None or self.step.parallel is not None:
             from plait.runtime.children import run_children

@@ -220,7 +220,7 @@ WORKFLOW = Table(
         Field("workingDir", Text(), "The default folder of the steps."),
         Field("logDir", Text(), "Where step logs are written."),
         Field("timeoutSec", Number(0), "Stop the run after this many seconds."),
-        Field("delaySec", Number(0), "Wait this many seconds between steps."),
+        Field("delaySec", Number(0), "Wait this many seconds before the first step."),
         Field("restartWaitSec", Number(0), "Wait this many seconds before a restart."),
         Field("maxActiveRuns", Integer(1), "Most runs of this workflow at once."),
         Field("maxActiveSteps", Integer(1), "Most steps of one run at once."),
