@@ -226,28 +226,11 @@ def enqueue_run(
     queue: str | None = None,
 ) -> str:
     """Put a run of ``workflow`` in its queue; the scheduler starts it when there is room."""
-    if workflow.source is None:
-        raise NotFoundError("only a workflow file can be enqueued")
+    from plait.queue import enqueue_run as enqueue
+
     store = open_store(home)
     try:
-        from plait.store.sqlite import new_run_id
-
-        record = RunRecord(
-            run_id=run_id or new_run_id(),
-            name=workflow.name,
-            status=RunStatus.QUEUED,
-            params=[[p.name, p.value] for p in params],
-            source=workflow.source,
-            created_at=time.time(),
-        )
-        store.enqueue(
-            record,
-            [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)],
-            queue=queue or queue_of(workflow),
-            max_active_runs=workflow.max_active_runs,
-            dispatch="scheduler",
-        )
-        return record.run_id
+        return enqueue(store, workflow, params=params, run_id=run_id, queue=queue)
     finally:
         store.close()
 

@@ -25,6 +25,8 @@ __all__ = [
     "cmd_queue",
     "cmd_restart",
     "cmd_retry",
+    "cmd_schedule",
+    "cmd_scheduler",
     "cmd_schema",
     "cmd_start",
     "cmd_status",
@@ -129,6 +131,49 @@ def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
                 f"  {where:8s} {run['name']}  run {run['runId']}"
                 + (f"  ({run['reason']})" if run.get("reason") else "")
             )
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace, extra: list[str]) -> int:
+    import logging
+    import signal
+    import threading
+
+    from plait.scheduler import Scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    home = Home.from_env()
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stopping.set())
+    store = open_store(home)
+    try:
+        print(f"plait scheduler: home {home.root}, workflows in {home.dags_dir}", flush=True)
+        Scheduler(home, store).run(stopping)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.queue import load_config
+    from plait.scheduler.listing import schedule_listing
+
+    home = Home.from_env()
+    count = getattr(args, "count", 3)
+    listing = schedule_listing(home, load_config(home.config_file), count)
+    if getattr(args, "json", False):
+        print_json(listing)
+        return 0
+    if not listing:
+        print(f"no scheduled workflows in {home.dags_dir}")
+    for entry in listing:
+        if entry["error"]:
+            print(f"{entry['file']}: {entry['error']}")
+            continue
+        print(f"{entry['name']}  {' | '.join(entry['schedule'])}")
+        for moment in entry["next"]:
+            print(f"  next: {moment}")
     return 0
 
 

@@ -50,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
     queue_list = queue_commands.add_parser("list", help="running and waiting runs per queue")
     queue_list.add_argument("--json", action="store_true")
 
+    commands.add_parser("scheduler", help="run the scheduler (cron schedules and queues)")
+
+    schedule = commands.add_parser("schedule", help="scheduled workflows")
+    schedule_commands = schedule.add_subparsers(
+        dest="schedule_command", metavar="COMMAND", parser_class=_Parser
+    )
+    schedule_list = schedule_commands.add_parser("list", help="scheduled workflows, next runs")
+    schedule_list.add_argument("--json", action="store_true")
+    schedule_list.add_argument("--count", type=int, default=3, help="next run times to show")
+
     agent = commands.add_parser("agent")  # started by the scheduler for a queued run
     agent.add_argument("--run-id", required=True)
 

@@ -159,3 +159,63 @@ SELECT_CLAIMED_UNSTARTED = """
 SELECT id FROM runs
 WHERE status = 'running' AND pid IS NULL AND dispatch = 'scheduler' AND parent_run_id IS NULL
 """
+
+ACQUIRE_LEASE = """
+INSERT INTO leases (name, owner, epoch, expires_at) VALUES (?, ?, 1, ?)
+ON CONFLICT (name) DO UPDATE SET
+    owner = excluded.owner,
+    epoch = CASE WHEN leases.owner = excluded.owner THEN leases.epoch ELSE leases.epoch + 1 END,
+    expires_at = excluded.expires_at
+WHERE leases.owner = excluded.owner OR leases.expires_at < ?
+RETURNING epoch
+"""
+
+RELEASE_LEASE = "DELETE FROM leases WHERE name = ? AND owner = ?"
+
+SELECT_LEASE = "SELECT owner, epoch, expires_at FROM leases WHERE name = ?"
+
+SELECT_MARK = "SELECT last_tick FROM schedule_marks WHERE workflow = ?"
+
+UPSERT_MARK = """
+INSERT INTO schedule_marks (workflow, last_tick) VALUES (?, ?)
+ON CONFLICT (workflow) DO UPDATE SET last_tick = excluded.last_tick
+"""
+
+SELECT_RUN_EXISTS = "SELECT 1 FROM runs WHERE id = ?"
+
+COUNT_ACTIVE_OF = """
+SELECT count(*) FROM runs
+WHERE name = ? AND status IN ('queued', 'running') AND parent_run_id IS NULL
+"""
+
+SELECT_SUCCEEDED_SINCE = """
+SELECT 1 FROM runs WHERE name = ? AND status = 'succeeded' AND parent_run_id IS NULL
+  AND started_at >= ? LIMIT 1
+"""
+
+SELECT_QUEUED_SCHEDULED_OF = """
+SELECT id FROM runs WHERE name = ? AND status = 'queued' AND dispatch = 'scheduler'
+  AND parent_run_id IS NULL
+"""
+
+SELECT_EXPIRED_ROOTS = """
+SELECT id, log_dir FROM runs
+WHERE name = ? AND parent_run_id IS NULL
+  AND status NOT IN ('queued', 'running')
+  AND (created_at < ? OR id NOT IN (
+        SELECT id FROM runs WHERE name = ? AND parent_run_id IS NULL
+        ORDER BY created_at DESC LIMIT ?))
+"""
+
+SELECT_TREE = """
+WITH RECURSIVE tree(id) AS (
+    SELECT ?
+    UNION ALL
+    SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id
+)
+SELECT runs.id, runs.log_dir FROM runs JOIN tree ON runs.id = tree.id
+"""
+
+DELETE_RUN = "DELETE FROM runs WHERE id = ?"
+DELETE_STEPS = "DELETE FROM steps WHERE run_id = ?"
+DELETE_ATTEMPTS = "DELETE FROM step_attempts WHERE run_id = ?"

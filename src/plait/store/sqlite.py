@@ -341,6 +341,8 @@ class SQLiteStore:
         """Record a new root run as ``queued`` (with its steps, all ``not_started``)."""
         now = time.time()
         with self._transaction() as db:
+            if db.execute(q.SELECT_RUN_EXISTS, (run.run_id,)).fetchone() is not None:
+                raise RunStateError(f"a run with id {run.run_id} already exists")
             db.execute(
                 q.INSERT_RUN,
                 (
@@ -467,6 +469,67 @@ class SQLiteStore:
             )
             for r in rows
         ]
+
+    # ----------------------------------------------------------------- scheduler
+
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> int | None:
+        """Take or renew the lease ``name``; its epoch, or None while another owner holds it."""
+        with self._transaction() as db:
+            row = db.execute(q.ACQUIRE_LEASE, (name, owner, now + ttl, now)).fetchone()
+        return None if row is None else int(row[0])
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._transaction() as db:
+            db.execute(q.RELEASE_LEASE, (name, owner))
+
+    def lease(self, name: str) -> tuple[str, int, float] | None:
+        with self._lock:
+            row = self._db.execute(q.SELECT_LEASE, (name,)).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]), float(row[2]))
+
+    def schedule_mark(self, workflow: str) -> float | None:
+        with self._lock:
+            row = self._db.execute(q.SELECT_MARK, (workflow,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def set_schedule_mark(self, workflow: str, tick: float) -> None:
+        with self._transaction() as db:
+            db.execute(q.UPSERT_MARK, (workflow, tick))
+
+    def run_exists(self, run_id: str) -> bool:
+        with self._lock:
+            return self._db.execute(q.SELECT_RUN_EXISTS, (run_id,)).fetchone() is not None
+
+    def active_count(self, name: str) -> int:
+        with self._lock:
+            return int(self._db.execute(q.COUNT_ACTIVE_OF, (name,)).fetchone()[0])
+
+    def succeeded_since(self, name: str, since: float) -> bool:
+        with self._lock:
+            return self._db.execute(q.SELECT_SUCCEEDED_SINCE, (name, since)).fetchone() is not None
+
+    def queued_scheduled(self, name: str) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(q.SELECT_QUEUED_SCHEDULED_OF, (name,))]
+
+    def expired_runs(self, name: str, older_than: float, keep: int) -> list[str]:
+        """Finished root runs of ``name`` created before ``older_than`` or beyond the newest
+        ``keep``; never an active one."""
+        with self._lock:
+            rows = self._db.execute(
+                q.SELECT_EXPIRED_ROOTS, (name, older_than, name, keep)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def delete_run_tree(self, run_id: str) -> list[str]:
+        """Delete a run and all its descendants in one transaction; returns their log dirs."""
+        with self._transaction() as db:
+            rows = db.execute(q.SELECT_TREE, (run_id,)).fetchall()
+            for tree_id, _ in rows:
+                db.execute(q.DELETE_ATTEMPTS, (tree_id,))
+                db.execute(q.DELETE_STEPS, (tree_id,))
+                db.execute(q.DELETE_RUN, (tree_id,))
+        return [str(r[1]) for r in rows if r[1]]
 
     def latest_run(self, name: str) -> RunRecord | None:
         runs = self.list_runs(name, limit=1)

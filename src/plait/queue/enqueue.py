@@ -1,0 +1,45 @@
+"""Putting a run of a workflow file in its queue (from the CLI, the scheduler or the API)."""
+
+from __future__ import annotations
+
+import time
+
+from plait.errors import NotFoundError
+from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
+from plait.queue.admission import queue_of
+from plait.store.sqlite import SQLiteStore, new_run_id
+
+__all__ = ["enqueue_run"]
+
+
+def enqueue_run(
+    store: SQLiteStore,
+    workflow: Workflow,
+    *,
+    params: tuple[Param, ...] = (),
+    run_id: str | None = None,
+    queue: str | None = None,
+) -> str:
+    """A new ``queued`` run of ``workflow`` that a dispatcher will start; returns its id.
+
+    Raises:
+        RunStateError: a run with ``run_id`` exists already.
+    """
+    if workflow.source is None:
+        raise NotFoundError("only a workflow file can be enqueued")
+    record = RunRecord(
+        run_id=run_id or new_run_id(),
+        name=workflow.name,
+        status=RunStatus.QUEUED,
+        params=[[p.name, p.value] for p in params],
+        source=workflow.source,
+        created_at=time.time(),
+    )
+    store.enqueue(
+        record,
+        [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)],
+        queue=queue or queue_of(workflow),
+        max_active_runs=workflow.max_active_runs,
+        dispatch="scheduler",
+    )
+    return record.run_id

@@ -1,0 +1,54 @@
+"""What ``plait schedule list`` shows: each scheduled workflow and its next run times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from plait.model import iso_time
+from plait.queue import Config
+from plait.scheduler.cron import next_fires
+from plait.scheduler.registry import Registry
+from plait.store import Home
+
+__all__ = ["schedule_listing"]
+
+
+def schedule_listing(home: Home, config: Config, count: int = 3) -> list[dict[str, Any]]:
+    registry = Registry(home.dags_dir)
+    registry.refresh()
+    now = datetime.now(UTC)
+    listing: list[dict[str, Any]] = []
+    for entry in registry.entries.values():
+        workflow = entry.workflow
+        if workflow is None:
+            listing.append(
+                {
+                    "name": None,
+                    "file": str(entry.path),
+                    "schedule": [],
+                    "stop": [],
+                    "restart": [],
+                    "next": [],
+                    "error": entry.error,
+                }
+            )
+            continue
+        schedule = workflow.schedule
+        if schedule.empty:
+            continue
+        fires = sorted(
+            {f for line in schedule.start for f in next_fires(line, now, count, config.timezone)}
+        )[:count]
+        listing.append(
+            {
+                "name": workflow.name,
+                "file": str(entry.path),
+                "schedule": list(schedule.start),
+                "stop": list(schedule.stop),
+                "restart": list(schedule.restart),
+                "next": [iso_time(f.timestamp()) for f in fires],
+                "error": None,
+            }
+        )
+    return listing

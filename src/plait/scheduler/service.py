@@ -1,0 +1,231 @@
+"""The scheduler: starts runs on their cron schedules, dispatches queued runs, recovers runs
+whose agent died and deletes old history. One scheduler is active per home (a lease in the
+store); others wait as standby and take over when the active one stops renewing it.
+
+``tick`` does one round of work at the time the clock says; tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from plait.errors import PlaitError
+from plait.model import Workflow
+from plait.proc.launch import launch_agent
+from plait.queue import Config, dispatch, enqueue_run, load_config
+from plait.runtime.recovery import agent_alive, recover
+from plait.scheduler.cron import fires_between
+from plait.scheduler.registry import Registry
+from plait.spec._kinds import parse_duration
+from plait.store import Home, SQLiteStore
+
+__all__ = ["LEASE_NAME", "Scheduler", "Tick", "scheduled_run_id"]
+
+LEASE_NAME = "scheduler"
+LEASE_TTL_SECONDS = 6.0
+TICK_SECONDS = 1.0
+GRACE_SECONDS = 15.0  # fire times missed by a restart this short are still run
+RETENTION_EVERY_SECONDS = 60.0
+DEFAULT_RETENTION_DAYS = 30
+
+_log = logging.getLogger("plait.scheduler")
+_UTC = UTC
+
+
+def scheduled_run_id(workflow: str, moment: datetime) -> str:
+    """The run id of a scheduled time: the same time can never be run twice."""
+    return f"{workflow}.{moment.astimezone(_UTC):%Y%m%dT%H%M%SZ}"
+
+
+@dataclass(slots=True)
+class Tick:
+    """What one round did."""
+
+    active: bool
+    enqueued: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    launched: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        home: Home,
+        store: SQLiteStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        launch: Callable[[str], object] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.home = home
+        self.store = store
+        self.clock = clock
+        self.launch = launch or self._launch
+        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
+        self.registry = Registry(home.dags_dir)
+        self.config = Config()
+        self._config_stamp: tuple[int, int] | None = None
+        self._last_retention = 0.0
+        self.active = False
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self, stopping: threading.Event, tick_seconds: float = TICK_SECONDS) -> None:
+        """Tick until ``stopping`` is set; then hand the lease back at once."""
+        try:
+            while not stopping.is_set():
+                try:
+                    self.tick()
+                except PlaitError as error:
+                    _log.warning("scheduler tick failed: %s", error.message)
+                stopping.wait(tick_seconds)
+        finally:
+            if self.active:
+                self.store.release_lease(LEASE_NAME, self.owner)
+
+    def tick(self, now: float | None = None) -> Tick:
+        moment = self.clock() if now is None else now
+        epoch = self.store.acquire_lease(LEASE_NAME, self.owner, LEASE_TTL_SECONDS, moment)
+        if epoch is None:
+            if self.active:
+                _log.warning("scheduler lease lost; standing by")
+            self.active = False
+            return Tick(active=False)
+        if not self.active:
+            _log.info("scheduler active (lease epoch %s)", epoch)
+        self.active = True
+        report = Tick(active=True)
+        self._reload_config()
+        report.recovered = recover(self.store)
+        self.store.drop_abandoned_waits(agent_alive)
+        for change in self.registry.refresh():
+            _log.info("workflow %s", change)
+        for workflow in self.registry.workflows():
+            self._schedule(workflow, moment, report)
+        report.launched = dispatch(self.store, self.config, self.launch)
+        if moment - self._last_retention >= RETENTION_EVERY_SECONDS:
+            self._last_retention = moment
+            report.deleted = self._apply_retention(moment)
+        return report
+
+    # ------------------------------------------------------------------ schedules
+
+    def _schedule(self, workflow: Workflow, now: float, report: Tick) -> None:
+        schedule = workflow.schedule
+        if schedule.empty:
+            return
+        mark = self.store.schedule_mark(workflow.name)
+        if mark is None:
+            mark = now  # first sight: no catch-up of times before the workflow was known
+        window = parse_duration(workflow.catchup_window) if workflow.catchup_window else None
+        lower = max(mark, now - (window if window else GRACE_SECONDS))
+        start = datetime.fromtimestamp(lower, _UTC)
+        end = datetime.fromtimestamp(now, _UTC)
+        zone = self.config.timezone
+        for line in schedule.stop:
+            if fires_between(line, start, end, zone):
+                report.stopped.extend(self._stop_all(workflow.name))
+        for line in schedule.restart:
+            if fires_between(line, start, end, zone):
+                report.stopped.extend(self._stop_all(workflow.name))
+                self._fire(workflow, fires_between(line, start, end, zone)[-1], report, "all")
+        fires = sorted(
+            {f for line in schedule.start for f in fires_between(line, start, end, zone)}
+        )
+        for moment in fires:
+            self._fire(workflow, moment, report, workflow.overlap_policy or "skip")
+        self.store.set_schedule_mark(workflow.name, now)
+
+    def _fire(self, workflow: Workflow, moment: datetime, report: Tick, policy: str) -> None:
+        run_id = scheduled_run_id(workflow.name, moment)
+        if self.store.run_exists(run_id):
+            return
+        if workflow.skip_if_successful and self._succeeded_since_previous(workflow, moment):
+            report.skipped.append(run_id)
+            return
+        if policy == "skip" and self.store.active_count(workflow.name):
+            report.skipped.append(run_id)
+            return
+        if policy == "latest":
+            for waiting in self.store.queued_scheduled(workflow.name):
+                self.store.dequeue(waiting, f"replaced by the later scheduled run {run_id}")
+        try:
+            enqueue_run(self.store, workflow, params=(), run_id=run_id)
+        except PlaitError as error:
+            _log.warning("cannot enqueue %s: %s", run_id, error.message)
+            return
+        report.enqueued.append(run_id)
+
+    def _succeeded_since_previous(self, workflow: Workflow, moment: datetime) -> bool:
+        """Whether a run succeeded since the schedule's previous time (``skipIfSuccessful``)."""
+        previous = None
+        zone = self.config.timezone
+        for line in workflow.schedule.start:
+            earlier = fires_between(
+                line,
+                datetime.fromtimestamp(moment.timestamp() - 86400 * 366, _UTC),
+                moment,
+                zone,
+                limit=2,
+            )
+            before = [f for f in earlier if f < moment]
+            if before and (previous is None or before[-1] > previous):
+                previous = before[-1]
+        since = previous.timestamp() if previous is not None else 0.0
+        return self.store.succeeded_since(workflow.name, since)
+
+    def _stop_all(self, name: str) -> list[str]:
+        from plait.model import ACTIVE_RUN_STATUSES
+
+        stopped = []
+        for run in self.store.list_runs(name, statuses=ACTIVE_RUN_STATUSES, roots_only=True):
+            if not self.store.dequeue(run.run_id, "stopped by its schedule"):
+                self.store.request_stop(run.run_id)
+            stopped.append(run.run_id)
+        return stopped
+
+    # ------------------------------------------------------------------ upkeep
+
+    def _reload_config(self) -> None:
+        path = self.home.config_file
+        try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            try:
+                self.config = load_config(path)
+            except PlaitError as error:
+                _log.warning("config.yaml not reloaded: %s", error.message)
+
+    def _apply_retention(self, now: float) -> list[str]:
+        deleted: list[str] = []
+        for workflow in self.registry.workflows():
+            days = workflow.hist_retention_days
+            if days is None:
+                days = DEFAULT_RETENTION_DAYS
+            keep = (
+                workflow.hist_retention_runs if workflow.hist_retention_runs is not None else 10**9
+            )
+            for run_id in self.store.expired_runs(workflow.name, now - days * 86400, keep):
+                for log_dir in self.store.delete_run_tree(run_id):
+                    shutil.rmtree(log_dir, ignore_errors=True)
+                deleted.append(run_id)
+        return deleted
+
+    def _launch(self, run_id: str) -> None:
+        log = self.home.logs_dir / "agents.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        launch_agent(run_id, log_path=str(log))

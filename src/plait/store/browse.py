@@ -1,0 +1,385 @@
+"""Read-only queries for the REST API: pages of runs, trees of child runs, counts, leases.
+
+They share the store's connection and lock; nothing here writes. The live-status stream polls
+``changes_since`` behind ``data_version``, a cheap check on a connection of its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from plait.model import RunRecord, RunStatus, iso_time
+from plait.store import queries as q
+from plait.store.sqlite import SQLiteStore, _run_from_row
+
+__all__ = ["Browse", "ChildPage", "Lease", "RunNode", "RunPage", "RunSnapshot"]
+
+_TREE = """
+WITH RECURSIVE tree(id, level) AS (
+    SELECT id, 0 FROM runs WHERE id = ?
+    UNION ALL
+    SELECT runs.id, tree.level + 1 FROM runs JOIN tree ON runs.parent_run_id = tree.id
+)
+SELECT runs.id, runs.name, runs.status, runs.parent_run_id, runs.parent_step, runs.item_index,
+       runs.item, runs.started_at, runs.finished_at, runs.error
+FROM runs JOIN tree ON runs.id = tree.id
+ORDER BY tree.level, runs.created_at, runs.item_index
+"""
+
+_ANCESTORS = """
+WITH RECURSIVE up(id, parent, level) AS (
+    SELECT id, parent_run_id, 0 FROM runs WHERE id = ?
+    UNION ALL
+    SELECT runs.id, runs.parent_run_id, up.level + 1 FROM runs JOIN up ON runs.id = up.parent
+)
+SELECT runs.id, runs.name, runs.parent_step, runs.item_index, runs.item
+FROM runs JOIN up ON runs.id = up.id
+WHERE up.level > 0
+ORDER BY up.level DESC
+"""
+
+_CHILD_COLUMNS = """
+SELECT id, name, status, parent_step, item_index, item, started_at, finished_at, error, attempt
+FROM runs"""
+
+_CHILD_SORTS = {
+    "index": "item_index, created_at",
+    "-index": "item_index DESC, created_at DESC",
+    "name": "name, item_index",
+    "status": "status, item_index",
+    "started": "started_at, item_index",
+    "-started": "started_at DESC, item_index",
+    "duration": "(COALESCE(finished_at, (julianday('now') - 2440587.5) * 86400) - started_at), item_index",
+    "-duration": "(COALESCE(finished_at, (julianday('now') - 2440587.5) * 86400) - started_at) DESC, item_index",
+}
+CHILD_SORTS = tuple(_CHILD_SORTS)
+
+_CHANGED = """
+SELECT id, name, status, parent_run_id, root_run_id, parent_step, item_index, started_at,
+       finished_at, error, attempt
+FROM runs"""
+_CHANGED_WHERE = " WHERE status IN ('queued', 'running') OR finished_at >= ? OR created_at >= ?"
+
+
+@dataclass(slots=True)
+class RunPage:
+    runs: list[RunRecord]
+    total: int
+
+
+@dataclass(slots=True)
+class ChildPage:
+    children: list[dict[str, Any]]
+    total: int
+    counts: dict[str, int]
+
+
+@dataclass(slots=True)
+class RunNode:
+    """One run of a tree of runs, with its children at any depth."""
+
+    run_id: str
+    name: str
+    status: str
+    parent_run_id: str | None
+    step: str | None
+    item_index: int | None
+    item: str | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    children: list[RunNode] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "name": self.name,
+            "status": self.status,
+            "step": self.step,
+            "itemIndex": self.item_index,
+            "item": self.item,
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "error": self.error,
+            "children": [child.to_json() for child in self.children],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    name: str
+    owner: str
+    epoch: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunSnapshot:
+    """What the live-status stream tells about a run: compared to see whether it changed."""
+
+    run_id: str
+    name: str
+    status: str
+    parent_run_id: str | None
+    root_run_id: str
+    parent_step: str | None
+    item_index: int | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    attempt: int
+    steps: tuple[tuple[str, str, float | None, float | None], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "name": self.name,
+            "status": self.status,
+            "parentRunId": self.parent_run_id,
+            "rootRunId": self.root_run_id,
+            "parentStep": self.parent_step,
+            "itemIndex": self.item_index,
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "error": self.error,
+            "attempt": self.attempt,
+            "steps": [
+                {
+                    "name": name,
+                    "status": status,
+                    "startedAt": iso_time(started),
+                    "finishedAt": iso_time(finished),
+                }
+                for name, status, started, finished in self.steps
+            ],
+        }
+
+
+class Browse:
+    """Read-only views of a ``SQLiteStore`` for the API."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._db = store._db
+        self._lock = store._lock
+        self._version_lock = threading.Lock()
+        self._version_db: sqlite3.Connection | None = None
+
+    def _all(self, sql: str, args: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # ----------------------------------------------------------------- runs
+
+    def list_runs(
+        self,
+        *,
+        name: str | None = None,
+        statuses: Iterable[RunStatus] = (),
+        since: float | None = None,
+        until: float | None = None,
+        roots_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage:
+        """A page of runs, newest first, without their steps, and how many match in all."""
+        clauses: list[str] = []
+        args: list[object] = []
+        if name is not None:
+            clauses.append("name = ?")
+            args.append(name)
+        wanted = [str(s) for s in statuses]
+        if wanted:
+            clauses.append(f"status IN ({','.join('?' * len(wanted))})")
+            args.extend(wanted)
+        if since is not None:
+            clauses.append("created_at >= ?")
+            args.append(since)
+        if until is not None:
+            clauses.append("created_at < ?")
+            args.append(until)
+        if roots_only:
+            clauses.append("parent_run_id IS NULL")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        rows = self._all(q.SELECT_RUN + where + order, (*args, limit, offset))
+        (total,) = self._all("SELECT count(*) FROM runs" + where, args)[0]
+        return RunPage([_run_from_row(r) for r in rows], int(total))
+
+    def last_run(self, name: str) -> RunRecord | None:
+        """The newest run of a workflow (a child run counts), without its steps."""
+        rows = self._all(
+            q.SELECT_RUN + " WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT 1", (name,)
+        )
+        return _run_from_row(rows[0]) if rows else None
+
+    def tree(self, run_id: str) -> RunNode | None:
+        """A run and its child runs at any depth (one recursive query), or None."""
+        nodes: dict[str, RunNode] = {}
+        root: RunNode | None = None
+        for r in self._all(_TREE, (run_id,)):
+            node = RunNode(
+                run_id=r[0],
+                name=r[1],
+                status=r[2],
+                parent_run_id=r[3],
+                step=r[4],
+                item_index=r[5],
+                item=r[6],
+                started_at=r[7],
+                finished_at=r[8],
+                error=r[9],
+            )
+            nodes[node.run_id] = node
+            parent = nodes.get(node.parent_run_id or "")
+            if root is None:
+                root = node
+            elif parent is not None:
+                parent.children.append(node)
+        return root
+
+    def descendants(self, run_id: str) -> set[str]:
+        """The ids of a run and of every run below it."""
+        return {r[0] for r in self._all(_TREE, (run_id,))}
+
+    def ancestors(self, run_id: str) -> list[dict[str, Any]]:
+        """The runs above a run, root first: how each was called (step, item)."""
+        return [
+            {"runId": r[0], "name": r[1], "step": r[2], "itemIndex": r[3], "item": r[4]}
+            for r in self._all(_ANCESTORS, (run_id,))
+        ]
+
+    def children_page(
+        self,
+        run_id: str,
+        *,
+        step: str | None = None,
+        statuses: Iterable[RunStatus] = (),
+        sort: str = "index",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> ChildPage:
+        """A page of the direct child runs of a run, with counts per status (before the
+        status filter, so a progress bar can use them)."""
+        clauses = ["parent_run_id = ?"]
+        args: list[object] = [run_id]
+        if step is not None:
+            clauses.append("parent_step = ?")
+            args.append(step)
+        where = " WHERE " + " AND ".join(clauses)
+        counts = {
+            str(r[0]): int(r[1])
+            for r in self._all("SELECT status, count(*) FROM runs" + where + " GROUP BY 1", args)
+        }
+        wanted = [str(s) for s in statuses]
+        if wanted:
+            where += f" AND status IN ({','.join('?' * len(wanted))})"
+            args.extend(wanted)
+        order = _CHILD_SORTS.get(sort, _CHILD_SORTS["index"])
+        rows = self._all(
+            f"{_CHILD_COLUMNS}{where} ORDER BY {order} LIMIT ? OFFSET ?", (*args, limit, offset)
+        )
+        (total,) = self._all("SELECT count(*) FROM runs" + where, args)[0]
+        return ChildPage([_child_json(r) for r in rows], int(total), counts)
+
+    # ----------------------------------------------------------------- counts
+
+    def count_by_status(self) -> dict[str, int]:
+        return {str(r[0]): int(r[1]) for r in self._all(_COUNT_BY_STATUS)}
+
+    def waiting_by_queue(self) -> dict[str, int]:
+        return {str(r[0]): int(r[1]) for r in self._all(_WAITING_BY_QUEUE)}
+
+    def lease(self, name: str) -> Lease | None:
+        rows = self._all(
+            "SELECT name, owner, epoch, expires_at FROM leases WHERE name = ?", (name,)
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Lease(str(r[0]), str(r[1]), int(r[2]), float(r[3]))
+
+    # ----------------------------------------------------------------- live status
+
+    def data_version(self) -> int:
+        """A number that changes whenever any connection commits to the database."""
+        with self._version_lock:
+            if self._version_db is None:
+                self._version_db = sqlite3.connect(
+                    self._store.path, check_same_thread=False, timeout=30
+                )
+            (version,) = self._version_db.execute("PRAGMA data_version").fetchone()
+        return int(version)
+
+    def changes_since(self, moment: float) -> dict[str, RunSnapshot]:
+        """Every active run, and every run created or finished since ``moment``."""
+        return self._snapshots(self._all(_CHANGED + _CHANGED_WHERE, (moment, moment)))
+
+    def snapshot(self, run_id: str) -> RunSnapshot | None:
+        """The live-status view of one run, or None."""
+        found = self._snapshots(self._all(_CHANGED + " WHERE id = ?", (run_id,)))
+        return found.get(run_id)
+
+    def _snapshots(self, rows: list[tuple[Any, ...]]) -> dict[str, RunSnapshot]:
+        steps: dict[str, list[tuple[str, str, float | None, float | None]]] = {}
+        ids = [r[0] for r in rows]
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            sql = (
+                "SELECT run_id, name, status, started_at, finished_at FROM steps "
+                f"WHERE run_id IN ({','.join('?' * len(part))}) ORDER BY run_id, position"
+            )
+            for s in self._all(sql, part):
+                steps.setdefault(s[0], []).append((s[1], s[2], s[3], s[4]))
+        return {
+            r[0]: RunSnapshot(
+                run_id=r[0],
+                name=r[1],
+                status=r[2],
+                parent_run_id=r[3],
+                root_run_id=r[4],
+                parent_step=r[5],
+                item_index=r[6],
+                started_at=r[7],
+                finished_at=r[8],
+                error=r[9],
+                attempt=int(r[10]),
+                steps=tuple(steps.get(r[0], ())),
+            )
+            for r in rows
+        }
+
+    def close(self) -> None:
+        with self._version_lock:
+            if self._version_db is not None:
+                self._version_db.close()
+                self._version_db = None
+
+
+_COUNT_BY_STATUS = "SELECT status, count(*) FROM runs GROUP BY status"
+
+_WAITING_BY_QUEUE = """
+SELECT COALESCE(queue, name), count(*) FROM runs
+WHERE status = 'queued' AND parent_run_id IS NULL GROUP BY 1
+"""
+
+
+def _child_json(r: tuple[Any, ...]) -> dict[str, Any]:
+    started, finished = r[6], r[7]
+    return {
+        "runId": r[0],
+        "name": r[1],
+        "status": r[2],
+        "step": r[3],
+        "itemIndex": r[4],
+        "item": r[5],
+        "startedAt": iso_time(started),
+        "finishedAt": iso_time(finished),
+        "durationSec": None if started is None or finished is None else finished - started,
+        "error": r[8],
+        "attempt": r[9],
+    }
