@@ -10,8 +10,8 @@ Embedding::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.model import RunRecord, Workflow
 

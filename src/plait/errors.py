@@ -14,8 +14,6 @@ CLI uses for it. Errors from libraries are translated into these at the layer th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 __all__ = [
     "NotFoundError",
     "ParamsError",
@@ -41,14 +39,22 @@ class PlaitError(Exception):
         return self.message
 
 
-@dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong in a workflow file, located as precisely as the loader knows."""
 
-    file: str
-    line: int | None
-    field: str
-    message: str
+    __slots__ = ("field", "file", "line", "message")
+
+    def __init__(
+        self,
+        file: str,
+        line: int | None,
+        field: str,
+        message: str,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"

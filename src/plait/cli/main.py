@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,7 +16,23 @@ from plait.errors import PlaitError, UsageError
 __all__ = ["main"]
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own formatter asks shutil for the terminal width; os is enough (and
+    importing shutil costs more than a whole ``plait start`` should spend on it)."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = os.get_terminal_size().columns - 2
+        except OSError:
+            width = 78
+        super().__init__(prog, width=max(width, 40))
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
     def error(self, message: str) -> None:  # type: ignore[override]
         command = self.prog.removeprefix("plait").strip()
         raise UsageError(f"{command}: {message}" if command else message)

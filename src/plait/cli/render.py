@@ -6,9 +6,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
 
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
+from plait.runtime.agent import Observer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["Progress", "duration", "history_table", "run_tree"]
 
@@ -157,7 +161,7 @@ def history_table(runs: list[RunRecord]) -> list[str]:
     ]
 
 
-class Progress:
+class Progress(Observer):
     """Live progress of a run on a terminal: one line per step that starts or ends."""
 
     def __init__(self, stream: TextIO = sys.stderr) -> None:

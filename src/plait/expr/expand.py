@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 __all__ = [
     "StepRef",
@@ -37,14 +36,22 @@ _STEP_FIELDS = frozenset({"output", "stdout", "stderr", "exit_code", "exitCode"}
 _BACKTICK = re.compile(r"`([^`]*)`")
 
 
-@dataclass(frozen=True, slots=True)
 class StepRef:
     """What ``${step.<field>}`` can read of a finished step."""
 
-    output: str | None
-    stdout: str
-    stderr: str
-    exit_code: int | None
+    __slots__ = ("exit_code", "output", "stderr", "stdout")
+
+    def __init__(
+        self,
+        output: str | None,
+        stdout: str,
+        stderr: str,
+        exit_code: int | None,
+    ) -> None:
+        self.output = output
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exit_code = exit_code
 
 
 def parse_json_value(text: str) -> object:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from plait.model.status import RunStatus, StepStatus
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ChildRecord", "RunRecord", "StepRecord", "iso_time"]
 
@@ -19,21 +21,52 @@ def iso_time(epoch: float | None) -> str | None:
     return f"{whole}.{int(epoch % 1 * 1000):03d}Z"
 
 
-@dataclass(slots=True)
 class StepRecord:
-    name: str
-    position: int
-    status: StepStatus = StepStatus.NOT_STARTED
-    started_at: float | None = None
-    finished_at: float | None = None
-    exit_code: int | None = None
-    output: str | None = None
-    output_var: str | None = None
-    stdout_path: str | None = None
-    stderr_path: str | None = None
-    attempt: int = 0
-    error: str | None = None
-    handler: bool = False
+    __slots__ = (
+        "attempt",
+        "error",
+        "exit_code",
+        "finished_at",
+        "handler",
+        "name",
+        "output",
+        "output_var",
+        "position",
+        "started_at",
+        "status",
+        "stderr_path",
+        "stdout_path",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        position: int,
+        status: StepStatus = StepStatus.NOT_STARTED,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        exit_code: int | None = None,
+        output: str | None = None,
+        output_var: str | None = None,
+        stdout_path: str | None = None,
+        stderr_path: str | None = None,
+        attempt: int = 0,
+        error: str | None = None,
+        handler: bool = False,
+    ) -> None:
+        self.name = name
+        self.position = position
+        self.status = status
+        self.started_at = started_at
+        self.finished_at = finished_at
+        self.exit_code = exit_code
+        self.output = output
+        self.output_var = output_var
+        self.stdout_path = stdout_path
+        self.stderr_path = stderr_path
+        self.attempt = attempt
+        self.error = error
+        self.handler = handler
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,19 +85,42 @@ class StepRecord:
         }
 
 
-@dataclass(slots=True)
 class ChildRecord:
     """A child run as its parent step sees it."""
 
-    run_id: str
-    name: str
-    status: RunStatus
-    step: str
-    item_index: int | None
-    item: str | None
-    started_at: float | None = None
-    finished_at: float | None = None
-    error: str | None = None
+    __slots__ = (
+        "error",
+        "finished_at",
+        "item",
+        "item_index",
+        "name",
+        "run_id",
+        "started_at",
+        "status",
+        "step",
+    )
+
+    def __init__(
+        self,
+        run_id: str,
+        name: str,
+        status: RunStatus,
+        step: str,
+        item_index: int | None,
+        item: str | None,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.status = status
+        self.step = step
+        self.item_index = item_index
+        self.item = item
+        self.started_at = started_at
+        self.finished_at = finished_at
+        self.error = error
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,30 +136,79 @@ class ChildRecord:
         }
 
 
-@dataclass(slots=True)
 class RunRecord:
-    run_id: str
-    name: str
-    status: RunStatus
-    params: list[list[str | None]] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)
-    source: str | None = None
-    created_at: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-    error: str | None = None
-    parent_run_id: str | None = None
-    parent_step: str | None = None
-    root_run_id: str | None = None
-    item_index: int | None = None
-    item: str | None = None
-    attempt: int = 1
-    depth: int = 0
-    pid: int | None = None
-    heartbeat_at: float | None = None
-    log_dir: str | None = None
-    steps: list[StepRecord] = field(default_factory=list)
-    children: list[ChildRecord] = field(default_factory=list)
+    __slots__ = (
+        "attempt",
+        "children",
+        "created_at",
+        "depth",
+        "error",
+        "finished_at",
+        "heartbeat_at",
+        "item",
+        "item_index",
+        "log_dir",
+        "name",
+        "outputs",
+        "params",
+        "parent_run_id",
+        "parent_step",
+        "pid",
+        "root_run_id",
+        "run_id",
+        "source",
+        "started_at",
+        "status",
+        "steps",
+    )
+
+    def __init__(
+        self,
+        run_id: str,
+        name: str,
+        status: RunStatus,
+        params: list[list[str | None]] | None = None,
+        outputs: dict[str, str] | None = None,
+        source: str | None = None,
+        created_at: float = 0.0,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        error: str | None = None,
+        parent_run_id: str | None = None,
+        parent_step: str | None = None,
+        root_run_id: str | None = None,
+        item_index: int | None = None,
+        item: str | None = None,
+        attempt: int = 1,
+        depth: int = 0,
+        pid: int | None = None,
+        heartbeat_at: float | None = None,
+        log_dir: str | None = None,
+        steps: list[StepRecord] | None = None,
+        children: list[ChildRecord] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.status = status
+        self.params = list() if params is None else params
+        self.outputs = dict() if outputs is None else outputs
+        self.source = source
+        self.created_at = created_at
+        self.started_at = started_at
+        self.finished_at = finished_at
+        self.error = error
+        self.parent_run_id = parent_run_id
+        self.parent_step = parent_step
+        self.root_run_id = root_run_id
+        self.item_index = item_index
+        self.item = item
+        self.attempt = attempt
+        self.depth = depth
+        self.pid = pid
+        self.heartbeat_at = heartbeat_at
+        self.log_dir = log_dir
+        self.steps = list() if steps is None else steps
+        self.children = list() if children is None else children
 
     @property
     def succeeded(self) -> bool:

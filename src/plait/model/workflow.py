@@ -7,8 +7,9 @@ later (at run time) can still name the place a person has to change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from plait.model._value import Value
 
 __all__ = [
     "DEFAULT_MAX_ACTIVE_RUNS",
@@ -55,145 +56,334 @@ class RepeatMode(StrEnum):
     UNTIL = "until"
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(Value):
     """One param: ``name`` is None for a positional param (``$1``, ``$2`` ...)."""
 
-    name: str | None
-    value: str
+    __slots__ = ("name", "value")
+
+    def __init__(
+        self,
+        name: str | None,
+        value: str,
+    ) -> None:
+        self.name = name
+        self.value = value
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
+class Condition(Value):
     """A precondition or repeat condition: a string whose expansion is compared to ``expected``.
 
     Without ``expected`` the condition is a command whose exit code decides (0 is met).
     """
 
-    condition: str
-    expected: str | None = None
-    line: int | None = None
+    __slots__ = ("condition", "expected", "line")
+
+    def __init__(
+        self,
+        condition: str,
+        expected: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.condition = condition
+        self.expected = expected
+        self.line = line
 
 
-@dataclass(frozen=True, slots=True)
-class ContinueOn:
-    failure: bool = False
-    skipped: bool = False
-    exit_codes: tuple[int, ...] = ()
-    output: tuple[str, ...] = ()
-    mark_success: bool = False
+class ContinueOn(Value):
+    __slots__ = ("exit_codes", "failure", "mark_success", "output", "skipped")
+
+    def __init__(
+        self,
+        failure: bool = False,
+        skipped: bool = False,
+        exit_codes: tuple[int, ...] = (),
+        output: tuple[str, ...] = (),
+        mark_success: bool = False,
+    ) -> None:
+        self.failure = failure
+        self.skipped = skipped
+        self.exit_codes = exit_codes
+        self.output = output
+        self.mark_success = mark_success
 
     @property
     def any(self) -> bool:
         return self.failure or self.skipped or bool(self.exit_codes) or bool(self.output)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    limit: int = 0
-    interval_sec: float = 0.0
-    exit_codes: tuple[int, ...] = ()
-    backoff: float = 0.0
-    max_interval_sec: float | None = None
+class RetryPolicy(Value):
+    __slots__ = ("backoff", "exit_codes", "interval_sec", "limit", "max_interval_sec")
+
+    def __init__(
+        self,
+        limit: int = 0,
+        interval_sec: float = 0.0,
+        exit_codes: tuple[int, ...] = (),
+        backoff: float = 0.0,
+        max_interval_sec: float | None = None,
+    ) -> None:
+        self.limit = limit
+        self.interval_sec = interval_sec
+        self.exit_codes = exit_codes
+        self.backoff = backoff
+        self.max_interval_sec = max_interval_sec
 
 
-@dataclass(frozen=True, slots=True)
-class RepeatPolicy:
-    mode: RepeatMode
-    condition: Condition | None = None
-    exit_codes: tuple[int, ...] = ()
-    interval_sec: float = 0.0
-    limit: int | None = None
-    backoff: float = 0.0
-    max_interval_sec: float | None = None
+class RepeatPolicy(Value):
+    __slots__ = (
+        "backoff",
+        "condition",
+        "exit_codes",
+        "interval_sec",
+        "limit",
+        "max_interval_sec",
+        "mode",
+    )
+
+    def __init__(
+        self,
+        mode: RepeatMode,
+        condition: Condition | None = None,
+        exit_codes: tuple[int, ...] = (),
+        interval_sec: float = 0.0,
+        limit: int | None = None,
+        backoff: float = 0.0,
+        max_interval_sec: float | None = None,
+    ) -> None:
+        self.mode = mode
+        self.condition = condition
+        self.exit_codes = exit_codes
+        self.interval_sec = interval_sec
+        self.limit = limit
+        self.backoff = backoff
+        self.max_interval_sec = max_interval_sec
 
 
-@dataclass(frozen=True, slots=True)
-class Parallel:
+class Parallel(Value):
     """Fan-out of a step over items: a literal list, or an expression that yields one."""
 
-    items: tuple[object, ...] | str
-    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    __slots__ = ("items", "max_concurrent")
+
+    def __init__(
+        self,
+        items: tuple[object, ...] | str,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    ) -> None:
+        self.items = items
+        self.max_concurrent = max_concurrent
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(Value):
     """Cron lines, each optionally prefixed by ``CRON_TZ=``/``TZ=``."""
 
-    start: tuple[str, ...] = ()
-    stop: tuple[str, ...] = ()
-    restart: tuple[str, ...] = ()
+    __slots__ = ("restart", "start", "stop")
+
+    def __init__(
+        self,
+        start: tuple[str, ...] = (),
+        stop: tuple[str, ...] = (),
+        restart: tuple[str, ...] = (),
+    ) -> None:
+        self.start = start
+        self.stop = stop
+        self.restart = restart
 
     @property
     def empty(self) -> bool:
         return not (self.start or self.stop or self.restart)
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    name: str
-    line: int | None = None
-    id: str | None = None
-    description: str = ""
-    command: str | tuple[str, ...] | None = None
-    script: str | None = None
-    shell: str | None = None
-    working_dir: str | None = None
-    depends: tuple[str, ...] | None = None  # None: not written (chain rule applies)
-    output: str | None = None
-    stdout: str | None = None
-    stderr: str | None = None
-    env: tuple[tuple[str, str], ...] = ()
-    params: tuple[Param, ...] = ()
-    run: str | None = None
-    parallel: Parallel | None = None
-    preconditions: tuple[Condition, ...] = ()
-    continue_on: ContinueOn = field(default_factory=ContinueOn)
-    retry_policy: RetryPolicy | None = None
-    repeat_policy: RepeatPolicy | None = None
-    timeout_sec: float | None = None
-    delay_sec: float = 0.0
-    signal_on_stop: str | None = None
-    mail_on_error: bool = False
-    worker_selector: Mapping[str, str] = field(default_factory=dict)
+class Step(Value):
+    __slots__ = (
+        "command",
+        "continue_on",
+        "delay_sec",
+        "depends",
+        "description",
+        "env",
+        "id",
+        "line",
+        "mail_on_error",
+        "name",
+        "output",
+        "parallel",
+        "params",
+        "preconditions",
+        "repeat_policy",
+        "retry_policy",
+        "run",
+        "script",
+        "shell",
+        "signal_on_stop",
+        "stderr",
+        "stdout",
+        "timeout_sec",
+        "worker_selector",
+        "working_dir",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        line: int | None = None,
+        id: str | None = None,
+        description: str = "",
+        command: str | tuple[str, ...] | None = None,
+        script: str | None = None,
+        shell: str | None = None,
+        working_dir: str | None = None,
+        depends: tuple[str, ...] | None = None,
+        output: str | None = None,
+        stdout: str | None = None,
+        stderr: str | None = None,
+        env: tuple[tuple[str, str], ...] = (),
+        params: tuple[Param, ...] = (),
+        run: str | None = None,
+        parallel: Parallel | None = None,
+        preconditions: tuple[Condition, ...] = (),
+        continue_on: ContinueOn | None = None,
+        retry_policy: RetryPolicy | None = None,
+        repeat_policy: RepeatPolicy | None = None,
+        timeout_sec: float | None = None,
+        delay_sec: float = 0.0,
+        signal_on_stop: str | None = None,
+        mail_on_error: bool = False,
+        worker_selector: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.line = line
+        self.id = id
+        self.description = description
+        self.command = command
+        self.script = script
+        self.shell = shell
+        self.working_dir = working_dir
+        self.depends = depends  # None: not written (chain rule applies)
+        self.output = output
+        self.stdout = stdout
+        self.stderr = stderr
+        self.env = env
+        self.params = params
+        self.run = run
+        self.parallel = parallel
+        self.preconditions = preconditions
+        self.continue_on = ContinueOn() if continue_on is None else continue_on
+        self.retry_policy = retry_policy
+        self.repeat_policy = repeat_policy
+        self.timeout_sec = timeout_sec
+        self.delay_sec = delay_sec
+        self.signal_on_stop = signal_on_stop
+        self.mail_on_error = mail_on_error
+        self.worker_selector = dict() if worker_selector is None else worker_selector
 
 
-@dataclass(frozen=True, slots=True)
-class Workflow:
-    name: str
-    steps: tuple[Step, ...]
-    source: str | None = None  # file path, or None for text given directly
-    line: int | None = None
-    description: str = ""
-    group: str | None = None
-    tags: tuple[str, ...] = ()
-    params: tuple[Param, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    dotenv: tuple[str, ...] = ()
-    schedule: Schedule = field(default_factory=Schedule)
-    skip_if_successful: bool = False
-    catchup_window: str | None = None
-    overlap_policy: str | None = None
-    type: GraphType = GraphType.CHAIN
-    shell: str | None = None
-    working_dir: str | None = None
-    log_dir: str | None = None
-    timeout_sec: float | None = None
-    delay_sec: float = 0.0
-    restart_wait_sec: float = 0.0
-    max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS
-    max_active_steps: int | None = None
-    max_clean_up_time_sec: float = 5.0
-    queue: str | None = None
-    preconditions: tuple[Condition, ...] = ()
-    handlers: Mapping[HandlerEvent, Step] = field(default_factory=dict)
-    max_output_size: int = DEFAULT_MAX_OUTPUT_SIZE
-    hist_retention_days: int | None = None
-    hist_retention_runs: int | None = None
-    mail_on: Mapping[str, bool] = field(default_factory=dict)
-    worker_selector: Mapping[str, str] = field(default_factory=dict)
-    # Other documents of the same file, by name: the children ``run:`` can name directly.
-    local: Mapping[str, Workflow] = field(default_factory=dict, compare=False, repr=False)
+class Workflow(Value):
+    _hidden = ("local",)  # the other documents of the file; one of them may be this one
+    __slots__ = (
+        "catchup_window",
+        "delay_sec",
+        "description",
+        "dotenv",
+        "env",
+        "group",
+        "handlers",
+        "hist_retention_days",
+        "hist_retention_runs",
+        "line",
+        "local",
+        "log_dir",
+        "mail_on",
+        "max_active_runs",
+        "max_active_steps",
+        "max_clean_up_time_sec",
+        "max_output_size",
+        "name",
+        "overlap_policy",
+        "params",
+        "preconditions",
+        "queue",
+        "restart_wait_sec",
+        "schedule",
+        "shell",
+        "skip_if_successful",
+        "source",
+        "steps",
+        "tags",
+        "timeout_sec",
+        "type",
+        "worker_selector",
+        "working_dir",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        steps: tuple[Step, ...],
+        source: str | None = None,
+        line: int | None = None,
+        description: str = "",
+        group: str | None = None,
+        tags: tuple[str, ...] = (),
+        params: tuple[Param, ...] = (),
+        env: tuple[tuple[str, str], ...] = (),
+        dotenv: tuple[str, ...] = (),
+        schedule: Schedule | None = None,
+        skip_if_successful: bool = False,
+        catchup_window: str | None = None,
+        overlap_policy: str | None = None,
+        type: GraphType = GraphType.CHAIN,
+        shell: str | None = None,
+        working_dir: str | None = None,
+        log_dir: str | None = None,
+        timeout_sec: float | None = None,
+        delay_sec: float = 0.0,
+        restart_wait_sec: float = 0.0,
+        max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
+        max_active_steps: int | None = None,
+        max_clean_up_time_sec: float = 5.0,
+        queue: str | None = None,
+        preconditions: tuple[Condition, ...] = (),
+        handlers: Mapping[HandlerEvent, Step] | None = None,
+        max_output_size: int = DEFAULT_MAX_OUTPUT_SIZE,
+        hist_retention_days: int | None = None,
+        hist_retention_runs: int | None = None,
+        mail_on: Mapping[str, bool] | None = None,
+        worker_selector: Mapping[str, str] | None = None,
+        local: Mapping[str, Workflow] | None = None,
+    ) -> None:
+        self.name = name
+        self.steps = steps
+        self.source = source  # file path, or None for text given directly
+        self.line = line
+        self.description = description
+        self.group = group
+        self.tags = tags
+        self.params = params
+        self.env = env
+        self.dotenv = dotenv
+        self.schedule = Schedule() if schedule is None else schedule
+        self.skip_if_successful = skip_if_successful
+        self.catchup_window = catchup_window
+        self.overlap_policy = overlap_policy
+        self.type = type
+        self.shell = shell
+        self.working_dir = working_dir
+        self.log_dir = log_dir
+        self.timeout_sec = timeout_sec
+        self.delay_sec = delay_sec
+        self.restart_wait_sec = restart_wait_sec
+        self.max_active_runs = max_active_runs
+        self.max_active_steps = max_active_steps
+        self.max_clean_up_time_sec = max_clean_up_time_sec
+        self.queue = queue
+        self.preconditions = preconditions
+        self.handlers = dict() if handlers is None else handlers
+        self.max_output_size = max_output_size
+        self.hist_retention_days = hist_retention_days
+        self.hist_retention_runs = hist_retention_runs
+        self.mail_on = dict() if mail_on is None else mail_on
+        self.worker_selector = dict() if worker_selector is None else worker_selector
+        self.local = dict() if local is None else local
 
     def step(self, name: str) -> Step:
         for step in self.steps:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Config", "load_config"]
 
 
-@dataclass(frozen=True, slots=True)
 class Config:
-    queues: dict[str, int] = field(default_factory=dict)  # name → maxConcurrency
-    timezone: str | None = None
+    __slots__ = ("queues", "timezone")
+
+    def __init__(
+        self,
+        queues: dict[str, int] | None = None,
+        timezone: str | None = None,
+    ) -> None:
+        self.queues = dict() if queues is None else queues  # name → maxConcurrency
+        self.timezone = timezone
 
 
 def load_config(path: Path) -> Config:

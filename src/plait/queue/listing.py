@@ -3,11 +3,13 @@ each waiting run waits."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from plait.model import RunStatus, iso_time
 from plait.queue.config import Config
 from plait.store.sqlite import QueueEntry, SQLiteStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["queue_listing"]
 

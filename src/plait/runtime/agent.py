@@ -6,10 +6,10 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
 
 from plait.model import RunRecord, StepRecord
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.model import Workflow
     from plait.runtime.run import RunExecution
@@ -22,19 +22,10 @@ HEARTBEAT_SECONDS = 5.0
 STOP_POLL_SECONDS = 0.5
 
 
-class Observer(Protocol):
-    """Told of what happens in the runs of an agent (live progress on a terminal, ...)."""
+class Observer:
+    """Told of what happens in the runs of an agent (live progress on a terminal, ...).
+    The base class ignores everything; subclasses override what they show."""
 
-    def run_started(self, run: RunRecord) -> None: ...
-
-    def step_started(self, run: RunRecord, step: StepRecord) -> None: ...
-
-    def step_finished(self, run: RunRecord, step: StepRecord) -> None: ...
-
-    def run_finished(self, run: RunRecord) -> None: ...
-
-
-class _Silent:
     def run_started(self, run: RunRecord) -> None:
         pass
 
@@ -63,7 +54,7 @@ class Agent:
         self.store = store
         self.home = home
         self.environ = dict(os.environ if environ is None else environ)
-        self.observer: Observer = observer or _Silent()
+        self.observer: Observer = observer or Observer()
         self.base = base
         self.pid = os.getpid()
         self.stopping = threading.Event()

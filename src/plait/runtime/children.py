@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
 
 from plait.errors import PlaitError
 from plait.expr import parse_json_value, render
@@ -18,7 +16,10 @@ from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.run import Parent, RunExecution
 from plait.runtime.step import Attempt
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from plait.runtime.step import StepExecution
 
 __all__ = ["child_result", "run_children"]
@@ -62,8 +63,7 @@ def _child_workflow(execution: StepExecution) -> Workflow:
         # What applies to the step as a whole (preconditions, continueOn, retry, repeat, delay)
         # is handled once by the parent step, as for a fan-out of child workflows: an item
         # must not tolerate its own failure, or a failed item would count as a success.
-        item_step = replace(
-            step,
+        item_step = step.replace(
             parallel=None,
             depends=None,
             preconditions=(),

@@ -11,9 +11,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from plait.errors import PlaitError, RunStateError
 from plait.expr import StepRef
@@ -32,6 +30,7 @@ from plait.runtime.scope import Scope, merge_params, workflow_dir
 from plait.runtime.step import StepExecution, condition_met, safe_name
 from plait.store.sqlite import new_run_id
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.proc import StepProcess
     from plait.runtime.agent import Agent
@@ -47,14 +46,22 @@ _HANDLER_NAMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class Parent:
     """Where a child run hangs in the tree."""
 
-    run: RunExecution
-    step: str
-    item_index: int | None = None
-    item: str | None = None
+    __slots__ = ("item", "item_index", "run", "step")
+
+    def __init__(
+        self,
+        run: RunExecution,
+        step: str,
+        item_index: int | None = None,
+        item: str | None = None,
+    ) -> None:
+        self.run = run
+        self.step = step
+        self.item_index = item_index
+        self.item = item
 
 
 class RunExecution:

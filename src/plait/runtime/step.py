@@ -10,13 +10,12 @@ import os
 import re
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from plait.model import Condition, RepeatMode, Step, StepRecord, StepStatus
 from plait.proc import StepProcess, capture, command_argv, shell_for
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.runtime.run import RunExecution
     from plait.runtime.scope import Scope
@@ -30,15 +29,24 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", name)[:80] or "step"
 
 
-@dataclass(slots=True)
 class Attempt:
     """The result of running a step's work once."""
 
-    exit_code: int | None
-    output: str | None = None
-    error: str | None = None
-    cancelled: bool = False
-    timed_out: bool = False
+    __slots__ = ("cancelled", "error", "exit_code", "output", "timed_out")
+
+    def __init__(
+        self,
+        exit_code: int | None,
+        output: str | None = None,
+        error: str | None = None,
+        cancelled: bool = False,
+        timed_out: bool = False,
+    ) -> None:
+        self.exit_code = exit_code
+        self.output = output
+        self.error = error
+        self.cancelled = cancelled
+        self.timed_out = timed_out
 
     @property
     def ok(self) -> bool:

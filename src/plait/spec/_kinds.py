@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from plait.errors import Problem
 from plait.spec._yaml import Path, show_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "INVALID",
@@ -40,7 +43,10 @@ __all__ = [
     "snake",
 ]
 
-Schema = dict[str, Any]
+if TYPE_CHECKING:
+    Schema = dict[str, Any]  # a JSON Schema fragment
+else:
+    Schema = dict
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")

@@ -6,11 +6,12 @@ loader composes nodes (libyaml when available) and builds the values itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from plait.errors import Problem
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from yaml.nodes import MappingNode, Node
 
 __all__ = ["Document", "Path", "parse_documents", "show_path"]

@@ -7,14 +7,16 @@ a file is collected, then raised together as one ``SpecError``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from plait.errors import Problem, SpecError
 from plait.graph.deps import effective_depends, find_cycle
 from plait.model import GraphType, Step, Workflow
 from plait.spec._kinds import INVALID, Ctx, Entries
 from plait.spec._yaml import Document, Path, parse_documents
 from plait.spec.fields import WORKFLOW
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["build_base", "build_workflows"]
 

@@ -9,11 +9,13 @@ the form croniter takes (seconds moved last), so the scheduler need not know the
 
 from __future__ import annotations
 
-from typing import Any
-
 from plait.model import Schedule
 from plait.spec._kinds import INVALID, Ctx, Kind, Schema, parse_duration
 from plait.spec._yaml import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["CronLine", "ScheduleKind", "parse_cron_line"]
 

@@ -7,7 +7,6 @@ is declared by its camelCase name; its snake_case spelling and any aliases are a
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from plait.model import HandlerEvent, Step
 from plait.spec._kinds import (
@@ -45,6 +44,10 @@ from plait.spec.policies import (
     RepeatKind,
     RetryKind,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["HANDLERS", "MAIL_ON", "STEP", "WORKFLOW", "StepKind", "StepsKind"]
 

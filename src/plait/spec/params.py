@@ -8,12 +8,15 @@ Env: a list of ``- K: V`` maps or ``K=V`` strings, or a map. Values always becom
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from plait.errors import SpecError
 from plait.model import Param
 from plait.spec._kinds import INVALID, Ctx, Kind, Schema
 from plait.spec._yaml import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["EnvKind", "ParamsKind", "parse_env", "parse_params"]
 

@@ -6,8 +6,6 @@ JSON Schema and the validator share one description.
 
 from __future__ import annotations
 
-from typing import Any
-
 from plait.model import (
     DEFAULT_MAX_CONCURRENT,
     Condition,
@@ -33,6 +31,10 @@ from plait.spec._kinds import (
     Words,
 )
 from plait.spec._yaml import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CommandKind",

@@ -6,9 +6,11 @@ and a one-line description; unknown keys are refused, as the loader refuses them
 
 from __future__ import annotations
 
-from typing import Any
-
 from plait.spec._kinds import Table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["json_schema", "table_schema"]
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Home"]
 
 
-@dataclass(frozen=True, slots=True)
 class Home:
     """``$PLAIT_HOME`` (default ``~/.plait``) and the folders in it."""
 
-    root: Path
-    dags_dir: Path
+    __slots__ = ("dags_dir", "root")
+
+    def __init__(
+        self,
+        root: Path,
+        dags_dir: Path,
+    ) -> None:
+        self.root = root
+        self.dags_dir = dags_dir
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Home:

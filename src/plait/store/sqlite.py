@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from plait.errors import NotFoundError, RunStateError, StoreError
@@ -35,27 +34,57 @@ def new_run_id() -> str:
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
 
 
-@dataclass(slots=True)
 class Claim:
     """What one attempt to start runs of a queue did, and why the rest still wait."""
 
-    queue: str
-    capacity: int
-    running: int
-    claimed: list[str] = field(default_factory=list)
-    reason: str | None = None
+    __slots__ = ("capacity", "claimed", "queue", "reason", "running")
+
+    def __init__(
+        self,
+        queue: str,
+        capacity: int,
+        running: int,
+        claimed: list[str] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.queue = queue
+        self.capacity = capacity
+        self.running = running
+        self.claimed = list() if claimed is None else claimed
+        self.reason = reason
 
 
-@dataclass(slots=True)
 class QueueEntry:
-    run_id: str
-    name: str
-    status: RunStatus
-    queue: str
-    enqueued_at: float | None
-    started_at: float | None
-    max_active_runs: int
-    dispatch: str
+    __slots__ = (
+        "dispatch",
+        "enqueued_at",
+        "max_active_runs",
+        "name",
+        "queue",
+        "run_id",
+        "started_at",
+        "status",
+    )
+
+    def __init__(
+        self,
+        run_id: str,
+        name: str,
+        status: RunStatus,
+        queue: str,
+        enqueued_at: float | None,
+        started_at: float | None,
+        max_active_runs: int,
+        dispatch: str,
+    ) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.status = status
+        self.queue = queue
+        self.enqueued_at = enqueued_at
+        self.started_at = started_at
+        self.max_active_runs = max_active_runs
+        self.dispatch = dispatch
 
 
 class SQLiteStore:
