@@ -28,6 +28,7 @@ __all__ = [
     "cmd_schedule",
     "cmd_scheduler",
     "cmd_schema",
+    "cmd_server",
     "cmd_start",
     "cmd_status",
     "cmd_stop",
@@ -185,6 +186,9 @@ def cmd_agent(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _print_tree(home: Home, record: RunRecord) -> None:
+    if not record.children and record.steps:  # all there is to show is in hand
+        sys.stdout.write("\n".join(run_tree(record)) + "\n")
+        return
     store = open_store(home)
     try:
         run = store.get_run(record.run_id)
@@ -418,6 +422,13 @@ def cmd_restart(args: argparse.Namespace, extra: list[str]) -> int:
     record = start_run(workflow, home=home, params=params, observer=observer)
     _print_tree(home, record)
     return exit_code(record.status)
+
+
+def cmd_server(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.api import serve  # the web stack is imported by this command alone
+
+    serve(Home.from_env(), host=args.host, port=args.port)
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace, extra: list[str]) -> int:

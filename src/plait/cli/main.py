@@ -13,6 +13,10 @@ from collections.abc import Sequence
 
 from plait.errors import PlaitError, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["main"]
 
 
@@ -38,11 +42,31 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{command}: {message}" if command else message)
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands in for the parser of a command that is not being run: building all of them
+    costs more than a whole ``plait start`` of a small workflow should."""
+
+    def add_argument(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def add_subparsers(self, *args: object, **kwargs: object) -> _Skipped:
+        return self
+
+    def add_parser(self, *args: object, **kwargs: object) -> _Skipped:
+        return self
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line parser; with ``only``, just that command's part is built."""
     parser = _Parser(prog="plait", description="Run YAML workflows and look at their runs.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    start = commands.add_parser("start", help="run a workflow in the foreground")
+    def add(name: str, **kwargs: object) -> Any:
+        if only is not None and name != only:
+            return _Skipped()
+        return commands.add_parser(name, **kwargs)  # type: ignore[arg-type]
+
+    start = add("start", help="run a workflow in the foreground")
     start.add_argument("target", metavar="FILE|NAME")
     start.add_argument("--params", "-p", default=None, help='params, e.g. "K=V K2=\\"a b\\""')
     start.add_argument("--run-id", default=None, help="the id to give the run")
@@ -51,25 +75,25 @@ def _parser() -> argparse.ArgumentParser:
         "--no-wait", action="store_true", help="fail instead of waiting for a queue slot"
     )
 
-    enqueue = commands.add_parser("enqueue", help="put a run in its queue for the scheduler")
+    enqueue = add("enqueue", help="put a run in its queue for the scheduler")
     enqueue.add_argument("target", metavar="FILE|NAME")
     enqueue.add_argument("--params", "-p", default=None)
     enqueue.add_argument("--run-id", default=None)
     enqueue.add_argument("--queue", default=None, help="the queue (default: the workflow's)")
 
-    dequeue = commands.add_parser("dequeue", help="take a waiting run out of its queue")
+    dequeue = add("dequeue", help="take a waiting run out of its queue")
     dequeue.add_argument("--run-id", required=True)
 
-    queue = commands.add_parser("queue", help="queues: running and waiting runs")
+    queue = add("queue", help="queues: running and waiting runs")
     queue_commands = queue.add_subparsers(
         dest="queue_command", metavar="COMMAND", parser_class=_Parser
     )
     queue_list = queue_commands.add_parser("list", help="running and waiting runs per queue")
     queue_list.add_argument("--json", action="store_true")
 
-    commands.add_parser("scheduler", help="run the scheduler (cron schedules and queues)")
+    add("scheduler", help="run the scheduler (cron schedules and queues)")
 
-    schedule = commands.add_parser("schedule", help="scheduled workflows")
+    schedule = add("schedule", help="scheduled workflows")
     schedule_commands = schedule.add_subparsers(
         dest="schedule_command", metavar="COMMAND", parser_class=_Parser
     )
@@ -77,27 +101,27 @@ def _parser() -> argparse.ArgumentParser:
     schedule_list.add_argument("--json", action="store_true")
     schedule_list.add_argument("--count", type=int, default=3, help="next run times to show")
 
-    agent = commands.add_parser("agent")  # started by the scheduler for a queued run
+    agent = add("agent")  # started by the scheduler for a queued run
     agent.add_argument("--run-id", required=True)
 
-    dry = commands.add_parser("dry", help="show the plan and resolved commands; run nothing")
+    dry = add("dry", help="show the plan and resolved commands; run nothing")
     dry.add_argument("target", metavar="FILE|NAME")
     dry.add_argument("--params", "-p", default=None)
 
-    validate = commands.add_parser("validate", help="check workflow files")
+    validate = add("validate", help="check workflow files")
     validate.add_argument("files", nargs="+", metavar="FILE")
 
-    status = commands.add_parser("status", help="show a run (the latest by default)")
+    status = add("status", help="show a run (the latest by default)")
     status.add_argument("target", metavar="FILE|NAME", nargs="?")
     status.add_argument("--run-id", default=None)
     status.add_argument("--json", action="store_true")
 
-    history = commands.add_parser("history", help="list the runs of a workflow")
+    history = add("history", help="list the runs of a workflow")
     history.add_argument("target", metavar="FILE|NAME", nargs="?")
     history.add_argument("--limit", type=int, default=20)
     history.add_argument("--json", action="store_true")
 
-    logs = commands.add_parser("logs", help="print a step's log")
+    logs = add("logs", help="print a step's log")
     logs.add_argument("target", metavar="FILE|NAME", nargs="?")
     logs.add_argument("--run-id", default=None)
     logs.add_argument("--step", required=True)
@@ -105,25 +129,29 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--attempt", type=int, default=None)
     logs.add_argument("--follow", "-f", action="store_true")
 
-    stop = commands.add_parser("stop", help="stop a run (all active runs of the workflow)")
+    stop = add("stop", help="stop a run (all active runs of the workflow)")
     stop.add_argument("target", metavar="FILE|NAME", nargs="?")
     stop.add_argument("--run-id", default=None)
     stop.add_argument("--no-wait", action="store_true", help="do not wait for the run to end")
 
-    retry = commands.add_parser("retry", help="run a finished run again, keeping what succeeded")
+    retry = add("retry", help="run a finished run again, keeping what succeeded")
     retry.add_argument("target", metavar="FILE|NAME", nargs="?")
     retry.add_argument("--run-id", required=True)
     retry.add_argument("--step", default=None, help="run only this step again")
     retry.add_argument("--downstream", action="store_true", help="with --step: and what follows")
     retry.add_argument("--quiet", "-q", action="store_true")
 
-    restart = commands.add_parser("restart", help="stop a run, then start it with its params")
+    restart = add("restart", help="stop a run, then start it with its params")
     restart.add_argument("target", metavar="FILE|NAME")
     restart.add_argument("--run-id", default=None)
     restart.add_argument("--quiet", "-q", action="store_true")
 
-    commands.add_parser("schema", help="print the JSON Schema of the workflow format")
-    commands.add_parser("version", help="print the version")
+    server = add("server", help="serve the REST API and the web UI")
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    server.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+
+    add("schema", help="print the JSON Schema of the workflow format")
+    add("version", help="print the version")
     return parser
 
 
@@ -137,8 +165,16 @@ def _split_dashdash(argv: list[str]) -> tuple[list[str], list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list, extra = _split_dashdash(list(sys.argv[1:] if argv is None else argv))
     try:
-        parser = _parser()
-        args = parser.parse_args(args_list)
+        first = args_list[0] if args_list else None
+        only = first if first and not first.startswith("-") else None
+        parser = _parser(only)
+        try:
+            args = parser.parse_args(args_list)
+        except UsageError:
+            if only is None:
+                raise
+            parser = _parser()  # the full parser names every command in its message
+            args = parser.parse_args(args_list)
         if args.command is None:
             parser.print_help()
             return 2
