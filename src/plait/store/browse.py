@@ -46,6 +46,7 @@ _CHILD_COLUMNS = """
 SELECT id, name, status, parent_step, item_index, item, started_at, finished_at, error, attempt
 FROM runs"""
 
+_DURATION = "(COALESCE(finished_at, (julianday('now') - 2440587.5) * 86400) - started_at)"
 _CHILD_SORTS = {
     "index": "item_index, created_at",
     "-index": "item_index DESC, created_at DESC",
@@ -53,8 +54,8 @@ _CHILD_SORTS = {
     "status": "status, item_index",
     "started": "started_at, item_index",
     "-started": "started_at DESC, item_index",
-    "duration": "(COALESCE(finished_at, (julianday('now') - 2440587.5) * 86400) - started_at), item_index",
-    "-duration": "(COALESCE(finished_at, (julianday('now') - 2440587.5) * 86400) - started_at) DESC, item_index",
+    "duration": f"{_DURATION}, item_index",
+    "-duration": f"{_DURATION} DESC, item_index",
 }
 CHILD_SORTS = tuple(_CHILD_SORTS)
 

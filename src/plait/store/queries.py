@@ -56,7 +56,7 @@ FROM steps WHERE run_id = ? ORDER BY position
 
 SELECT_CHILDREN = """
 SELECT id, name, status, parent_step, item_index, item, started_at, finished_at, error
-FROM runs WHERE parent_run_id = ? ORDER BY created_at, item_index
+FROM runs WHERE parent_run_id = ? ORDER BY parent_step, COALESCE(item_index, -1), created_at
 """
 
 SELECT_ATTEMPTS = """

@@ -561,7 +561,7 @@ class SQLiteStore:
         return [str(r[1]) for r in rows if r[1]]
 
     def latest_run(self, name: str) -> RunRecord | None:
-        runs = self.list_runs(name, limit=1)
+        runs = self.list_runs(name, limit=1, roots_only=True)
         return self.get_run(runs[0].run_id) if runs else None
 
 

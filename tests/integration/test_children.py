@@ -1,0 +1,621 @@
+"""Child workflows (``run:``): resolution, params, results, nesting and the record tree.
+
+Everything goes through the real CLI in this process, with real subprocesses and SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def status_json(cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
+    result = cli("status", *args, "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def root_run_id(tree: str) -> str:
+    """The run id on the first line of the tree ``plait start`` prints."""
+    found = re.search(r"run (\S+)$", tree.splitlines()[0])
+    assert found, tree
+    return found.group(1)
+
+
+def only_child(record: dict, step: str) -> dict:  # type: ignore[type-arg]
+    children = [c for c in record["children"] if c["step"] == step]
+    assert len(children) == 1, record["children"]
+    return children[0]
+
+
+CHILD = """
+name: child
+params:
+  - WHO: nobody
+steps:
+  - name: hello
+    command: echo "hi ${WHO}"
+    output: GREETING
+"""
+
+
+def parent_running(ref: str) -> str:
+    return f"""
+    name: parent
+    steps:
+      - name: call
+        run: {ref}
+        params: "WHO=parent"
+        output: RESULT
+    """
+
+
+def assert_called_child(cli, source: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("start", source)
+    assert result.code == 0, result.out + result.err
+    record = status_json(cli, "parent")
+    result_json = json.loads(record["outputs"]["RESULT"])
+    assert result_json["name"] == "child"
+    assert result_json["outputs"] == {"GREETING": "hi parent"}
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def test_child_is_a_document_of_the_same_file(cli, write) -> None:
+    source = write("flows/parent.yaml", parent_running("child") + "\n---\n" + CHILD)
+    assert_called_child(cli, source)
+
+
+def test_a_document_of_the_same_file_wins_over_a_file_of_that_name(cli, write) -> None:
+    write("flows/child.yaml", CHILD.replace('"hi ${WHO}"', '"from the file"'))
+    source = write("flows/parent.yaml", parent_running("child") + "\n---\n" + CHILD)
+    assert_called_child(cli, source)
+
+
+@pytest.mark.parametrize(
+    ("file", "ref"),
+    [
+        ("lib/child.yaml", "lib/child"),
+        ("lib/child.yaml", "lib/child.yaml"),
+        ("lib/child.yml", "lib/child"),
+        ("lib/child.yml", "lib/child.yml"),
+        ("child.yaml", "child"),
+    ],
+)
+def test_child_path_is_relative_to_the_parent_files_folder(cli, write, file, ref) -> None:
+    # The working directory is the test's tmp folder, not flows/: only the parent's folder
+    # can make the reference resolve.
+    write(f"flows/{file}", CHILD)
+    source = write("flows/parent.yaml", parent_running(ref))
+    assert_called_child(cli, source)
+
+
+@pytest.mark.parametrize(
+    ("file", "ref"),
+    [
+        ("shared/child.yaml", "shared/child"),
+        ("shared/child.yaml", "shared/child.yaml"),
+        ("shared/child.yml", "shared/child"),
+        ("child.yaml", "child"),
+    ],
+)
+def test_child_found_in_the_dags_folder(cli, write, tmp_path, monkeypatch, file, ref) -> None:
+    dags = tmp_path / "somewhere" / "dags"
+    monkeypatch.setenv("PLAIT_DAGS_DIR", str(dags))
+    write(f"somewhere/dags/{file}", CHILD)
+    source = write("flows/parent.yaml", parent_running(ref))
+    assert cli("validate", source).code == 0
+    assert_called_child(cli, source)
+
+
+def test_child_found_in_the_default_dags_folder_of_plait_home(cli, write, home) -> None:
+    (home / "dags").mkdir(parents=True)
+    (home / "dags" / "child.yaml").write_text(CHILD)
+    assert_called_child(cli, write("flows/parent.yaml", parent_running("child")))
+
+
+def test_call_is_an_alias_of_run(cli, write) -> None:
+    text = parent_running("child").replace("run: child", "call: child")
+    assert_called_child(cli, write("flows/parent.yaml", text + "\n---\n" + CHILD))
+
+
+# ---------------------------------------------------------------- bad references
+
+
+def test_missing_child_is_a_validation_error_naming_step_file_line_and_places(
+    cli, write, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("PLAIT_DAGS_DIR", str(tmp_path / "dags"))
+    source = write(
+        "flows/missing.yaml",
+        """
+        name: missing
+        steps:
+          - name: first
+            command: echo hi
+          - name: call-it
+            run: nowhere/child
+        """,
+    )
+    result = cli("validate", source)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert f"{source}:5:" in result.err
+    assert "call-it" in result.err and "nowhere/child" in result.err
+    for place in (
+        str(tmp_path / "flows" / "nowhere" / "child.yaml"),
+        str(tmp_path / "flows" / "nowhere" / "child.yml"),
+        str(tmp_path / "dags" / "nowhere" / "child.yaml"),
+    ):
+        assert place in result.err
+
+
+def test_start_of_a_missing_child_fails_without_traceback(cli, write, tmp_path) -> None:
+    source = write(
+        "flows/missing.yaml",
+        """
+        name: missing
+        steps:
+          - name: call-it
+            run: nowhere/child
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 1
+    assert "Traceback" not in result.out + result.err
+    text = result.out + result.err
+    assert "call-it" in text and "nowhere/child" in text
+    assert str(tmp_path / "flows" / "nowhere" / "child.yaml") in text
+
+
+def test_start_rejects_a_missing_child_before_running_anything(cli, write, tmp_path) -> None:
+    source = write(
+        "flows/missing.yaml",
+        """
+        name: missing
+        steps:
+          - name: first
+            command: touch ran.txt
+          - name: call-it
+            run: nowhere/child
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 1
+    assert f"{source}:5:" in result.err
+    assert "call-it" in result.err and "nowhere/child" in result.err
+    assert not (tmp_path / "flows" / "ran.txt").exists()
+    assert not (tmp_path / "ran.txt").exists()
+
+
+def test_start_rejects_static_self_recursion_before_running_anything(cli, write) -> None:
+    source = write("flows/loop.yaml", "name: loop\nsteps:\n  - name: again\n    run: loop\n")
+    result = cli("start", source)
+    assert result.code == 1
+    assert f"{source}:3:" in result.err and "runs itself" in result.err
+
+
+def test_child_that_fails_to_load_names_the_childs_file_and_line(cli, write) -> None:
+    child = write(
+        "flows/lib/bad.yaml",
+        """
+        name: bad
+        steps:
+          - name: x
+            command: echo a
+            bogus: 1
+        """,
+    )
+    source = write(
+        "flows/parent.yaml",
+        """
+        name: parent
+        steps:
+          - name: call
+            run: lib/bad
+        """,
+    )
+    result = cli("validate", source)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert f"{child}:5:" in result.err and "bogus" in result.err
+    started = cli("start", source)
+    assert started.code == 1
+    assert "Traceback" not in started.out + started.err
+    assert f"{child}:5:" in started.out + started.err
+
+
+def test_self_recursion_is_rejected_by_validate(cli, write) -> None:
+    source = write(
+        "flows/loop.yaml",
+        """
+        name: loop
+        steps:
+          - name: again
+            run: loop
+        """,
+    )
+    result = cli("validate", source)
+    assert result.code == 1
+    assert f"{source}:3:" in result.err
+    assert "runs itself" in result.err and "loop -> loop" in result.err
+
+
+def test_indirect_recursion_across_files_is_rejected_by_validate(cli, write) -> None:
+    write("flows/b.yaml", "name: b\nsteps:\n  - name: to-a\n    run: a\n")
+    source = write("flows/a.yaml", "name: a\nsteps:\n  - name: to-b\n    run: b\n")
+    result = cli("validate", source)
+    assert result.code == 1
+    assert "runs itself" in result.err and "a -> b -> a" in result.err
+
+
+def test_dynamic_self_recursion_stops_at_the_depth_limit(cli, write) -> None:
+    source = write(
+        "flows/dynrec.yaml",
+        """
+        name: dynrec
+        params:
+          - ME: dynrec
+        steps:
+          - name: again
+            run: ${ME}
+        """,
+    )
+    assert cli("validate", source).code == 0  # not visible statically
+    result = cli("start", source)
+    assert result.code == 1
+    assert "Traceback" not in result.out + result.err
+    assert "nested deeper than 32 levels" in result.out
+    record = status_json(cli, "--run-id", root_run_id(result.out))
+    assert record["status"] == "failed"
+    assert record["parentRunId"] is None
+    assert "nested deeper than 32 levels" in record["error"]
+    # 32 levels of children, each recorded with the same root.
+    depth, current = 0, record
+    while current["children"]:
+        current = status_json(cli, "--run-id", only_child(current, "again")["runId"])
+        assert current["rootRunId"] == record["runId"]
+        depth += 1
+    assert depth == 32
+
+
+def test_error_of_a_deep_failure_stays_short(cli, write) -> None:
+    # Each level used to repeat the whole error of the level below: a quadratic wall of text.
+    source = write(
+        "flows/dynrec.yaml",
+        "name: dynrec\nparams:\n  - ME: dynrec\nsteps:\n  - name: again\n    run: ${ME}\n",
+    )
+    result = cli("start", source)
+    assert result.code == 1
+    record = status_json(cli, "--run-id", root_run_id(result.out))
+    assert len(record["error"]) < 400, record["error"]
+    assert "nested deeper than 32 levels" in record["error"]
+    assert len(result.out) < 50_000
+
+
+def test_status_by_name_shows_the_root_run_not_a_child_of_the_same_workflow(cli, write) -> None:
+    source = write(
+        "flows/rec.yaml",
+        """
+        name: rec
+        params:
+          - LEVEL: top
+          - ME: rec
+        steps:
+          - name: once-more
+            run: ${ME}
+            params: LEVEL=inner
+            preconditions:
+              - condition: ${LEVEL}
+                expected: top
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 0, result.out
+    assert status_json(cli, "rec")["runId"] == root_run_id(result.out)
+
+
+# ---------------------------------------------------------------- params
+
+
+ECHO_PARAMS = """
+name: show
+params:
+  - A: default-a
+  - B: default-b
+steps:
+  - name: show
+    command: python3 -c 'import json, os; print(json.dumps([os.environ["A"], os.environ["B"]]))'
+    output: SEEN
+"""
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        'params: A=one B="two words"',
+        "params: |\n      A=one\n      B=two words",
+        "params:\n      - A: one\n      - B: two words",
+        "params:\n      - A=one\n      - B=two words",
+        "params:\n      A: one\n      B: two words",
+    ],
+    ids=["string", "block", "list", "list-of-strings", "map"],
+)
+def test_params_forms_reach_the_child(cli, write, params: str) -> None:
+    head = f"name: parent\nsteps:\n  - name: call\n    run: show\n    {params}\n    output: R\n---"
+    source = write("flows/parent.yaml", head + ECHO_PARAMS)
+    result = cli("start", source)
+    assert result.code == 0, result.out + result.err
+    outcome = json.loads(status_json(cli, "parent")["outputs"]["R"])
+    assert outcome["params"] == {"A": "one", "B": "two words"}
+    assert json.loads(outcome["outputs"]["SEEN"]) == ["one", "two words"]
+
+
+def test_params_are_expanded_in_the_parent_before_the_child_starts(cli, write) -> None:
+    head = """
+        name: parent
+        params:
+          - WHO: outer
+        env:
+          - PLACE: here
+        steps:
+          - name: first
+            command: echo made-by-first
+            output: FIRST
+          - name: call
+            run: show
+            params: |
+              A=${WHO} and ${FIRST}
+              B=${PLACE} `echo ticked`
+            output: R
+        ---
+        """
+    source = write("flows/parent.yaml", textwrap.dedent(head) + ECHO_PARAMS)
+    assert cli("start", source).code == 0
+    outcome = json.loads(status_json(cli, "parent")["outputs"]["R"])
+    assert outcome["params"] == {"A": "outer and made-by-first", "B": "here ticked"}
+
+
+def test_child_defaults_apply_to_params_not_given(cli, write) -> None:
+    source = write(
+        "flows/parent.yaml",
+        "name: parent\nsteps:\n  - name: call\n    run: show\n    params: B=given\n"
+        "    output: R\n---\n" + ECHO_PARAMS,
+    )
+    assert cli("start", source).code == 0
+    outcome = json.loads(status_json(cli, "parent")["outputs"]["R"])
+    assert outcome["params"] == {"A": "default-a", "B": "given"}
+
+
+# ---------------------------------------------------------------- results
+
+
+def test_child_result_json_as_step_output_output_var_and_outputs_key(cli, write) -> None:
+    source = write(
+        "flows/parent.yaml",
+        """
+        name: parent
+        steps:
+          - name: prepare-data
+            run: child-workflow
+            params: "DATASET=customers"
+            output: PREPARED_DATA
+          - name: by-key
+            command: echo "path=${PREPARED_DATA.outputs.FILE_PATH} n=${PREPARED_DATA.outputs.ROWS}"
+            output: BY_KEY
+          - name: by-step
+            command: echo '${prepare-data.output}'
+            output: BY_STEP
+        ---
+        name: child-workflow
+        params:
+          - DATASET: ""
+        steps:
+          - name: extract
+            command: echo /data/${DATASET}.csv
+            output: FILE_PATH
+          - name: count
+            command: echo 42
+            output: ROWS
+          - name: quiet
+            command: echo no output var
+        """,
+    )
+    assert cli("start", source).code == 0
+    record = status_json(cli, "parent")
+    child = only_child(record, "prepare-data")
+    result = json.loads(record["outputs"]["PREPARED_DATA"])
+    assert result == {
+        "name": "child-workflow",
+        "runId": child["runId"],
+        "params": {"DATASET": "customers"},
+        "status": "succeeded",
+        "outputs": {"FILE_PATH": "/data/customers.csv", "ROWS": "42"},
+    }
+    assert json.loads(record["outputs"]["BY_STEP"]) == result
+    assert record["outputs"]["BY_KEY"] == "path=/data/customers.csv n=42"
+
+
+def test_failed_child_fails_the_step_and_its_result_is_still_recorded(cli, write) -> None:
+    source = write(
+        "flows/parent.yaml",
+        """
+        name: parent
+        steps:
+          - name: call
+            run: breaks
+            output: R
+          - name: after
+            command: echo never
+        ---
+        name: breaks
+        steps:
+          - name: ok
+            command: echo partial
+            output: PART
+          - name: boom
+            command: exit 7
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 1
+    record = status_json(cli, "parent")
+    steps = {s["name"]: s for s in record["steps"]}
+    assert steps["call"]["status"] == "failed"
+    assert steps["after"]["status"] == "upstream_failed"
+    child = only_child(record, "call")
+    assert child["status"] == "failed"
+    assert child["runId"] in steps["call"]["error"]
+    outcome = json.loads(steps["call"]["output"])
+    assert outcome["status"] == "failed"
+    assert outcome["outputs"] == {"PART": "partial"}
+
+
+# ---------------------------------------------------------------- nesting and the tree
+
+
+THREE_LEVELS = """
+name: top
+params:
+  - COLOR: red
+steps:
+  - name: to-middle
+    run: middle
+    params: "SHADE=dark-${COLOR}"
+    output: MIDDLE
+  - name: report
+    command: echo "${MIDDLE.outputs.FROM_BOTTOM}"
+    output: REPORT
+---
+name: middle
+params:
+  - SHADE: none
+steps:
+  - name: to-bottom
+    run: levels/bottom
+    params:
+      TONE: ${SHADE}-tone
+      DEPTH: two
+    output: BOTTOM
+  - name: lift
+    command: echo "${BOTTOM.outputs.PAINT}"
+    output: FROM_BOTTOM
+"""
+
+BOTTOM = """
+name: bottom
+params:
+  - TONE: none
+  - DEPTH: zero
+steps:
+  - name: paint
+    command: echo "painted ${TONE} at ${DEPTH}"
+    output: PAINT
+"""
+
+
+def run_three_levels(cli, write) -> tuple[dict, dict, dict]:  # type: ignore[no-untyped-def]
+    write("flows/levels/bottom.yaml", BOTTOM)
+    # `levels/bottom` is relative to the file of `middle`, a document of top.yaml.
+    source = write("flows/top.yaml", THREE_LEVELS)
+    result = cli("start", source)
+    assert result.code == 0, result.out + result.err
+    top = status_json(cli, "top")
+    middle = status_json(cli, "--run-id", only_child(top, "to-middle")["runId"])
+    bottom = status_json(cli, "--run-id", only_child(middle, "to-bottom")["runId"])
+    return top, middle, bottom
+
+
+def test_three_levels_pass_params_down_and_outputs_up(cli, write) -> None:
+    top, middle, bottom = run_three_levels(cli, write)
+    assert middle["params"] == {"SHADE": "dark-red"}
+    assert bottom["params"] == {"TONE": "dark-red-tone", "DEPTH": "two"}
+    assert bottom["outputs"] == {"PAINT": "painted dark-red-tone at two"}
+    assert top["outputs"]["REPORT"] == "painted dark-red-tone at two"
+
+
+def test_child_runs_are_recorded_with_parent_step_and_root(cli, write) -> None:
+    top, middle, bottom = run_three_levels(cli, write)
+    assert top["parentRunId"] is None and top["rootRunId"] == top["runId"]
+    assert middle["parentRunId"] == top["runId"]
+    assert middle["parentStep"] == "to-middle"
+    assert middle["rootRunId"] == top["runId"]
+    assert bottom["parentRunId"] == middle["runId"]
+    assert bottom["parentStep"] == "to-bottom"
+    assert bottom["rootRunId"] == top["runId"]
+    child = only_child(top, "to-middle")
+    assert child["name"] == "middle"
+    assert child["status"] == "succeeded"
+    assert child["item"] is None and child["itemIndex"] is None
+    # The grandchild is reachable by run id from the CLI, and so are its logs.
+    assert bottom["steps"][0]["status"] == "succeeded"
+    logs = cli("logs", "--run-id", bottom["runId"], "--step", "paint")
+    assert logs.code == 0, logs.err
+    assert logs.out == "painted dark-red-tone at two\n"
+    # Children have their own runs (history of the child workflow).
+    history = json.loads(cli("history", "bottom", "--json").out)
+    assert [run["runId"] for run in history] == [bottom["runId"]]
+
+
+def test_status_run_id_of_a_child_with_the_parent_name_works(cli, write) -> None:
+    _, middle, _ = run_three_levels(cli, write)
+    record = status_json(cli, "top", "--run-id", middle["runId"])
+    assert record["runId"] == middle["runId"]
+
+
+def test_final_tree_shows_children_under_their_step(cli, write) -> None:
+    write("flows/levels/bottom.yaml", BOTTOM)
+    source = write("flows/top.yaml", THREE_LEVELS)
+    result = cli("start", source)
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0].startswith("top ")
+    bare = [line.lstrip(" │├└─✓✗") for line in lines]
+    position = {
+        key: next(i for i, text in enumerate(bare) if text.startswith(key))
+        for key in ("to-middle ", "middle ", "to-bottom ", "bottom ", "paint ", "report ")
+    }
+    assert (
+        position["to-middle "]
+        < position["middle "]
+        < position["to-bottom "]
+        < position["bottom "]
+        < position["paint "]
+        < position["report "]
+    )
+    indent = {key: len(lines[i]) - len(bare[i]) for key, i in position.items()}
+    assert indent["to-middle "] < indent["to-bottom "] < indent["paint "]
+    assert "painted dark-red-tone at two" in result.out
+
+
+def test_child_run_is_recorded_while_it_runs(cli, write, tmp_path) -> None:
+    # The child's step reads the store while the child is still running.
+    source = write(
+        "flows/parent.yaml",
+        """
+        name: parent
+        steps:
+          - name: call
+            run: peek
+        ---
+        name: peek
+        steps:
+          - name: look
+            command: >-
+              python3 -c 'import sqlite3, os, sys;
+              db = sqlite3.connect(os.path.join(os.environ["PLAIT_HOME"], "plait.db"));
+              rows = db.execute("select status from runs where id = ?",
+              (os.environ["DAG_RUN_ID"],)).fetchall();
+              print(rows[0][0])'
+            output: SEEN
+        """,
+    )
+    assert cli("start", source).code == 0
+    record = status_json(cli, "parent")
+    child = status_json(cli, "--run-id", only_child(record, "call")["runId"])
+    assert child["outputs"]["SEEN"] == "running"

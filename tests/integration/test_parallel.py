@@ -1,0 +1,566 @@
+"""Parallel fan-out (``parallel:``): item forms, concurrency bounds, order, failures, records.
+
+Everything goes through the real CLI in this process, with real subprocesses and SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def status_json(cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
+    result = cli("status", *args, "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def children_of(record: dict, step: str) -> list[dict]:  # type: ignore[type-arg]
+    found = [c for c in record["children"] if c["step"] == step]
+    return sorted(found, key=lambda c: c["itemIndex"])
+
+
+def max_overlap(runs: list[dict]) -> int:  # type: ignore[type-arg]
+    """The largest number of runs that were running at the same instant."""
+    events = sorted(
+        [(r["startedAt"], 1) for r in runs] + [(r["finishedAt"], -1) for r in runs],
+        key=lambda e: (e[0], e[1]),  # an end at the same instant as a start counts first
+    )
+    current = peak = 0
+    for _, delta in events:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+ECHO_CHILD = """
+---
+name: echo-child
+params:
+  - X: none
+steps:
+  - name: echo
+    command: echo "got ${X}"
+    output: GOT
+"""
+
+
+def start_ok(cli, source) -> dict:  # type: ignore[no-untyped-def]
+    result = cli("start", source)
+    assert result.code == 0, result.out + result.err
+    return result
+
+
+# ---------------------------------------------------------------- item forms
+
+
+@pytest.mark.parametrize(
+    "parallel",
+    [
+        "parallel: ${LIST}",
+        "parallel:\n      items: ${LIST}",
+        "parallel:\n      - alpha\n      - beta gamma\n      - delta",
+        "parallel: ['alpha', 'beta gamma', 'delta']",
+        'parallel: \'["alpha", "beta gamma", "delta"]\'',
+        "parallel:\n      items: [alpha, beta gamma, delta]\n      maxConcurrent: 2",
+    ],
+    ids=["var", "items-var", "yaml-list", "flow-list", "json-text", "map"],
+)
+def test_parallel_forms_run_the_child_once_per_item_in_order(cli, write, parallel) -> None:
+    text = (
+        'name: fan\nparams:\n  - LIST: \'["alpha", "beta gamma", "delta"]\'\nsteps:\n'
+        f"  - name: each\n    run: echo-child\n    {parallel}\n    params: X=${{ITEM}}\n"
+        "    output: RESULTS\n" + ECHO_CHILD
+    )
+    start_ok(cli, write("fan.yaml", text))
+    record = status_json(cli, "fan")
+    children = children_of(record, "each")
+    assert [c["item"] for c in children] == ["alpha", "beta gamma", "delta"]
+    assert [c["itemIndex"] for c in children] == [0, 1, 2]
+    assert {c["name"] for c in children} == {"echo-child"}
+    results = json.loads(record["outputs"]["RESULTS"])
+    assert results["summary"] == {"total": 3, "succeeded": 3, "failed": 0}
+    assert results["outputs"] == [
+        {"GOT": "got alpha"},
+        {"GOT": "got beta gamma"},
+        {"GOT": "got delta"},
+    ]
+    assert [r["params"] for r in results["results"]] == [
+        {"X": "alpha"},
+        {"X": "beta gamma"},
+        {"X": "delta"},
+    ]
+    assert [r["runId"] for r in results["results"]] == [c["runId"] for c in children]
+
+
+def test_items_from_a_previous_steps_json_array_output(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: discover
+            command: python3 -c 'import json; print(json.dumps(["f1.csv", "f2.csv", "f3.csv"]))'
+            output: TASKS
+          - name: each
+            run: echo-child
+            parallel:
+              items: ${TASKS}
+              maxConcurrent: 1
+            params: "X=${ITEM}"
+            output: RESULTS
+        """
+        + ECHO_CHILD,
+    )
+    start_ok(cli, source)
+    record = status_json(cli, "fan")
+    assert [c["item"] for c in children_of(record, "each")] == ["f1.csv", "f2.csv", "f3.csv"]
+    outputs = json.loads(record["outputs"]["RESULTS"])["outputs"]
+    assert outputs == [{"GOT": "got f1.csv"}, {"GOT": "got f2.csv"}, {"GOT": "got f3.csv"}]
+
+
+def test_items_from_a_previous_steps_output_one_per_line(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: discover
+            command: printf 'one\\n\\n  two words  \\nthree\\n'
+            output: TASKS
+          - name: each
+            run: echo-child
+            parallel: ${TASKS}
+            params: "X=${ITEM}"
+            output: RESULTS
+        """
+        + ECHO_CHILD,
+    )
+    start_ok(cli, source)
+    record = status_json(cli, "fan")
+    assert [c["item"] for c in children_of(record, "each")] == ["one", "two words", "three"]
+
+
+def test_object_items_are_read_with_item_field(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        params:
+          - TARGETS: '[{"host": "a.example", "port": 80}, {"host": "b.example", "port": 8080}]'
+        steps:
+          - name: by-var
+            run: pair
+            parallel: ${TARGETS}
+            params: "HOST=${ITEM.host} PORT=${ITEM.port} WHOLE=${ITEM}"
+            output: FROM_VAR
+          - name: inline
+            command: echo "${ITEM.name}=${ITEM.size}"
+            parallel:
+              - name: small
+                size: 1
+              - name: big
+                size: 100
+            output: FROM_LIST
+        ---
+        name: pair
+        params:
+          - HOST: ""
+          - PORT: ""
+          - WHOLE: ""
+        steps:
+          - name: show
+            command: >-
+              python3 -c 'import json, os; env = os.environ;
+              print(env["HOST"], env["PORT"], json.loads(env["WHOLE"])["host"])'
+            output: SHOWN
+        """,
+    )
+    start_ok(cli, source)
+    outputs = status_json(cli, "fan")["outputs"]
+    assert json.loads(outputs["FROM_VAR"])["outputs"] == [
+        {"SHOWN": "a.example 80 a.example"},
+        {"SHOWN": "b.example 8080 b.example"},
+    ]
+    assert json.loads(outputs["FROM_LIST"])["outputs"] == [
+        {"FROM_LIST": "small=1"},
+        {"FROM_LIST": "big=100"},
+    ]
+
+
+def test_item_is_available_in_the_command_of_a_command_fan_out(cli, write, tmp_path) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: resource-aware-pipeline
+        params:
+          - FILE_LIST: '["a.txt","b.txt","c.txt"]'
+          - PREFIX: done
+        steps:
+          - name: io-intensive
+            parallel:
+              items: ${FILE_LIST}
+              maxConcurrent: 3
+            command: sh -c 'echo "${PREFIX} $1" > "$1"; echo "${PREFIX} $1"' _ ${ITEM}
+            output: PROCESSED
+        """,
+    )
+    start_ok(cli, source)
+    record = status_json(cli, "resource-aware-pipeline")
+    for name in ("a.txt", "b.txt", "c.txt"):
+        assert (tmp_path / name).read_text() == f"done {name}\n"
+    result = json.loads(record["outputs"]["PROCESSED"])
+    assert result["summary"] == {"total": 3, "succeeded": 3, "failed": 0}
+    assert result["outputs"] == [
+        {"PROCESSED": "done a.txt"},
+        {"PROCESSED": "done b.txt"},
+        {"PROCESSED": "done c.txt"},
+    ]
+    children = children_of(record, "io-intensive")
+    assert [c["item"] for c in children] == ["a.txt", "b.txt", "c.txt"]
+    logs = cli("logs", "--run-id", children[2]["runId"], "--step", "io-intensive")
+    assert logs.code == 0, logs.err
+    assert logs.out == "done c.txt\n"
+
+
+def test_outputs_of_a_fan_out_render_as_json_a_program_can_parse(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: map
+            command: echo "did ${ITEM}"
+            parallel: [x, "y z", x]
+            output: MAP_RESULTS
+          - name: reduce
+            command: |
+              python3 -c '
+              import json, sys
+              outputs = json.loads(sys.argv[1])
+              print("|".join(o["MAP_RESULTS"] for o in outputs))
+              ' '${MAP_RESULTS.outputs}'
+            output: REDUCED
+        """,
+    )
+    start_ok(cli, source)
+    assert status_json(cli, "fan")["outputs"]["REDUCED"] == "did x|did y z|did x"
+
+
+def test_duplicate_items_each_run_and_count(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        "name: fan\nsteps:\n  - name: each\n    run: echo-child\n    parallel: [a, b, a, a]\n"
+        "    params: X=${ITEM}\n    output: R\n" + ECHO_CHILD,
+    )
+    start_ok(cli, source)
+    record = status_json(cli, "fan")
+    children = children_of(record, "each")
+    assert [c["item"] for c in children] == ["a", "b", "a", "a"]
+    assert len({c["runId"] for c in children}) == 4
+    result = json.loads(record["outputs"]["R"])
+    assert result["summary"] == {"total": 4, "succeeded": 4, "failed": 0}
+    assert [o["GOT"] for o in result["outputs"]] == ["got a", "got b", "got a", "got a"]
+
+
+def test_empty_item_list_runs_nothing_and_succeeds(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        "name: fan\nparams:\n  - L: '[]'\nsteps:\n  - name: each\n    command: echo ${ITEM}\n"
+        "    parallel: ${L}\n    output: R\n",
+    )
+    start_ok(cli, source)
+    record = status_json(cli, "fan")
+    assert record["children"] == []
+    assert json.loads(record["outputs"]["R"])["summary"] == {
+        "total": 0,
+        "succeeded": 0,
+        "failed": 0,
+    }
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def test_default_max_concurrent_is_10(cli, write) -> None:
+    items = json.dumps([str(i) for i in range(13)])
+    source = write(
+        "fan.yaml",
+        f"name: fan\nsteps:\n  - name: each\n    command: sleep 0.3\n    parallel: '{items}'\n",
+    )
+    start_ok(cli, source)
+    children = children_of(status_json(cli, "fan"), "each")
+    assert len(children) == 13
+    assert max_overlap(children) == 10
+
+
+def test_max_concurrent_bounds_running_items(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            run: napper
+            parallel:
+              items: [1, 2, 3, 4, 5, 6]
+              maxConcurrent: 2
+            params: N=${ITEM}
+        ---
+        name: napper
+        params:
+          - N: "0"
+        steps:
+          - name: nap
+            command: sleep 0.15
+        """,
+    )
+    start_ok(cli, source)
+    children = children_of(status_json(cli, "fan"), "each")
+    assert len(children) == 6
+    assert max_overlap(children) == 2
+
+
+# ---------------------------------------------------------------- failures
+
+
+def test_failed_item_fails_the_step_after_running_items_finish(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            command: sh -c 'case $1 in slow) sleep 0.4;; bad) exit 3;; esac; echo ok-$1' _ ${ITEM}
+            parallel:
+              items: [slow, bad, later, last]
+              maxConcurrent: 2
+            output: R
+          - name: after
+            command: echo never
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 1
+    record = status_json(cli, "fan")
+    steps = {s["name"]: s for s in record["steps"]}
+    assert steps["each"]["status"] == "failed"
+    assert steps["after"]["status"] == "upstream_failed"
+    assert "1 of 4 items failed" in steps["each"]["error"]
+    children = {c["item"]: c for c in children_of(record, "each")}
+    # `slow` was running when `bad` failed: it finished (and succeeded) before the step ended;
+    # no item started after the failure.
+    assert children["slow"]["status"] == "succeeded"
+    assert children["bad"]["status"] == "failed"
+    assert children["slow"]["finishedAt"] <= steps["each"]["finishedAt"]
+    assert set(children) <= {"slow", "bad", "later"}
+    for child in children.values():
+        assert child["startedAt"] <= children["bad"]["finishedAt"]
+    outcome = json.loads(steps["each"]["output"])
+    started = len(children)
+    assert outcome["summary"] == {"total": 4, "succeeded": started - 1, "failed": 1}
+    assert [r["status"] for r in outcome["results"]][-1] == "not_started"
+
+
+def test_with_max_concurrent_1_nothing_starts_after_a_failure(cli, write, tmp_path) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            command: sh -c 'echo $1 >> ran.txt; test $1 != two' _ ${ITEM}
+            parallel:
+              items: [one, two, three, four]
+              maxConcurrent: 1
+            output: R
+        """,
+    )
+    assert cli("start", source).code == 1
+    assert (tmp_path / "ran.txt").read_text().split() == ["one", "two"]
+    record = status_json(cli, "fan")
+    assert [c["item"] for c in children_of(record, "each")] == ["one", "two"]
+    outcome = json.loads(record["steps"][0]["output"])
+    assert outcome["summary"] == {"total": 4, "succeeded": 1, "failed": 1}
+    assert [r["status"] for r in outcome["results"]] == [
+        "succeeded",
+        "failed",
+        "not_started",
+        "not_started",
+    ]
+    assert [r.get("item") for r in outcome["results"][2:]] == ["three", "four"]
+
+
+def test_failed_child_item_result_and_error_name_the_child(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            run: picky
+            parallel:
+              items: [good, bad]
+              maxConcurrent: 1
+            params: X=${ITEM}
+        ---
+        name: picky
+        params:
+          - X: ""
+        steps:
+          - name: check
+            command: test "${X}" = good
+        """,
+    )
+    assert cli("start", source).code == 1
+    record = status_json(cli, "fan")
+    bad = children_of(record, "each")[1]
+    assert bad["status"] == "failed"
+    assert bad["runId"] in record["steps"][0]["error"]
+    child = status_json(cli, "--run-id", bad["runId"])
+    assert child["steps"][0]["status"] == "failed"
+    assert child["parentStep"] == "each" and child["item"] == "bad"
+
+
+# ---------------------------------------------------------------- tree and records
+
+
+def test_many_children_are_summarised_in_the_final_tree(cli, write) -> None:
+    items = json.dumps(list(range(100)))
+    source = write(
+        "fan.yaml",
+        f"""
+        name: fan
+        steps:
+          - name: each
+            command: sh -c 'test $1 != 17 && test $1 != 63' _ ${{ITEM}}
+            parallel:
+              items: '{items}'
+              maxConcurrent: 25
+            continueOn:
+              failure: true
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 3  # partially succeeded (see cli/exit_codes.py)
+    assert "100 runs: 2 failed, 98 succeeded" in result.out
+    failed_lines = [line for line in result.out.splitlines() if "failed" in line and "run " in line]
+    assert any("[17] 17" in line for line in failed_lines)
+    assert any("[63] 63" in line for line in failed_lines)
+    assert len(result.out.splitlines()) < 30
+    record = status_json(cli, "fan")
+    assert record["status"] == "partially_succeeded"
+    assert len(record["children"]) == 100
+    # continueOn belongs to the step as a whole: each failed item still counts as failed.
+    step = record["steps"][0]
+    assert step["status"] == "failed"
+    assert step["error"].startswith("2 of 100 items failed")
+    assert json.loads(step["output"])["summary"] == {"total": 100, "succeeded": 98, "failed": 2}
+
+
+def test_fan_out_of_child_workflows_nested_two_levels(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: regions
+        params:
+          - REGIONS: '["us", "eu"]'
+        steps:
+          - name: scatter
+            run: region
+            parallel: ${REGIONS}
+            params: REGION=${ITEM}
+            output: ALL
+        ---
+        name: region
+        params:
+          - REGION: ""
+        steps:
+          - name: zones
+            run: zone
+            parallel: [a, b]
+            params: ZONE=${REGION}-${ITEM}
+            output: ZONES
+          - name: count
+            command: echo "${REGION}:${ZONES.summary.total}"
+            output: COUNT
+        ---
+        name: zone
+        params:
+          - ZONE: ""
+        steps:
+          - name: ping
+            command: echo "pong ${ZONE}"
+            output: PONG
+        """,
+    )
+    start_ok(cli, source)
+    root = status_json(cli, "regions")
+    everything = json.loads(root["outputs"]["ALL"])
+    assert [o["COUNT"] for o in everything["outputs"]] == ["us:2", "eu:2"]
+    region = children_of(root, "scatter")[1]
+    region_run = status_json(cli, "--run-id", region["runId"])
+    zones = children_of(region_run, "zones")
+    assert [z["item"] for z in zones] == ["a", "b"]
+    zone_run = status_json(cli, "--run-id", zones[1]["runId"])
+    assert zone_run["outputs"] == {"PONG": "pong eu-b"}
+    assert zone_run["rootRunId"] == root["runId"]
+    assert zone_run["parentRunId"] == region["runId"]
+    logs = cli("logs", "--run-id", zone_run["runId"], "--step", "ping")
+    assert logs.out == "pong eu-b\n"
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("parallel", "line", "message"),
+    [
+        ('parallel: "not a list"', 4, "must be a list"),
+        ("parallel: '{\"a\": 1}'", 4, "must be a list"),
+        ("parallel: '[1, 2'", 4, "not a valid JSON array"),
+        ("parallel:\n      items: 5", 5, "must be a list"),
+        ("parallel:\n      items: [a]\n      maxConcurrent: 0", 6, ">= 1"),
+        ("parallel:\n      items: [a]\n      maxConcurrent: -2", 6, ">= 1"),
+        ("parallel:\n      maxConcurrent: 2", 4, "items"),
+    ],
+    ids=["string", "json-object", "broken-json", "number", "zero", "negative", "no-items"],
+)
+def test_bad_parallel_is_a_validation_error_with_file_and_line(
+    cli, write, parallel, line, message
+) -> None:
+    source = write(
+        "bad.yaml",
+        f"name: bad\nsteps:\n  - name: each\n    {parallel}\n    command: echo ${{ITEM}}\n",
+    )
+    result = cli("validate", source)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert f"{source}:{line}:" in result.err
+    assert message in result.err
+    started = cli("start", source)
+    assert started.code == 1
+    assert f"{source}:{line}:" in started.err
+
+
+def test_items_that_are_not_a_list_at_run_time_fail_the_step_clearly(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: make
+            command: echo '{"a" 1}' | tr ' ' ':'
+            output: X
+          - name: each
+            command: echo ${ITEM}
+            parallel: ${X}
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 1
+    assert "Traceback" not in result.out + result.err
+    step = status_json(cli, "fan")["steps"][1]
+    assert step["status"] == "failed"
+    assert "parallel items must be a list" in step["error"]
