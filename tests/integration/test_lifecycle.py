@@ -213,3 +213,37 @@ def _is_zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rfind(")") + 2] in "ZX"
+
+
+def test_retry_reruns_only_failed_children_and_their_failed_steps(
+    cli, write, tmp_path: Path
+) -> None:
+    write("rc.yaml", """
+        name: rc
+        steps:
+          - name: fan
+            run: item
+            parallel: ["a", "b", "c"]
+            params: "X=${ITEM}"
+        ---
+        name: item
+        params:
+          - X: ""
+        steps:
+          - name: first
+            command: sh -c 'echo "$X" >> first.log'
+          - name: check
+            command: sh -c 'test "$X" != b || test -f fixed'
+    """)
+    assert cli("start", "rc.yaml").code == 1
+    failed = json.loads(cli("status", "rc", "--json").out)
+    children_before = {c["itemIndex"]: c["runId"] for c in failed["children"]}
+    (tmp_path / "fixed").write_text("")
+    assert cli("retry", "rc", "--run-id", failed["runId"]).code == 0
+    record = json.loads(cli("status", "rc", "--json").out)
+    assert record["status"] == "succeeded"
+    assert {c["itemIndex"]: c["runId"] for c in record["children"]} == children_before
+    assert sorted((tmp_path / "first.log").read_text().split()) == ["a", "b", "c"]
+    retried = json.loads(cli("status", "--run-id", children_before[1], "--json").out)
+    assert retried["attempt"] == 2
+    assert {s["name"]: s["attempt"] for s in retried["steps"]} == {"first": 1, "check": 2}

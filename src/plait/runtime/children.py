@@ -130,7 +130,27 @@ def _launch(
         item=None if index is None else render(item),
     )
     inherit = run.scope if execution.step.run is None else None
+    earlier = _earlier_child(execution, index)
+    if earlier is not None:
+        if earlier.succeeded and index is not None:
+            return earlier  # a retried fan-out keeps the items that succeeded
+        if not earlier.succeeded:
+            # a retried run retries its failed child the same way, keeping what succeeded
+            return RunExecution(
+                run.agent, child, params=params, parent=parent, scope=inherit, previous=earlier
+            ).execute()
     return RunExecution(run.agent, child, params=params, parent=parent, scope=inherit).execute()
+
+
+def _earlier_child(execution: StepExecution, index: int | None) -> RunRecord | None:
+    """In a retry: the child this step started for ``index`` in the attempt before."""
+    run = execution.run
+    if run.previous is None:
+        return None
+    for child in run.store.children(run.run_id):
+        if child.step == execution.step.name and child.item_index == index:
+            return run.store.get_run(child.run_id)
+    return None
 
 
 def _single(execution: StepExecution, child: Workflow) -> Attempt:

@@ -184,7 +184,10 @@ class RunExecution:
         """A new attempt of a finished run: keep what succeeded, run the rest again."""
         previous = self.previous
         assert previous is not None
-        self.record.attempt = previous.attempt + 1
+        if self.parent is not None:  # a child retried with its parent: no queue to wait in
+            self.epoch, self.record.attempt = self.store.resume_child(self.run_id, self.agent.pid)
+        else:
+            self.record.attempt = previous.attempt + 1
         self.record.created_at = previous.created_at
         before = {step.name: step for step in previous.steps if not step.handler}
         rerun = self.rerun

@@ -90,6 +90,13 @@ UPDATE steps SET status = 'failed', finished_at = ?, error = ?
 WHERE run_id = ? AND status = 'running'
 """
 
+RESUME_CHILD = """
+UPDATE runs SET status = 'running', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
+                error = NULL, stop_requested = 0, pid = ?, heartbeat_at = ?
+WHERE id = ? AND status NOT IN ('running', 'queued')
+RETURNING epoch, attempt
+"""
+
 BEGIN_RETRY = """
 UPDATE runs SET status = 'queued', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
                 error = NULL, stop_requested = 0, pid = ?, heartbeat_at = ?, claimed_at = NULL,

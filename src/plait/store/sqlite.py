@@ -343,6 +343,14 @@ class SQLiteStore:
                 db.execute(q.MARK_DEAD_STEPS, (now, reason, run_id))
         return dead
 
+    def resume_child(self, run_id: str, pid: int) -> tuple[int, int]:
+        """A finished child run starts a new attempt within its parent's retry."""
+        with self._transaction() as db:
+            row = db.execute(q.RESUME_CHILD, (pid, time.time(), run_id)).fetchone()
+        if row is None:
+            raise RunStateError(f"run {run_id} is still active")
+        return int(row[0]), int(row[1])
+
     def begin_retry(
         self, run_id: str, pid: int, *, queue: str, max_active_runs: int
     ) -> tuple[int, int]:

@@ -1,0 +1,241 @@
+"""``/api/v1/runs``: list and filter, one run with its attempts and ancestors, the tree of
+child runs, a page of children, stop, retry, dequeue, and ranged reads of step logs."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from plait.api.errors import ApiError
+from plait.api.logs import DEFAULT_LIMIT, MAX_LIMIT, read_head, read_range, read_tail
+from plait.api.services import Services, services_of
+from plait.errors import NotFoundError, RunStateError
+from plait.model import RunRecord, RunStatus, StepRecord
+from plait.store.browse import CHILD_SORTS
+
+__all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
+
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+Svc = Annotated[Services, Depends(services_of)]
+RunId = Annotated[str, Path(alias="runId", description="the run's id")]
+
+
+class RetryBody(BaseModel):
+    step: str | None = Field(default=None, description="run only this step again")
+    downstream: bool = Field(default=False, description="with step: and the steps after it")
+
+
+def parse_statuses(text: str | None) -> list[RunStatus]:
+    """``failed,running`` → statuses; ApiError 400 on an unknown one."""
+    if not text:
+        return []
+    statuses = []
+    for word in text.split(","):
+        try:
+            statuses.append(RunStatus(word.strip()))
+        except ValueError:
+            known = ", ".join(s.value for s in RunStatus)
+            raise ApiError(400, f"unknown status {word.strip()!r} (known: {known})") from None
+    return statuses
+
+
+def _moment(text: str | None, what: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, f"{what}: {text!r} is neither an ISO 8601 time nor epoch seconds")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@router.get("", summary="Runs, newest first (child runs too, unless roots=true)")
+def list_runs(
+    services: Svc,
+    workflow: Annotated[str | None, Query(description="the workflow's name")] = None,
+    status: Annotated[str | None, Query(description="statuses, comma-separated")] = None,
+    since: Annotated[
+        str | None, Query(alias="from", description="created at or after (ISO 8601 or epoch)")
+    ] = None,
+    until: Annotated[
+        str | None, Query(alias="to", description="created before (ISO 8601 or epoch)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    roots: Annotated[bool, Query(description="only root runs")] = False,
+) -> dict[str, Any]:
+    services.upkeep()
+    page = services.browse.list_runs(
+        name=workflow,
+        statuses=parse_statuses(status),
+        since=_moment(since, "from"),
+        until=_moment(until, "to"),
+        roots_only=roots,
+        limit=limit,
+        offset=offset,
+    )
+    return {"runs": [_run_row(run) for run in page.runs], "total": page.total}
+
+
+def _run_row(run: RunRecord) -> dict[str, Any]:
+    row = run.to_json()
+    del row["steps"], row["children"]
+    row["createdAt"] = _iso(run.created_at)
+    return row
+
+
+def _iso(epoch: float | None) -> str | None:
+    from plait.model import iso_time
+
+    return iso_time(epoch)
+
+
+@router.get("/{runId}", summary="A run: steps, direct children, attempts, ancestors")
+def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
+    services.upkeep()
+    run = services.store.get_run(run_id)
+    body = run.to_json()
+    body["createdAt"] = _iso(run.created_at)
+    body["attempts"] = {
+        step.name: [a.to_json() for a in services.store.attempts(run_id, step.name)]
+        for step in run.steps
+        if step.attempt > 1
+    }
+    body["ancestors"] = services.browse.ancestors(run_id)
+    return body
+
+
+@router.get("/{runId}/tree", summary="A run and its child runs at any depth")
+def get_tree(run_id: RunId, services: Svc) -> dict[str, Any]:
+    tree = services.browse.tree(run_id)
+    if tree is None:
+        raise NotFoundError(f"no run with id {run_id}")
+    return tree.to_json()
+
+
+@router.get("/{runId}/children", summary="A page of a run's direct child runs")
+def get_children(
+    run_id: RunId,
+    services: Svc,
+    step: Annotated[str | None, Query(description="only the children of this step")] = None,
+    status: Annotated[str | None, Query(description="statuses, comma-separated")] = None,
+    sort: Annotated[str, Query(description=f"one of {', '.join(CHILD_SORTS)}")] = "index",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> dict[str, Any]:
+    if sort not in CHILD_SORTS:
+        raise ApiError(400, f"unknown sort {sort!r} (known: {', '.join(CHILD_SORTS)})")
+    run = services.store.get_run(run_id)
+    if step is not None and step not in {s.name for s in run.steps}:
+        raise NotFoundError(f"run {run_id} has no step {step!r}")
+    page = services.browse.children_page(
+        run_id, step=step, statuses=parse_statuses(status), sort=sort, limit=limit, offset=offset
+    )
+    return {"children": page.children, "total": page.total, "counts": page.counts}
+
+
+@router.post("/{runId}/stop", status_code=202, summary="Stop a running or queued run")
+def stop(run_id: RunId, services: Svc) -> dict[str, Any]:
+    run = services.store.get_run(run_id)
+    if run.status.is_final:
+        raise RunStateError(f"run {run_id} is {run.status}; only an active run can be stopped")
+    services.store.request_stop(run_id)
+    return {"runId": run_id, "status": str(run.status), "stopRequested": True}
+
+
+@router.post("/{runId}/retry", status_code=202, summary="Run a finished root run again")
+def retry(run_id: RunId, services: Svc, body: RetryBody | None = None) -> dict[str, Any]:
+    wanted = body or RetryBody()
+    run = services.store.get_run(run_id)
+    if not run.status.is_final:
+        raise RunStateError(f"run {run_id} is {run.status}; stop it before retrying")
+    if run.parent_run_id is not None:
+        raise RunStateError(f"run {run_id} is a child run; retry its root run {run.root_run_id}")
+    if wanted.step is not None and wanted.step not in {s.name for s in run.steps}:
+        raise NotFoundError(f"run {run_id} has no step {wanted.step!r}")
+    if wanted.downstream and wanted.step is None:
+        raise ApiError(400, "downstream needs a step")
+    args = ["retry", "--run-id", run_id, "-q"]
+    if wanted.step is not None:
+        args += ["--step", wanted.step] + (["--downstream"] if wanted.downstream else [])
+    services.launch_plait(args, run_id)
+    status = _wait_for_new_attempt(services, run)
+    return {"runId": run_id, "status": status}
+
+
+def _wait_for_new_attempt(services: Services, before: RunRecord, timeout: float = 5.0) -> str:
+    """So that the caller's next look shows the new attempt, not the old result."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = services.store.get_run(before.run_id)
+        if now.attempt > before.attempt:
+            return str(now.status)
+        time.sleep(0.05)
+    return str(before.status)
+
+
+@router.post("/{runId}/dequeue", summary="Take a waiting run out of its queue")
+def dequeue(run_id: RunId, services: Svc) -> dict[str, Any]:
+    run = services.store.get_run(run_id)
+    if not services.store.dequeue(run_id):
+        raise RunStateError(f"run {run_id} is {run.status}, not queued")
+    return {"runId": run_id, "status": str(RunStatus.CANCELLED)}
+
+
+def step_log_path(
+    services: Services, run_id: str, step: str, stream: str, attempt: int | None
+) -> tuple[RunRecord, StepRecord, str | None]:
+    """The run, the step (or the given attempt of it) and its log file for ``stream``."""
+    run = services.store.get_run(run_id)
+    try:
+        record = run.step(step)
+    except KeyError:
+        raise NotFoundError(f"run {run_id} has no step {step!r}") from None
+    if attempt is not None and attempt != record.attempt:
+        earlier = [a for a in services.store.attempts(run_id, step) if a.attempt == attempt]
+        if not earlier:
+            raise NotFoundError(f"step {step} of run {run_id} has no attempt {attempt}")
+        record = earlier[0]
+    return run, record, record.stderr_path if stream == "stderr" else record.stdout_path
+
+
+@router.get("/{runId}/steps/{step}/log", summary="A window of a step's log")
+def get_log(
+    run_id: RunId,
+    step: str,
+    services: Svc,
+    stream: Literal["stdout", "stderr"] = "stdout",
+    attempt: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    offset: Annotated[
+        int, Query(ge=-(2**62), le=2**62, description="byte offset; negative: from the end")
+    ] = 0,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_LIMIT, description="bytes at most (64 KiB; 16 MiB with tail/head)"),
+    ] = None,
+    tail: Annotated[int | None, Query(ge=0, le=1_000_000, description="last N lines")] = None,
+    head: Annotated[int | None, Query(ge=0, le=1_000_000, description="first N lines")] = None,
+) -> dict[str, Any]:
+    if tail is not None and head is not None:
+        raise ApiError(400, "give tail or head, not both")
+    _, record, path = step_log_path(services, run_id, step, stream, attempt)
+    if not path:
+        raise NotFoundError(f"step {step} of run {run_id} has no log yet ({record.status})")
+    try:
+        if tail is not None:
+            window = read_tail(path, tail, limit or MAX_LIMIT)
+        elif head is not None:
+            window = read_head(path, head, offset, limit or MAX_LIMIT)
+        else:
+            window = read_range(path, offset, limit or DEFAULT_LIMIT)
+    except FileNotFoundError:
+        raise NotFoundError(f"the log file of step {step} of run {run_id} is gone") from None
+    return {**window.to_json(), "stream": stream, "attempt": record.attempt}

@@ -1,0 +1,76 @@
+"""The FastAPI app of a plait home, and ``plait server``: uvicorn on 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from plait.api.errors import install_error_handlers
+from plait.api.events import RunWatcher
+from plait.api.security import Auth, Guard, is_loopback
+from plait.api.services import Services
+from plait.store import Home
+
+__all__ = ["create_app", "serve"]
+
+_DESCRIPTION = """The REST API of plait: workflows, runs at any depth, logs, queues.
+
+State-changing requests (POST, PUT, DELETE) need the header `X-Plait-Request: 1` or a bearer
+token. Live updates come as Server-Sent Events from `/api/v1/events` and
+`/api/v1/runs/{runId}/steps/{step}/log/stream`.
+"""
+
+
+def create_app(home: Home, *, auth: Auth | None = None) -> FastAPI:
+    """The API and UI of ``home``; ``auth`` None reads ``PLAIT_AUTH_BASIC``/``PLAIT_AUTH_TOKEN``."""
+    from plait import __version__
+    from plait.api import events, runs, static, system, workflows
+
+    services = Services(home)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="plait",
+        version=__version__,
+        description=_DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.watcher = RunWatcher(services.browse)
+    install_error_handlers(app)
+    for module in (system, workflows, runs, events, static):
+        app.include_router(module.router)
+    app.add_middleware(Guard, auth=auth if auth is not None else Auth.from_env())
+    return app
+
+
+def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Run the server until interrupted (``plait server``)."""
+    import uvicorn
+
+    auth = Auth.from_env()
+    if not is_loopback(host) and not auth.enabled:
+        banner = "!" * 78
+        print(
+            f"{banner}\nplait: WARNING: listening on {host}, reachable from other machines, "
+            "WITHOUT authentication.\nAnyone who can connect can start and stop runs, which "
+            "run shell commands.\nSet PLAIT_AUTH_BASIC=user:password or PLAIT_AUTH_TOKEN=... "
+            f"or bind to 127.0.0.1.\n{banner}",
+            file=sys.stderr,
+            flush=True,
+        )
+    app = create_app(home, auth=auth)
+    print(f"plait server: http://{host}:{port}/ (API docs at /api/docs)", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

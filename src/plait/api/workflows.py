@@ -1,0 +1,220 @@
+"""``/api/v1/workflows``: list, describe, read and save the YAML, validate, start, enqueue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from plait.api.catalogue import (
+    Entry,
+    catalogue,
+    describe,
+    find_entry,
+    new_entry_path,
+    next_run,
+    params_json,
+    save_atomically,
+)
+from plait.api.errors import ApiError, problem_json
+from plait.api.services import Services, services_of
+from plait.errors import NotFoundError, ParamsError, Problem, SpecError
+from plait.model import Param, RunRecord, Workflow, iso_time
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["workflows"])
+Svc = Annotated[Services, Depends(services_of)]
+ParamValue = str | int | float | bool | None
+
+
+class SpecBody(BaseModel):
+    yaml: str = Field(description="the whole YAML text of the workflow file")
+
+
+class ValidateBody(BaseModel):
+    yaml: str = Field(description="the YAML text to check")
+    name: str | None = Field(
+        default=None, description="the workflow it will be saved as (resolves `run:` paths)"
+    )
+
+
+class StartBody(BaseModel):
+    params: dict[str, ParamValue] | str | None = Field(
+        default=None, description='params as {"K": "V"} or as text "K=V K2=\'a b\'"'
+    )
+
+
+@router.get("/workflows", summary="List the workflows of the DAGs folder")
+def list_workflows(
+    services: Svc,
+    name: Annotated[str | None, Query(description="part of the name, any case")] = None,
+    tag: Annotated[str | None, Query(description="only workflows with this tag")] = None,
+    status: Annotated[str | None, Query(description="only those whose last run has it")] = None,
+) -> dict[str, Any]:
+    services.upkeep()
+    timezone = services.config().timezone
+    listed = []
+    for entry in catalogue(services.home.dags_dir):
+        if name and name.lower() not in entry.name.lower():
+            continue
+        workflow = entry.workflow
+        if tag and (workflow is None or tag not in workflow.tags):
+            continue
+        last = services.browse.last_run(entry.name)
+        if status and (last is None or str(last.status) != status):
+            continue
+        listed.append(_summary(entry, workflow, last, timezone))
+    return {"workflows": listed}
+
+
+def _summary(
+    entry: Entry, workflow: Workflow | None, last: RunRecord | None, timezone: str | None
+) -> dict[str, Any]:
+    schedule = list(workflow.schedule.start) if workflow else []
+    return {
+        "name": entry.name,
+        "file": str(entry.path),
+        "description": workflow.description if workflow else "",
+        "tags": list(workflow.tags) if workflow else [],
+        "group": workflow.group if workflow else None,
+        "schedule": schedule,
+        "nextRun": next_run(tuple(schedule), timezone) if schedule else None,
+        "lastRun": None if last is None else _last_run(last),
+        "params": params_json(workflow) if workflow else [],
+        "error": entry.error,
+    }
+
+
+def _last_run(run: RunRecord) -> dict[str, Any]:
+    return {
+        "runId": run.run_id,
+        "status": str(run.status),
+        "startedAt": iso_time(run.started_at),
+        "finishedAt": iso_time(run.finished_at),
+    }
+
+
+@router.get("/workflows/{name}", summary="A workflow: fields, params and steps")
+def get_workflow(name: str, services: Svc) -> dict[str, Any]:
+    entry = _loaded(services, name)
+    assert entry.workflow is not None
+    return describe(entry.workflow, entry.path)
+
+
+@router.get("/workflows/{name}/spec", summary="The YAML text of a workflow")
+def get_spec(name: str, services: Svc) -> dict[str, Any]:
+    entry = find_entry(services.home.dags_dir, name)
+    return {"name": entry.name, "file": str(entry.path), "yaml": entry.path.read_text("utf-8")}
+
+
+@router.put(
+    "/workflows/{name}/spec",
+    summary="Save the YAML of a workflow (or create one), after validating it",
+    responses={422: {"description": "the YAML has problems (each with its line)"}},
+)
+def put_spec(name: str, body: SpecBody, services: Svc) -> JSONResponse:
+    dags = services.home.dags_dir
+    try:
+        path, created = find_entry(dags, name).path, False
+    except NotFoundError:
+        path, created = new_entry_path(dags, name), True
+    problems = _problems(body.yaml, str(path), services)
+    if problems:
+        raise SpecError(problems)
+    save_atomically(path, body.yaml)
+    saved = find_entry(dags, path.stem) if created else find_entry(dags, name)
+    return JSONResponse(
+        {"name": saved.name, "file": str(path), "saved": True}, status_code=201 if created else 200
+    )
+
+
+@router.post("/validate", summary="Check a YAML text; problems come with their line")
+def validate(body: ValidateBody, services: Svc) -> dict[str, Any]:
+    source = "<editor>"
+    if body.name:
+        try:
+            source = str(find_entry(services.home.dags_dir, body.name).path)
+        except NotFoundError:
+            pass
+    problems = _problems(body.yaml, source, services)
+    return {"valid": not problems, "problems": [problem_json(p) for p in problems]}
+
+
+def _problems(text: str, source: str, services: Services) -> list[Problem]:
+    from plait.spec import load_text, validate_children
+
+    try:
+        workflow = load_text(text, source=source)
+    except SpecError as error:
+        return list(error.problems)
+    return validate_children(workflow, str(services.home.dags_dir))
+
+
+@router.post(
+    "/workflows/{name}/start",
+    status_code=202,
+    summary="Start a run now (if its queue has room; else it waits in its queue)",
+)
+def start(name: str, services: Svc, body: StartBody | None = None) -> dict[str, Any]:
+    return _enqueue(name, services, body, dispatch_now=True)
+
+
+@router.post(
+    "/workflows/{name}/enqueue",
+    status_code=202,
+    summary="Put a run in its queue; the scheduler starts it",
+)
+def enqueue(name: str, services: Svc, body: StartBody | None = None) -> dict[str, Any]:
+    return _enqueue(name, services, body, dispatch_now=False)
+
+
+def _enqueue(
+    name: str, services: Services, body: StartBody | None, *, dispatch_now: bool
+) -> dict[str, Any]:
+    from plait.app import enqueue_run
+    from plait.queue import dispatch, queue_of
+
+    workflow = _loaded(services, name).workflow
+    assert workflow is not None
+    params = _params(body.params if body else None)
+    run_id = enqueue_run(workflow, home=services.home, params=params)
+    if dispatch_now:
+        queue = queue_of(workflow)
+        dispatch(services.store, services.config(), services.launch_agent, queues=[queue])
+    run = services.store.get_run(run_id)
+    return {"runId": run_id, "status": str(run.status)}
+
+
+def _loaded(services: Services, name: str) -> Entry:
+    entry = find_entry(services.home.dags_dir, name)
+    if entry.workflow is None:
+        raise (
+            SpecError(list(entry.problems))
+            if entry.problems
+            else ApiError(422, entry.error or "the workflow does not load")
+        )
+    return entry
+
+
+def _params(given: dict[str, ParamValue] | str | None) -> tuple[Param, ...]:
+    from plait.spec import parse_params
+
+    if given is None:
+        return ()
+    if isinstance(given, str):
+        try:
+            return parse_params(given, file="params")
+        except SpecError as error:
+            raise ParamsError(f"malformed params: {error.message}") from None
+    params = []
+    for key, value in given.items():
+        if not key or "=" in key or any(c.isspace() for c in key):
+            raise ParamsError(f"malformed params: bad param name {key!r}")
+        text = (
+            "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        )
+        params.append(Param(key, text))
+    return tuple(params)
