@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plait.api.errors import install_error_handlers
 from plait.api.events import RunWatcher
@@ -14,7 +16,7 @@ from plait.api.security import Auth, Guard, is_loopback
 from plait.api.services import Services
 from plait.store import Home
 
-__all__ = ["create_app", "serve"]
+__all__ = ["ServerTiming", "create_app", "serve"]
 
 _DESCRIPTION = """The REST API of plait: workflows, runs at any depth, logs, queues.
 
@@ -53,7 +55,32 @@ def create_app(home: Home, *, auth: Auth | None = None) -> FastAPI:
     for module in (system, workflows, runs, events, static):
         app.include_router(module.router)
     app.add_middleware(Guard, auth=auth if auth is not None else Auth.from_env())
+    app.add_middleware(ServerTiming)
     return app
+
+
+class ServerTiming:
+    """ASGI middleware: a ``Server-Timing: app;dur=<ms>`` header on every response, so that
+    clients and benchmarks can tell the server's time from the network's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                took = (time.perf_counter() - began) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={took:.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed)
 
 
 def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8080) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Mapping
 
 __all__ = ["StepProcess", "capture"]
@@ -74,6 +75,20 @@ class StepProcess:
             os.killpg(self.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def drain(self, grace: float) -> None:
+        """After the leader exited on a stop: give the rest of its group ``grace`` seconds
+        to end, then SIGKILL what is left."""
+        if self.pid is None:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.05)
+        self.signal(_SIGKILL)
 
     def stop(self, sig: int = _SIGTERM, grace: float = 5.0) -> int | None:
         """Signal the group, wait up to ``grace`` seconds, then SIGKILL it."""

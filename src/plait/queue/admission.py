@@ -49,7 +49,13 @@ def wait_for_slot(
         QueueFull: with ``no_wait``, when the run cannot start at once (it is dequeued).
     """
     told: str | None = None
+    turns = 0
     while True:
+        turns += 1
+        if turns % 20 == 0:  # every 2 s: runs of dead agents must not hold the queue forever
+            from plait.runtime.recovery import recover
+
+            recover(store)
         claim = store.claim(queue, capacity, only=run_id)
         if run_id in claim.claimed:
             return True

@@ -45,8 +45,10 @@ def _zombie(pid: int) -> bool:
 
 
 def recover(store: SQLiteStore) -> list[str]:
-    """Mark failed the runs whose agent is gone and kill the step processes they left."""
+    """Mark failed the runs whose agent is gone and kill the step processes they left; cancel
+    the queued runs whose waiting ``plait start`` is gone (they would block their queue)."""
     dead = store.recover_dead_runs(agent_alive)
     if dead:
         kill_leftovers(dead)
+    store.drop_abandoned_waits(agent_alive)
     return dead

@@ -529,9 +529,17 @@ class RunExecution:
         for process in processes:
             process.signal(9)
 
+    @property
+    def timed_out(self) -> bool:
+        return self._timed_out
+
+    @property
+    def timeout_reason(self) -> str:
+        return f"timed out after {self.workflow.timeout_sec:g}s"
+
     def _time_out(self) -> None:
         self._timed_out = True
-        self.cancel(f"timed out after {self.workflow.timeout_sec:g}s")
+        self.cancel(self.timeout_reason)
 
 
 def _ref(record: StepRecord) -> StepRef:

@@ -134,6 +134,7 @@ class StepExecution:
             attempt = self._one_attempt(env, cwd)
             if attempt.cancelled or self.run.stopping.is_set():
                 return attempt
+            self._close_attempt(attempt)
             if not attempt.ok and policy and retries < policy.limit and self._retryable(attempt):
                 retries += 1
                 if self.run.sleep(
@@ -146,6 +147,19 @@ class StepExecution:
             if not self._repeat(attempt, iterations, env, cwd):
                 return attempt
             retries = 0
+
+    def _close_attempt(self, attempt: Attempt) -> None:
+        """Write what one attempt did onto the record, so that it is kept with its own
+        outcome if another attempt follows, and the next iteration's conditions see it."""
+        record = self.record
+        record.finished_at = time.time()
+        record.exit_code = attempt.exit_code
+        record.error = attempt.error
+        record.status = StepStatus.SUCCEEDED if attempt.ok else StepStatus.FAILED
+        if attempt.output is not None and self.step.output:
+            record.output = attempt.output
+            record.output_var = self.step.output
+            self.scope.add_output(self.step.output, attempt.output)
 
     def _retryable(self, attempt: Attempt) -> bool:
         policy = self.step.retry_policy
@@ -212,17 +226,22 @@ class StepExecution:
         run = self.run
         run.track(process, _signal_number(step.signal_on_stop))
         try:
-            timeout = run.step_timeout(step)
+            timeout = (step.timeout_sec or None) if self.record.handler else run.step_timeout(step)
             code = process.wait(timeout)
             timed_out = code is None
             if timed_out:
                 code = process.stop(signal.SIGTERM, run.cleanup_time)
+            elif run.stopping.is_set():
+                process.drain(run.cleanup_time)  # what survived the stop signal in its group
         finally:
             run.untrack(process)
-        attempt = Attempt(exit_code=code, timed_out=timed_out)
-        if timed_out:
+        run_timed_out = run.timed_out and not self.record.handler
+        attempt = Attempt(exit_code=code, timed_out=timed_out or run_timed_out)
+        if run_timed_out:
+            attempt.error = run.timeout_reason
+        elif timed_out:
             attempt.error = f"timed out after {_seconds(timeout)}"
-        elif run.stopping.is_set() and code != 0:
+        elif run.stopping.is_set():  # stopped under it, even if it exited cleanly
             attempt.cancelled = True
         elif code is not None and code < 0:
             attempt.error = f"killed by signal {-code}"
