@@ -60,11 +60,11 @@ def test_stop_by_run_id_cancels_only_that_run(cli, write) -> None:
     stopped = json.loads(cli("status", "long", "--run-id", first_record["runId"], "--json").out)
     assert stopped["status"] == "cancelled"
     assert {s["name"]: s["status"] for s in stopped["steps"]}["onCancel"] == "succeeded"
-    other = [
+    other = next(
         r
         for r in json.loads(cli("history", "long", "--json").out)
         if r["runId"] != first_record["runId"]
-    ][0]
+    )
     assert other["status"] == "running"
     assert cli("stop", "long").code == 0
     assert second.wait(timeout=15) == 5

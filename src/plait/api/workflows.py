@@ -125,9 +125,9 @@ def put_spec(name: str, body: SpecBody, services: Svc) -> JSONResponse:
     if problems:
         raise SpecError(problems)
     save_atomically(path, body.yaml)
-    saved = find_entry(dags, path.stem) if created else find_entry(dags, name)
+    saved = next((e.name for e in catalogue(dags) if e.path == path), path.stem)
     return JSONResponse(
-        {"name": saved.name, "file": str(path), "saved": True}, status_code=201 if created else 200
+        {"name": saved, "file": str(path), "saved": True}, status_code=201 if created else 200
     )
 
 

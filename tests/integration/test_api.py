@@ -1,0 +1,627 @@
+"""The REST API against a real ``plait server`` on a free loopback port, over real HTTP.
+
+The server is started once for the module with its own PLAIT_HOME and DAGs folder; runs it
+starts are real agent processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+WORKFLOWS = {
+    "hello.yaml": """
+        name: hello
+        description: says hello
+        tags: [demo, greet]
+        schedule: "0 5 * * *"
+        params:
+          - WHO: world
+        steps:
+          - name: greet
+            command: echo "hello ${WHO}"
+          - name: after
+            command: echo done
+    """,
+    "flaky.yaml": """
+        name: flaky
+        tags: [demo]
+        steps:
+          - name: first
+            command: echo first
+          - name: check
+            command: test -f "{flag}"
+          - name: last
+            command: echo last
+    """,
+    "sleeper.yaml": """
+        name: sleeper
+        steps:
+          - name: wait
+            command: sleep 30
+    """,
+    "ticker.yaml": """
+        name: ticker
+        steps:
+          - name: tick
+            command: for i in 1 2 3 4 5 6; do echo "tick $i"; sleep 0.3; done
+    """,
+    "biglog.yaml": """
+        name: biglog
+        steps:
+          - name: spew
+            command: seq 1 300000
+    """,
+    "nest-a.yaml": """
+        name: nest-a
+        steps:
+          - name: call-b
+            run: nest-b
+    """,
+    "nest-b.yaml": """
+        name: nest-b
+        steps:
+          - name: call-c
+            run: nest-c
+    """,
+    "nest-c.yaml": """
+        name: nest-c
+        steps:
+          - name: leaf
+            command: echo leaf
+    """,
+    "fanout.yaml": """
+        name: fanout
+        steps:
+          - name: items
+            run: fan-item
+            parallel:
+              items: [{items}]
+              maxConcurrent: 10
+            params: "N=${{ITEM}}"
+    """,
+    "fan-item.yaml": """
+        name: fan-item
+        params:
+          - N: "0"
+        steps:
+          - name: work
+            command: if [ $(( ${N} % 7 )) -eq 3 ]; then sleep 1; exit 1; fi
+    """,
+    "broken.yaml": """
+        name: broken
+        steps:
+          - name: a
+            depends: [nope]
+            command: echo a
+    """,
+    "editable.yaml": """
+        name: editable
+        steps:
+          - name: one
+            command: echo one
+    """,
+}
+
+
+@dataclass
+class Server:
+    url: str
+    client: httpx.Client
+    home: Path
+    dags: Path
+    flag: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("api")
+    home, dags, flag = root / "home", root / "dags", root / "flag"
+    dags.mkdir()
+    items = ", ".join(str(i) for i in range(30))
+    for name, text in WORKFLOWS.items():
+        body = textwrap.dedent(text).lstrip("\n")
+        body = body.replace("{flag}", str(flag)) if "{flag}" in body else body
+        body = body.format(items=items) if name == "fanout.yaml" else body
+        (dags / name).write_text(body)
+    port = _free_port()
+    env = {**os.environ, "PLAIT_HOME": str(home), "PLAIT_DAGS_DIR": str(dags)}
+    env.pop("PLAIT_AUTH_BASIC", None)
+    env.pop("PLAIT_AUTH_TOKEN", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "plait", "server", "--port", str(port)],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    client = httpx.Client(base_url=url, headers={"X-Plait-Request": "1"}, timeout=30)
+    try:
+        _wait_healthy(client, process)
+        yield Server(url, client, home, dags, flag)
+    finally:
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"plait server exited: {out}")
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("plait server never became healthy")
+
+
+def _start(server: Server, name: str, params: Any = None) -> str:
+    response = server.client.post(f"/api/v1/workflows/{name}/start", json={"params": params})
+    assert response.status_code == 202, response.text
+    return str(response.json()["runId"])
+
+
+def _wait_final(server: Server, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = server.client.get(f"/api/v1/runs/{run_id}").json()
+        if run["status"] not in ("queued", "running"):
+            return dict(run)
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never finished")
+
+
+def _wait_step_running(server: Server, run_id: str, step: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run = server.client.get(f"/api/v1/runs/{run_id}").json()
+        if any(s["name"] == step and s["status"] == "running" for s in run["steps"]):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"step {step} of run {run_id} never ran")
+
+
+# ---------------------------------------------------------------- workflows
+
+
+def test_health_openapi_and_docs(server: Server) -> None:
+    assert server.client.get("/health").json() == {"status": "ok"}
+    spec = server.client.get("/api/openapi.json").json()
+    assert "/api/v1/runs/{runId}/tree" in spec["paths"]
+    assert server.client.get("/api/docs").status_code == 200
+    home_page = server.client.get("/")
+    assert home_page.status_code == 200 and "<html" in home_page.text.lower()
+    # the UI routes in the browser: any other page that is not the API is the same page
+    assert server.client.get("/runs/some-run-id").text == home_page.text
+
+
+def test_workflows_list_shows_every_file_and_broken_ones_with_their_error(server: Server) -> None:
+    listed = {w["name"]: w for w in server.client.get("/api/v1/workflows").json()["workflows"]}
+    assert set(listed) >= {"hello", "flaky", "nest-a", "fanout", "broken", "editable"}
+    hello = listed["hello"]
+    assert hello["tags"] == ["demo", "greet"]
+    assert hello["schedule"] == ["0 5 * * *"]
+    assert hello["nextRun"].endswith("Z")
+    assert hello["params"] == [{"name": "WHO", "default": "world"}]
+    assert hello["error"] is None
+    assert "depends on unknown step" in listed["broken"]["error"]
+
+
+def test_workflows_list_filters_by_name_tag_and_last_status(server: Server) -> None:
+    names = lambda **q: [  # noqa: E731
+        w["name"] for w in server.client.get("/api/v1/workflows", params=q).json()["workflows"]
+    ]
+    assert names(name="NEST") == ["nest-a", "nest-b", "nest-c"]
+    assert names(tag="demo") == ["flaky", "hello"]
+    run_id = _start(server, "nest-c")
+    _wait_final(server, run_id)
+    assert "nest-c" in names(status="succeeded")
+    assert "hello" not in names(status="running")
+
+
+def test_get_workflow_describes_steps_with_effective_depends(server: Server) -> None:
+    body = server.client.get("/api/v1/workflows/hello").json()
+    assert body["name"] == "hello" and body["type"] == "chain"
+    assert [s["name"] for s in body["steps"]] == ["greet", "after"]
+    assert body["steps"][1]["depends"] == ["greet"]
+    assert body["steps"][0]["command"] == 'echo "hello ${WHO}"'
+    fan = server.client.get("/api/v1/workflows/fanout").json()["steps"][0]
+    assert fan["run"] == "fan-item" and fan["parallel"]["maxConcurrent"] == 10
+    assert len(fan["parallel"]["items"]) == 30
+
+
+def test_spec_get_put_valid_and_invalid(server: Server) -> None:
+    got = server.client.get("/api/v1/workflows/editable/spec").json()
+    assert "echo one" in got["yaml"]
+    new = got["yaml"].replace("echo one", "echo two")
+    saved = server.client.put("/api/v1/workflows/editable/spec", json={"yaml": new})
+    assert saved.status_code == 200, saved.text
+    assert "echo two" in (server.dags / "editable.yaml").read_text()
+    bad = "name: editable\nsteps:\n  - name: one\n    command: echo\n    dependz: [x]\n"
+    refused = server.client.put("/api/v1/workflows/editable/spec", json={"yaml": bad})
+    assert refused.status_code == 422
+    problems = refused.json()["problems"]
+    assert problems and problems[0]["line"] == 5 and "dependz" in problems[0]["field"]
+    assert "echo two" in (server.dags / "editable.yaml").read_text()  # unchanged
+
+
+def test_spec_put_creates_a_new_workflow_but_never_outside_the_folder(server: Server) -> None:
+    text = "name: fresh\nsteps:\n  - name: a\n    command: echo a\n"
+    created = server.client.put("/api/v1/workflows/fresh/spec", json={"yaml": text})
+    assert created.status_code == 201, created.text
+    assert (server.dags / "fresh.yaml").is_file()
+    for name in ("..%2F..%2Fescape", "%2E%2E", ".hidden"):
+        refused = server.client.put(f"/api/v1/workflows/{name}/spec", json={"yaml": text})
+        assert refused.status_code in (400, 404, 405), (name, refused.text)
+    assert not (server.dags.parent / "escape.yaml").exists()
+
+
+def test_validate_reports_problems_with_lines(server: Server) -> None:
+    good = server.client.post("/api/v1/validate", json={"yaml": WORKFLOWS["nest-c.yaml"]})
+    assert good.json() == {"valid": True, "problems": []}
+    bad = "steps:\n  - name: a\n    command: echo\n  - name: b\n    depends: [zzz]\n"
+    body = server.client.post("/api/v1/validate", json={"yaml": bad, "name": "editable"}).json()
+    assert body["valid"] is False
+    assert [(p["line"], p["field"]) for p in body["problems"]] == [
+        (4, "steps[1]"),  # nothing to run
+        (5, "steps[1].depends[0]"),
+    ]
+    assert "zzz" in body["problems"][1]["message"]
+    nameless = server.client.post("/api/v1/validate", json={"yaml": bad}).json()
+    assert "name" in nameless["problems"][0]["message"]
+
+
+def test_schema_queues_scheduler(server: Server) -> None:
+    assert server.client.get("/api/v1/schema").json()["type"] == "object"
+    assert "queues" in server.client.get("/api/v1/queues").json()
+    assert server.client.get("/api/v1/scheduler").json() == {"active": False, "owner": None}
+
+
+# ---------------------------------------------------------------- runs
+
+
+def test_start_runs_to_the_end_with_params(server: Server) -> None:
+    run_id = _start(server, "hello", {"WHO": "api"})
+    run = _wait_final(server, run_id)
+    assert run["status"] == "succeeded"
+    assert run["params"] == {"WHO": "api"}
+    log = server.client.get(f"/api/v1/runs/{run_id}/steps/greet/log").json()
+    assert log["content"] == "hello api\n"
+    text_params = _start(server, "hello", "WHO='two words'")
+    _wait_final(server, text_params)
+    log = server.client.get(f"/api/v1/runs/{text_params}/steps/greet/log").json()
+    assert log["content"] == "hello two words\n"
+    listed = server.client.get("/api/v1/runs", params={"workflow": "hello"}).json()
+    assert {run_id, text_params} <= {r["runId"] for r in listed["runs"]}
+    assert "steps" not in listed["runs"][0]
+
+
+def test_runs_list_filters_and_paginates(server: Server) -> None:
+    for _ in range(3):
+        _wait_final(server, _start(server, "nest-c"))
+    page = server.client.get("/api/v1/runs", params={"workflow": "nest-c", "limit": 2}).json()
+    assert len(page["runs"]) == 2 and page["total"] >= 3
+    second = server.client.get(
+        "/api/v1/runs", params={"workflow": "nest-c", "limit": 2, "offset": 2}
+    ).json()
+    assert not {r["runId"] for r in page["runs"]} & {r["runId"] for r in second["runs"]}
+    future = server.client.get("/api/v1/runs", params={"from": "2999-01-01T00:00:00Z"}).json()
+    assert future == {"runs": [], "total": 0}
+    failed = server.client.get("/api/v1/runs", params={"status": "failed,cancelled"}).json()
+    assert all(r["status"] in ("failed", "cancelled") for r in failed["runs"])
+
+
+def test_child_tree_at_depth_three_and_ancestors(server: Server) -> None:
+    run_id = _start(server, "nest-a")
+    assert _wait_final(server, run_id)["status"] == "succeeded"
+    tree = server.client.get(f"/api/v1/runs/{run_id}/tree").json()
+    b = tree["children"][0]
+    c = b["children"][0]
+    assert (b["name"], b["step"]) == ("nest-b", "call-b")
+    assert (c["name"], c["step"], c["status"]) == ("nest-c", "call-c", "succeeded")
+    leaf = server.client.get(f"/api/v1/runs/{c['runId']}").json()
+    assert [a["name"] for a in leaf["ancestors"]] == ["nest-a", "nest-b"]
+    assert leaf["parentRunId"] == b["runId"]
+    children = server.client.get("/api/v1/runs", params={"workflow": "nest-c"}).json()
+    assert c["runId"] in {r["runId"] for r in children["runs"]}
+    roots = server.client.get("/api/v1/runs", params={"workflow": "nest-c", "roots": True})
+    assert c["runId"] not in {r["runId"] for r in roots.json()["runs"]}
+
+
+def test_children_of_a_fan_out_paginate_sort_and_filter(server: Server) -> None:
+    run_id = _start(server, "fanout")
+    run = _wait_final(server, run_id)
+    assert run["status"] == "failed"  # items 3, 10, 17, 24 fail, after the others started
+    url = f"/api/v1/runs/{run_id}/children"
+    first = server.client.get(url, params={"limit": 10}).json()
+    assert first["total"] == 30 and len(first["children"]) == 10
+    assert [c["itemIndex"] for c in first["children"]] == list(range(10))
+    assert first["counts"] == {"succeeded": 26, "failed": 4}
+    last = server.client.get(url, params={"limit": 10, "offset": 20, "sort": "-index"}).json()
+    assert [c["itemIndex"] for c in last["children"]] == list(range(9, -1, -1))
+    failed = server.client.get(url, params={"status": "failed", "step": "items"}).json()
+    assert [c["item"] for c in failed["children"]] == ["3", "10", "17", "24"]
+    assert server.client.get(url, params={"step": "nope"}).status_code == 404
+    assert server.client.get(url, params={"sort": "bogus"}).status_code == 400
+
+
+def test_stop_a_running_run(server: Server) -> None:
+    run_id = _start(server, "sleeper")
+    _wait_step_running(server, run_id, "wait")
+    stopped = server.client.post(f"/api/v1/runs/{run_id}/stop")
+    assert stopped.status_code == 202, stopped.text
+    assert _wait_final(server, run_id, timeout=30)["status"] == "cancelled"
+    assert server.client.post(f"/api/v1/runs/{run_id}/stop").status_code == 409
+
+
+def test_retry_a_failed_run_from_a_step(server: Server) -> None:
+    run_id = _start(server, "flaky")
+    run = _wait_final(server, run_id)
+    assert run["status"] == "failed"
+    assert [s["status"] for s in run["steps"]] == ["succeeded", "failed", "upstream_failed"]
+    server.flag.write_text("")
+    retried = server.client.post(
+        f"/api/v1/runs/{run_id}/retry", json={"step": "check", "downstream": True}
+    )
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["runId"] == run_id
+    again = _wait_final(server, run_id)
+    assert again["status"] == "succeeded" and again["attempt"] == 2
+    assert [s["status"] for s in again["steps"]] == ["succeeded"] * 3
+    assert "check" in again["attempts"]
+    unknown = server.client.post(f"/api/v1/runs/{run_id}/retry", json={"step": "nope"})
+    assert unknown.status_code == 404
+
+
+def test_retry_refuses_active_and_child_runs(server: Server) -> None:
+    run_id = _start(server, "sleeper")
+    _wait_step_running(server, run_id, "wait")
+    assert server.client.post(f"/api/v1/runs/{run_id}/retry").status_code == 409
+    server.client.post(f"/api/v1/runs/{run_id}/stop")
+    _wait_final(server, run_id)
+    parent = _start(server, "nest-b")
+    _wait_final(server, parent)
+    child = server.client.get(f"/api/v1/runs/{parent}").json()["children"][0]["runId"]
+    refused = server.client.post(f"/api/v1/runs/{child}/retry")
+    assert refused.status_code == 409 and "child run" in refused.json()["error"]
+
+
+def test_enqueue_then_dequeue(server: Server) -> None:
+    queued = server.client.post("/api/v1/workflows/hello/enqueue", json={})
+    assert queued.status_code == 202
+    run_id = queued.json()["runId"]
+    assert server.client.get(f"/api/v1/runs/{run_id}").json()["status"] == "queued"
+    listing = server.client.get("/api/v1/queues").json()["queues"]
+    assert any(run_id in q["waiting"] for q in listing)
+    metrics = server.client.get("/metrics").text
+    assert 'plait_queue_waiting{queue="hello"} 1' in metrics
+    assert server.client.post(f"/api/v1/runs/{run_id}/dequeue").status_code == 200
+    assert server.client.get(f"/api/v1/runs/{run_id}").json()["status"] == "cancelled"
+    assert server.client.post(f"/api/v1/runs/{run_id}/dequeue").status_code == 409
+
+
+def test_log_ranged_reads_on_a_big_log(server: Server) -> None:
+    run_id = _start(server, "biglog")
+    assert _wait_final(server, run_id)["status"] == "succeeded"
+    url = f"/api/v1/runs/{run_id}/steps/spew/log"
+    size = sum(len(f"{i}\n") for i in range(1, 300001))
+    first = server.client.get(url, params={"limit": 100}).json()
+    assert first["size"] == size and first["offset"] == 0 and first["nextOffset"] == 100
+    assert first["truncated"] is True and first["content"].startswith("1\n2\n3\n")
+    following = server.client.get(url, params={"offset": 100, "limit": 10}).json()
+    assert following["offset"] == 100 and len(following["content"]) == 10
+    tail = server.client.get(url, params={"tail": 1000}).json()
+    lines = tail["content"].splitlines()
+    assert lines[0] == "299001" and lines[-1] == "300000" and len(lines) == 1000
+    assert tail["nextOffset"] == size and tail["truncated"] is True
+    head = server.client.get(url, params={"head": 5}).json()
+    assert head["content"] == "1\n2\n3\n4\n5\n"
+    end = server.client.get(url, params={"offset": -7}).json()
+    assert end["content"] == "300000\n"
+    assert server.client.get(url, params={"tail": 1, "head": 1}).status_code == 400
+    assert server.client.get(url, params={"stream": "stderr"}).json()["content"] == ""
+    assert server.client.get(url, params={"attempt": 9}).status_code == 404
+
+
+def test_metrics_are_prometheus_text(server: Server) -> None:
+    response = server.client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'plait_runs_total{status="succeeded"}' in response.text
+    assert "plait_runs_active " in response.text
+
+
+# ---------------------------------------------------------------- live events
+
+
+def _read_events(response: httpx.Response, until: Any, timeout: float) -> list[tuple[str, Any]]:
+    """Read SSE events until ``until(events)`` is true (or the stream ends)."""
+    events: list[tuple[str, Any]] = []
+    name = None
+    deadline = time.monotonic() + timeout
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: ") and name:
+            events.append((name, json.loads(line[len("data: ") :])))
+            if until(events):
+                break
+        if time.monotonic() > deadline:
+            break
+    return events
+
+
+def test_events_stream_run_status_changes(server: Server) -> None:
+    seen: list[tuple[str, Any]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with server.client.stream("GET", "/api/v1/events", timeout=30) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            ready.set()
+            seen.extend(
+                _read_events(
+                    response,
+                    lambda events: any(
+                        e[1]["name"] == "ticker" and e[1]["status"] == "succeeded" for e in events
+                    ),
+                    timeout=30,
+                )
+            )
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert ready.wait(10)
+    time.sleep(0.5)
+    run_id = _start(server, "ticker")
+    listener.join(40)
+    mine = [data for name, data in seen if name == "run" and data["runId"] == run_id]
+    assert mine, seen
+    assert mine[-1]["status"] == "succeeded"
+    assert mine[-1]["steps"][0]["name"] == "tick"
+    assert any(d["status"] == "running" for d in mine)
+
+
+def test_events_filtered_by_run_include_descendants(server: Server) -> None:
+    run_id = _start(server, "nest-a")
+    with server.client.stream("GET", "/api/v1/events", params={"runId": run_id}) as response:
+        events = _read_events(
+            response,
+            lambda evs: any(e[1]["runId"] == run_id and e[1]["status"] == "succeeded" for e in evs),
+            timeout=30,
+        )
+    names = {data["name"] for _, data in events}
+    assert events[0][1]["runId"] == run_id  # the current state comes first
+    assert names <= {"nest-a", "nest-b", "nest-c"}
+    assert server.client.get("/api/v1/events", params={"runId": "nope"}).status_code == 404
+
+
+def test_log_stream_follows_a_running_step_to_its_end(server: Server) -> None:
+    run_id = _start(server, "ticker")
+    _wait_step_running(server, run_id, "tick")
+    url = f"/api/v1/runs/{run_id}/steps/tick/log/stream"
+    with server.client.stream("GET", url) as response:
+        events = _read_events(response, lambda evs: evs[-1][0] == "end", timeout=30)
+    text = "".join(data["content"] for name, data in events if name == "log")
+    assert text.splitlines() == [f"tick {i}" for i in range(1, 7)]
+    assert events[-1] == ("end", {"status": "succeeded", "offset": len(text.encode())})
+    assert sum(1 for name, _ in events if name == "log") >= 2  # it arrived as it grew
+
+
+# ---------------------------------------------------------------- bad requests
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/workflows/nope", 404),
+        ("GET", "/api/v1/workflows/nope/spec", 404),
+        ("POST", "/api/v1/workflows/nope/start", 404),
+        ("GET", "/api/v1/workflows/..%2F..%2Fetc%2Fpasswd", 404),
+        ("GET", "/api/v1/workflows/..%2F..%2Fetc%2Fpasswd/spec", 404),
+        ("GET", "/api/v1/workflows/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd/spec", 404),
+        ("GET", "/api/v1/workflows/%2Fetc%2Fpasswd/spec", 404),
+        ("GET", "/api/v1/workflows/passwd/spec", 404),
+        ("GET", "/api/v1/runs/nope", 404),
+        ("GET", "/api/v1/runs/nope/tree", 404),
+        ("GET", "/api/v1/runs/nope/children", 404),
+        ("POST", "/api/v1/runs/nope/stop", 404),
+        ("POST", "/api/v1/runs/nope/retry", 404),
+        ("POST", "/api/v1/runs/nope/dequeue", 404),
+        ("GET", "/api/v1/runs/nope/steps/a/log", 404),
+        ("GET", "/api/v1/runs?status=bogus", 400),
+        ("GET", "/api/v1/runs?from=yesterday", 400),
+        ("GET", "/api/v1/runs?limit=0", 422),
+        ("GET", "/api/v1/nothing-here", 404),
+    ],
+)
+def test_bad_requests_get_a_json_4xx(server: Server, method: str, path: str, status: int) -> None:
+    response = server.client.request(method, path)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]
+
+
+def test_path_traversal_never_reads_outside_the_dags_folder(server: Server) -> None:
+    secret = server.dags.parent / "secret.yaml"
+    secret.write_text("name: secret\nsteps:\n  - name: s\n    command: echo secret\n")
+    for raw in (
+        "/api/v1/workflows/..%2Fsecret/spec",
+        "/api/v1/workflows/..%2Fsecret.yaml/spec",
+        "/api/v1/workflows/%2E%2E%2Fsecret/spec",
+        "/api/v1/workflows/..%5Csecret/spec",
+    ):
+        response = httpx.get(server.url + raw)
+        assert response.status_code in (400, 404), (raw, response.text)
+        assert "echo secret" not in response.text
+
+
+def test_unknown_step_and_malformed_params(server: Server) -> None:
+    run_id = _start(server, "nest-c")
+    _wait_final(server, run_id)
+    missing = server.client.get(f"/api/v1/runs/{run_id}/steps/nope/log")
+    assert missing.status_code == 404 and "nope" in missing.json()["error"]
+    bad = server.client.post("/api/v1/workflows/hello/start", json={"params": "A='unclosed"})
+    assert bad.status_code == 400 and "params" in bad.json()["error"]
+    bad_name = server.client.post("/api/v1/workflows/hello/start", json={"params": {"a b": 1}})
+    assert bad_name.status_code == 400
+    not_json = server.client.post(
+        "/api/v1/workflows/hello/start",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert not_json.status_code == 422 and not_json.json()["error"]
+    broken = server.client.post("/api/v1/workflows/broken/start")
+    assert broken.status_code == 422 and broken.json()["problems"][0]["line"] == 4
+
+
+def test_state_changes_need_the_csrf_header(server: Server) -> None:
+    plain = httpx.post(server.url + "/api/v1/workflows/hello/start", json={})
+    assert plain.status_code == 403
+    assert "X-Plait-Request" in plain.json()["error"]
+    assert httpx.get(server.url + "/api/v1/workflows").status_code == 200
+
+
+def test_the_start_path_never_imports_the_web_stack(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from plait.cli.main import main\n"
+        "code = main(['start', '-q', sys.argv[1]])\n"
+        "web = ('fastapi', 'starlette', 'uvicorn', 'plait.api')\n"
+        "loaded = [m for m in web if m in sys.modules]\n"
+        "print(code, loaded)\n"
+    )
+    flow = tmp_path / "one.yaml"
+    flow.write_text("name: one\nsteps:\n  - name: a\n    command: 'true'\n")
+    env = {**os.environ, "PLAIT_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(flow)], capture_output=True, text=True, env=env
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
