@@ -30,6 +30,7 @@ __all__ = [
     "cmd_schema",
     "cmd_server",
     "cmd_start",
+    "cmd_start_all",
     "cmd_status",
     "cmd_stop",
     "cmd_validate",
@@ -428,6 +429,27 @@ def cmd_server(args: argparse.Namespace, extra: list[str]) -> int:
     from plait.api import serve  # the web stack is imported by this command alone
 
     serve(Home.from_env(), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_start_all(args: argparse.Namespace, extra: list[str]) -> int:
+    """The server and the scheduler in one process tree: the scheduler is a child process,
+    stopped when the server stops."""
+    import subprocess
+
+    from plait.api import serve
+
+    home = Home.from_env()
+    home.root.mkdir(parents=True, exist_ok=True)
+    scheduler = subprocess.Popen([sys.executable, "-m", "plait", "scheduler"])
+    try:
+        serve(home, host=args.host, port=args.port)
+    finally:
+        scheduler.terminate()
+        try:
+            scheduler.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            scheduler.kill()
     return 0
 
 

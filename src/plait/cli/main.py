@@ -149,6 +149,9 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     server = add("server", help="serve the REST API and the web UI")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     server.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    start_all = add("start-all", help="the server and the scheduler together")
+    start_all.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    start_all.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
 
     add("schema", help="print the JSON Schema of the workflow format")
     add("version", help="print the version")
@@ -180,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         from plait.cli import commands
 
-        handler = getattr(commands, f"cmd_{args.command}")
+        handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
         return int(handler(args, extra))
     except PlaitError as error:
         print(
