@@ -5,6 +5,19 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
+# Browser tests drive Debian's chromium with Playwright (no browser download): install it if missing.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "== installing chromium (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  else
+    echo "chromium is missing and this is not root: run 'sudo apt-get install chromium'" >&2
+  fi
+fi
+export PLAIT_TEST_CHROMIUM=/usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
 echo "== ruff"
 ruff check src tests bench
 ruff format --check src tests bench

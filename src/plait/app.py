@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -100,7 +101,9 @@ def _stop_on_signals(agent: Agent) -> Iterator[None]:
     """SIGINT and SIGTERM stop the runs of this agent (cleanly: handlers still run)."""
 
     def handle(signum: int, frame: object) -> None:
-        agent.request_stop()
+        # On a thread of its own: the handler runs in the main thread wherever it was
+        # interrupted, possibly holding a lock that stopping needs.
+        threading.Thread(target=agent.request_stop, name="stop", daemon=True).start()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -103,6 +103,15 @@ def test_retry_keeps_succeeded_steps_and_reruns_the_rest(cli, write, tmp_path: P
         "second": 2,
         "third": 1,
     }
+    from plait.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "home" / "plait.db")
+    try:
+        earlier = store.attempts(record["runId"], "second")
+    finally:
+        store.close()
+    assert [(a.attempt, str(a.status), a.exit_code) for a in earlier] == [(1, "failed", 1)]
+    assert earlier[0].finished_at is not None
 
 
 def test_retry_of_one_step_with_and_without_downstream(cli, write, tmp_path: Path) -> None:

@@ -208,6 +208,8 @@ class RunExecution:
                 step = self.workflow.steps[index]
                 self.publish(step, old)
             else:
+                if old.attempt:  # the attempt before keeps its own record
+                    self.store.record_attempt(self.run_id, old)
                 record.attempt = old.attempt
                 self.save_step(record)
 
@@ -259,7 +261,7 @@ class RunExecution:
         workflow = self.workflow
         if workflow.timeout_sec:
             self._deadline = time.monotonic() + workflow.timeout_sec
-            timer = threading.Timer(workflow.timeout_sec, self._time_out)
+            timer = threading.Timer(workflow.timeout_sec, self.time_out)
             timer.daemon = True
             timer.start()
         else:
@@ -285,6 +287,8 @@ class RunExecution:
                 self._end(self._after(RunStatus.FAILED))
                 return
             tolerated = self._loop(records)
+            if timer is not None:
+                timer.cancel()  # the steps are done: the deadline no longer applies
             status = self._status(records, tolerated)
             self._end(self._after(status))
         finally:
@@ -473,12 +477,14 @@ class RunExecution:
             names = (step.name,) if step.id is None else (step.name, step.id)
             self.scope.add_step(names, _ref(record))
 
-    def step_timeout(self, step: Step) -> float | None:
+    def step_timeout(self, step: Step) -> tuple[float | None, bool]:
+        """How long ``step`` may run, and whether that limit is the run's deadline."""
         timeout = step.timeout_sec or None
         if self._deadline is not None:
             left = max(self._deadline - time.monotonic(), 0.001)
-            timeout = left if timeout is None else min(timeout, left)
-        return timeout
+            if timeout is None or left < timeout:
+                return left, True
+        return timeout, False
 
     def sleep(self, seconds: float) -> bool:
         """Wait ``seconds``; True if the run was stopped meanwhile."""
@@ -537,7 +543,10 @@ class RunExecution:
     def timeout_reason(self) -> str:
         return f"timed out after {self.workflow.timeout_sec:g}s"
 
-    def _time_out(self) -> None:
+    def time_out(self) -> None:
+        """The run's ``timeoutSec`` has passed: stop it; it ends ``failed``."""
+        if self._timed_out:
+            return
         self._timed_out = True
         self.cancel(self.timeout_reason)
 

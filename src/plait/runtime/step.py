@@ -83,6 +83,7 @@ class StepExecution:
         self.record: StepRecord = record
         self.scope: Scope = run.scope.fork()  # a consistent view while other steps publish outputs
         self.tolerated = False
+        self._attempts_made = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,8 +186,9 @@ class StepExecution:
 
     def _one_attempt(self, env: dict[str, str], cwd: str) -> Attempt:
         record = self.record
-        if record.attempt:
+        if self._attempts_made:
             self.run.store.record_attempt(self.run.run_id, record)
+        self._attempts_made += 1
         record.attempt += 1
         record.status = StepStatus.RUNNING
         record.exit_code = None
@@ -226,7 +228,10 @@ class StepExecution:
         run = self.run
         run.track(process, _signal_number(step.signal_on_stop))
         try:
-            timeout = (step.timeout_sec or None) if self.record.handler else run.step_timeout(step)
+            if self.record.handler:
+                timeout, by_run = step.timeout_sec or None, False
+            else:
+                timeout, by_run = run.step_timeout(step)
             code = process.wait(timeout)
             timed_out = code is None
             if timed_out:
@@ -235,6 +240,8 @@ class StepExecution:
                 process.drain(run.cleanup_time)  # what survived the stop signal in its group
         finally:
             run.untrack(process)
+        if timed_out and by_run and not run.timed_out:
+            run.time_out()  # the run's deadline passed first here: stop the rest as well
         run_timed_out = run.timed_out and not self.record.handler
         attempt = Attempt(exit_code=code, timed_out=timed_out or run_timed_out)
         if run_timed_out:

@@ -1,0 +1,250 @@
+// Typed client for plait's REST API (/api/v1). State-changing requests carry the
+// X-Plait-Request header the server demands against CSRF.
+
+export const BASE = "/api/v1";
+
+export type StepStatus =
+  | "not_started"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "skipped"
+  | "cancelled"
+  | "upstream_failed";
+export type RunStatus =
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "partially_succeeded"
+  | "failed"
+  | "cancelled"
+  | "skipped";
+
+export interface LastRun {
+  runId: string;
+  status: RunStatus;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+export interface Param {
+  name: string;
+  default: string | null;
+}
+export interface WorkflowSummary {
+  name: string;
+  file: string;
+  description: string | null;
+  tags: string[];
+  group: string | null;
+  schedule: string[];
+  nextRun: string | null;
+  lastRun: LastRun | null;
+  params: Param[];
+  error: string | null;
+}
+export interface StepDef {
+  name: string;
+  id: string | null;
+  description: string | null;
+  depends: string[];
+  command: string | null;
+  script: string | null;
+  run: string | null;
+  parallel: { items: unknown; maxConcurrent: number | null } | null;
+  output: string | null;
+}
+export interface WorkflowDetail {
+  name: string;
+  file: string;
+  description: string | null;
+  tags: string[];
+  type: string;
+  params: Param[];
+  schedule: string[];
+  steps: StepDef[];
+  handlers: Record<string, unknown> | unknown[] | null;
+}
+export interface RunSummary {
+  name: string;
+  runId: string;
+  status: RunStatus;
+  params: Record<string, string>;
+  outputs: Record<string, string>;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+  attempt: number;
+  parentRunId: string | null;
+  parentStep: string | null;
+  rootRunId: string | null;
+  itemIndex: number | null;
+  item: unknown;
+}
+export interface StepRecord {
+  name: string;
+  status: StepStatus;
+  exitCode: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  output: string | null;
+  outputVar: string | null;
+  attempt: number;
+  error: string | null;
+  stdoutFile: string | null;
+  stderrFile: string | null;
+  handler?: string | boolean | null;
+}
+export interface ChildRef {
+  runId: string;
+  name: string;
+  status: RunStatus;
+  step: string;
+  itemIndex: number | null;
+  item: unknown;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+}
+export interface Ancestor {
+  runId: string;
+  name: string;
+  step: string | null;
+  itemIndex: number | null;
+}
+export interface RunDetail extends RunSummary {
+  source: string | null;
+  steps: StepRecord[];
+  children: ChildRef[];
+  attempts: Record<string, StepRecord[]>;
+  ancestors: Ancestor[];
+}
+export interface LogChunk {
+  content: string;
+  offset: number;
+  nextOffset: number;
+  size: number;
+  truncated: boolean;
+}
+export interface QueueRun {
+  runId: string;
+  name: string;
+  status: RunStatus;
+  position: number | null;
+  enqueuedAt: string | null;
+  startedAt: string | null;
+  reason: string | null;
+}
+export interface Queue {
+  name: string;
+  capacity: number | null;
+  declared: boolean;
+  running: number | string[] | null;
+  waiting: string[];
+  runs: QueueRun[];
+}
+export interface Problem {
+  line: number | null;
+  field: string | null;
+  message: string;
+}
+export interface RunEvent {
+  runId: string;
+  name: string;
+  status: RunStatus;
+  steps: { name: string; status: StepStatus; startedAt: string | null; finishedAt: string | null }[];
+  parentRunId: string | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (method !== "GET") headers["X-Plait-Request"] = "1";
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(BASE + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  if (!res.ok) throw new ApiError(res.status, errorMessage(data) ?? `${res.status} ${res.statusText}`);
+  return data as T;
+}
+
+function errorMessage(data: unknown): string | null {
+  if (typeof data === "string") return data || null;
+  if (data && typeof data === "object") {
+    const d = data as Record<string, unknown>;
+    for (const key of ["error", "message", "detail"]) {
+      const v = d[key];
+      if (typeof v === "string") return v;
+      if (v && typeof v === "object") {
+        const inner = v as Record<string, unknown>;
+        if (typeof inner.message === "string") return inner.message;
+        return JSON.stringify(v);
+      }
+    }
+  }
+  return null;
+}
+
+export function qs(params: Record<string, string | number | boolean | null | undefined>): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== null && v !== undefined && v !== "") u.set(k, String(v));
+  }
+  const s = u.toString();
+  return s ? `?${s}` : "";
+}
+
+const enc = encodeURIComponent;
+// Workflow names may contain "/" (ci/build): keep the slashes, escape each segment.
+export const wfPath = (name: string) => name.split("/").map(enc).join("/");
+
+export const api = {
+  workflows: (filter: { name?: string; tag?: string; status?: string } = {}) =>
+    request<{ workflows: WorkflowSummary[] }>("GET", `/workflows${qs(filter)}`),
+  workflow: (name: string) => request<WorkflowDetail>("GET", `/workflows/${wfPath(name)}`),
+  spec: (name: string) => request<{ yaml: string }>("GET", `/workflows/${wfPath(name)}/spec`),
+  saveSpec: (name: string, yaml: string) =>
+    request<unknown>("PUT", `/workflows/${wfPath(name)}/spec`, { yaml }),
+  validate: (yaml: string) => request<{ valid: boolean; problems: Problem[] }>("POST", `/validate`, { yaml }),
+  schema: () => request<Record<string, unknown>>("GET", `/schema`),
+  start: (name: string, params: Record<string, string>) =>
+    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/start`, { params }),
+  enqueue: (name: string, params: Record<string, string>) =>
+    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/enqueue`, { params }),
+  runs: (filter: Record<string, string | number | boolean | undefined>) =>
+    request<{ runs: RunSummary[]; total: number }>("GET", `/runs${qs(filter)}`),
+  run: (runId: string) => request<RunDetail>("GET", `/runs/${enc(runId)}`),
+  children: (runId: string, filter: Record<string, string | number | undefined>) =>
+    request<{ children: ChildRef[]; total: number; counts?: Record<string, number> }>("GET", `/runs/${enc(runId)}/children${qs(filter)}`),
+  stop: (runId: string) => request<{ runId?: string }>("POST", `/runs/${enc(runId)}/stop`, {}),
+  retry: (runId: string, step: string | null, downstream = true) =>
+    request<{ runId?: string }>("POST", `/runs/${enc(runId)}/retry`, { step, downstream }),
+  dequeue: (runId: string) => request<{ runId?: string }>("POST", `/runs/${enc(runId)}/dequeue`, {}),
+  log: (runId: string, step: string, q: Record<string, string | number | undefined>) =>
+    request<LogChunk>("GET", `/runs/${enc(runId)}/steps/${enc(step)}/log${qs(q)}`),
+  logStreamUrl: (runId: string, step: string, q: Record<string, string | number | undefined>) =>
+    `${BASE}/runs/${enc(runId)}/steps/${enc(step)}/log/stream${qs(q)}`,
+  queues: () => request<Queue[] | { queues: Queue[] }>("GET", `/queues`),
+  scheduler: () => request<{ active: boolean; owner: string | null }>("GET", `/scheduler`),
+};
+
+export function eventsUrl(runId?: string): string {
+  return `${BASE}/events${qs({ runId })}`;
+}

@@ -1,0 +1,346 @@
+import { Suspense, lazy, useEffect, useMemo, useState } from "react";
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
+import { parse as parseYaml } from "yaml";
+import { api, type Problem, type RunDetail, type RunEvent, type RunSummary } from "../api";
+import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
+import { CalledBy, ErrorBox, Loading, RunsTable, itemsUrl, runUrl, wfUrl } from "../components/common";
+import { Graph, type GraphStep } from "../components/Graph";
+import { StartDialog } from "../components/StartDialog";
+
+// CodeMirror is loaded only when the editor is opened.
+const YamlEditor = lazy(() => import("../components/Editor").then((m) => ({ default: m.YamlEditor })));
+import { Legend, StatusBadge, fmtTime, isActive, shortId, statusInfo, stepStatus } from "../format";
+
+const TABS = ["graph", "history", "spec"] as const;
+type Tab = (typeof TABS)[number];
+
+export function WorkflowPage() {
+  const params = useParams();
+  const name = decodeURIComponent(params["*"] ?? "").replace(/\/+$/, "");
+  const [search, setSearch] = useSearchParams();
+  const tab = (TABS as readonly string[]).includes(search.get("tab") ?? "") ? (search.get("tab") as Tab) : "graph";
+  const { data: wf, error, reload: reloadWf } = useLoader(() => api.workflow(name), [name]);
+  const [starting, setStarting] = useState(false);
+
+  return (
+    <div>
+      <div className="page-head">
+        <div>
+          <div className="crumbs">
+            <Link to="/workflows">Workflows</Link> ›
+          </div>
+          <h1>{name}</h1>
+          {wf?.description ? <p className="muted">{wf.description}</p> : null}
+          <div>
+            {(wf?.tags ?? []).map((t) => (
+              <span key={t} className="tag">
+                {t}
+              </span>
+            ))}
+            {wf?.schedule?.length ? <span className="mono small muted"> ⏱ {wf.schedule.join(", ")}</span> : null}
+            {wf?.file ? <span className="mono small muted"> · {wf.file}</span> : null}
+          </div>
+        </div>
+        <span className="spacer" />
+        <button className="primary" onClick={() => setStarting(true)} disabled={!wf}>
+          ▶ Start…
+        </button>
+      </div>
+      <div className="tabs" role="tablist">
+        {TABS.map((t) => (
+          <button
+            key={t}
+            role="tab"
+            aria-selected={tab === t}
+            className={tab === t ? "active" : ""}
+            onClick={() => {
+              const s = new URLSearchParams(search);
+              s.set("tab", t);
+              setSearch(s, { replace: true });
+            }}
+          >
+            {t === "graph" ? "Graph" : t === "history" ? "History" : "Spec (YAML)"}
+          </button>
+        ))}
+      </div>
+      <ErrorBox error={error} />
+      {error && !wf ? (
+        <p className="muted small">
+          This workflow is not a file of the DAGs folder (a child workflow is found beside its parent), but its
+          runs are here:
+        </p>
+      ) : null}
+      {error && !wf ? <HistoryTab name={name} steps={null} /> : null}
+      {!wf && !error ? <Loading /> : null}
+      {wf && tab === "graph" ? <GraphTab name={name} steps={wf.steps} type={wf.type} /> : null}
+      {wf && tab === "history" ? <HistoryTab name={name} steps={wf.steps.map((s) => s.name)} /> : null}
+      {wf && tab === "spec" ? <SpecTab name={name} onSaved={() => void reloadWf()} /> : null}
+      {starting && wf ? <StartDialog workflow={name} params={wf.params ?? []} onClose={() => setStarting(false)} /> : null}
+    </div>
+  );
+}
+
+function GraphTab({ name, steps, type }: { name: string; steps: GraphStep[]; type: string }) {
+  const navigate = useNavigate();
+  const [search, setSearch] = useSearchParams();
+  const chosen = search.get("run");
+  const runs = useLoader(() => api.runs({ workflow: name, limit: 30 }), [name]);
+  const runId = chosen ?? runs.data?.runs[0]?.runId ?? null;
+  const detail = useLoader<RunDetail | null>(() => (runId ? api.run(runId) : Promise.resolve(null)), [runId]);
+  const refreshRuns = useThrottled(() => void runs.reload(), 600);
+  const refreshDetail = useThrottled(() => void detail.reload(), 300);
+  useRunEvents(
+    {
+      onEvent: (e: RunEvent) => {
+        if (!e.runId || e.name === name) refreshRuns();
+        if (!e.runId || e.runId === runId || (runId && e.parentRunId === runId)) refreshDetail();
+      },
+    },
+    [name, runId],
+  );
+  const d = detail.data;
+  const now = useNow(isActive(d?.status));
+  return (
+    <div className="card">
+      <div className="toolbar">
+        <label>
+          coloured by run{" "}
+          <select
+            value={runId ?? ""}
+            onChange={(e) => {
+              const s = new URLSearchParams(search);
+              s.set("run", e.target.value);
+              setSearch(s, { replace: true });
+            }}
+            aria-label="run"
+          >
+            {(runs.data?.runs ?? []).map((r, i) => (
+              <option key={r.runId} value={r.runId}>
+                {i === 0 ? "latest · " : ""}
+                {shortId(r.runId)} · {statusInfo(r.status).label} · {fmtTime(r.startedAt)}
+              </option>
+            ))}
+            {runs.data && runs.data.runs.length === 0 ? <option value="">no runs yet</option> : null}
+          </select>
+        </label>
+        {d ? (
+          <>
+            <StatusBadge status={d.status} />
+            <Link to={runUrl(d.runId)}>open run {shortId(d.runId)} →</Link>
+            <CalledBy run={d} />
+          </>
+        ) : null}
+      </div>
+      <Graph
+        steps={steps}
+        type={type}
+        records={d?.steps}
+        children={d?.children}
+        runStatus={d?.status ?? null}
+        now={now}
+        onStepClick={(step) => {
+          if (!d) return;
+          const def = steps.find((s) => s.name === step);
+          const kids = d.children.filter((c) => c.step === step);
+          if (def?.parallel && kids.length) navigate(itemsUrl(d.runId, step));
+          else if (kids.length === 1) navigate(runUrl(kids[0].runId));
+          else navigate(`${runUrl(d.runId)}#step-${encodeURIComponent(step)}`);
+        }}
+      />
+      <p className="muted small">
+        Click a step to open it in the run: a sub-workflow step opens its child run, a parallel step its items. Scroll
+        to zoom, drag to pan, the corner buttons zoom and fit.
+      </p>
+    </div>
+  );
+}
+
+/** Runs × steps: each cell is a step's status in that run; click opens the run. */
+function HistoryTab({ name, steps: declared }: { name: string; steps: string[] | null }) {
+  const navigate = useNavigate();
+  const [limit, setLimit] = useState(25);
+  const { data, error, reload } = useLoader(async () => {
+    const list = await api.runs({ workflow: name, limit });
+    const details = await Promise.all(list.runs.map((r) => api.run(r.runId).catch(() => null)));
+    return { list, details };
+  }, [name, limit]);
+  const refresh = useThrottled(() => void reload(), 1000);
+  useRunEvents({ accept: (e) => !e.runId || e.name === name, onEvent: refresh }, [name]);
+  const now = useNow(!!data?.list.runs.some((r) => isActive(r.status)));
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <Loading />;
+  const runs = data.list.runs;
+  const steps = declared ?? [...new Set(data.details.flatMap((d) => (d ? d.steps.map((x) => x.name) : [])))];
+  const byRun: Record<string, RunDetail | null> = {};
+  runs.forEach((r, i) => (byRun[r.runId] = data.details[i]));
+  return (
+    <div>
+      <div className="card">
+        {runs.length === 0 ? (
+          <p className="muted">No runs yet.</p>
+        ) : (
+          <div className="grid-scroll">
+            <table className="hgrid" data-testid="history-grid">
+              <thead>
+                <tr>
+                  <th className="hgrid-step">step \ run</th>
+                  {runs.map((r) => (
+                    <th key={r.runId} title={`${r.runId}\n${statusInfo(r.status).label}\n${fmtTime(r.startedAt)}`}>
+                      <Link to={runUrl(r.runId)} className={`hcell ${statusInfo(r.status).cls}`} aria-label={`run ${r.runId}`}>
+                        {statusInfo(r.status).icon}
+                      </Link>
+                      {r.parentRunId ? <div className="muted tiny">child</div> : null}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {steps.map((s) => (
+                  <tr key={s}>
+                    <td className="hgrid-step">{s}</td>
+                    {runs.map((r) => {
+                      const d = byRun[r.runId];
+                      const rec = d?.steps.find((x) => x.name === s);
+                      const st = rec ? stepStatus(rec, d!.status) : "none";
+                      const info = statusInfo(rec ? st : "not_started");
+                      return (
+                        <td key={r.runId}>
+                          <button
+                            className={`hcell ${info.cls}`}
+                            title={`${s} · ${info.label}${rec?.error ? `\n${rec.error}` : ""}\nrun ${r.runId}`}
+                            onClick={() => navigate(`${runUrl(r.runId)}#step-${encodeURIComponent(s)}`)}
+                          >
+                            {rec?.status === "running" ? <span className="spin">{info.icon}</span> : info.icon}
+                          </button>
+                        </td>
+                      );
+                    })}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <Legend />
+      </div>
+      <div className="card flush">
+        <RunsTable runs={runs as RunSummary[]} now={now} showWorkflow={false} />
+      </div>
+      {data.list.total > runs.length ? (
+        <button onClick={() => setLimit(limit + 25)}>
+          Show more ({runs.length} of {data.list.total})
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+function previewSteps(text: string): { steps: GraphStep[]; type: string } | null {
+  try {
+    const doc = parseYaml(text) as Record<string, unknown> | null;
+    if (!doc || typeof doc !== "object" || !Array.isArray(doc.steps)) return null;
+    const steps: GraphStep[] = [];
+    doc.steps.forEach((raw: unknown, i: number) => {
+      if (!raw || typeof raw !== "object") return;
+      const s = raw as Record<string, unknown>;
+      const dep = s.depends;
+      steps.push({
+        name: String(s.name ?? s.id ?? `step ${i + 1}`),
+        depends: Array.isArray(dep) ? dep.map(String) : typeof dep === "string" ? [dep] : [],
+        run: typeof s.run === "string" ? s.run : null,
+        parallel: s.parallel ?? null,
+        command: typeof s.command === "string" ? s.command : null,
+      });
+    });
+    return { steps, type: typeof doc.type === "string" ? doc.type : "chain" };
+  } catch {
+    return null;
+  }
+}
+
+function SpecTab({ name, onSaved }: { name: string; onSaved: () => void }) {
+  const spec = useLoader(() => api.spec(name), [name]);
+  const schema = useLoader(() => api.schema().catch(() => null), []);
+  const [text, setText] = useState<string | null>(null);
+  const [problems, setProblems] = useState<Problem[] | null>(null);
+  const [valid, setValid] = useState<boolean | null>(null);
+  const [saveMsg, setSaveMsg] = useState<string | null>(null);
+  const [saveErr, setSaveErr] = useState<string | null>(null);
+  const location = useLocation();
+  const current = text ?? spec.data?.yaml ?? "";
+  const [preview, setPreview] = useState<{ steps: GraphStep[]; type: string } | null>(null);
+  useEffect(() => {
+    const t = window.setTimeout(() => {
+      const p = previewSteps(current);
+      if (p) setPreview(p);
+    }, 250);
+    return () => window.clearTimeout(t);
+  }, [current]);
+  const dirty = text !== null && text !== spec.data?.yaml;
+  const save = async () => {
+    setSaveErr(null);
+    setSaveMsg(null);
+    try {
+      await api.saveSpec(name, current);
+      setSaveMsg(`saved at ${new Date().toLocaleTimeString()}`);
+      spec.setData({ yaml: current });
+      setText(null);
+      onSaved();
+    } catch (e) {
+      setSaveErr(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const initial = useMemo(() => spec.data?.yaml ?? null, [spec.data === null, location.key]); // eslint-disable-line
+  if (spec.error) return <ErrorBox error={spec.error} />;
+  if (initial === null || schema.loading) return <Loading />;
+  return (
+    <div className="spec-layout">
+      <div className="card spec-editor">
+        <div className="toolbar">
+          <strong>YAML</strong>
+          <span className={`valid ${valid === false ? "bad" : valid ? "good" : ""}`} data-testid="validity">
+            {valid === null ? "validating…" : valid ? "✓ valid" : `✗ ${problems?.length ?? 0} problem(s)`}
+          </span>
+          <span className="spacer" />
+          {saveMsg ? <span className="muted small">{saveMsg}</span> : null}
+          <button className="primary" onClick={() => void save()} disabled={!dirty || valid === false}>
+            Save
+          </button>
+        </div>
+        <Suspense fallback={<Loading />}>
+          <YamlEditor
+            initial={initial}
+            schema={schema.data}
+            onChange={setText}
+            onProblems={(p, v) => {
+              setProblems(p);
+              setValid(v);
+            }}
+            onSave={() => void save()}
+          />
+        </Suspense>
+        <ErrorBox error={saveErr} />
+        {problems && problems.length ? (
+          <ul className="problems" data-testid="problems">
+            {problems.map((p, i) => (
+              <li key={i}>
+                <span className="mono">line {p.line ?? "?"}</span>
+                {p.field ? <span className="mono"> {p.field}</span> : null}: {p.message}
+              </li>
+            ))}
+          </ul>
+        ) : null}
+      </div>
+      <div className="card spec-preview">
+        <strong>Graph preview</strong>
+        {preview && preview.steps.length ? (
+          <Graph steps={preview.steps} type={preview.type} />
+        ) : (
+          <p className="muted">No steps to draw yet.</p>
+        )}
+      </div>
+    </div>
+  );
+}
+
+export { wfUrl };

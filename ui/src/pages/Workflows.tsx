@@ -1,0 +1,122 @@
+import { useMemo, useState } from "react";
+import { Link } from "react-router";
+import { api, type WorkflowSummary } from "../api";
+import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
+import { ErrorBox, Loading, runUrl, wfUrl } from "../components/common";
+import { StartDialog } from "../components/StartDialog";
+import { StatusBadge, ago, fmtTime, isActive } from "../format";
+
+/** Every workflow: last run's status, schedule and next run, tags; search by name or tag. */
+export function Workflows() {
+  const { data, error, reload } = useLoader(() => api.workflows(), []);
+  const refresh = useThrottled(() => void reload(), 800);
+  useRunEvents({ onEvent: refresh }, []);
+  const [q, setQ] = useState("");
+  const [tag, setTag] = useState("");
+  const [starting, setStarting] = useState<WorkflowSummary | null>(null);
+  const all = data?.workflows ?? [];
+  const now = useNow(all.some((w) => isActive(w.lastRun?.status)), 5000);
+  const tags = useMemo(() => [...new Set(all.flatMap((w) => w.tags ?? []))].sort(), [all]);
+  const shown = all.filter((w) => {
+    const needle = q.trim().toLowerCase();
+    const hit =
+      !needle ||
+      w.name.toLowerCase().includes(needle) ||
+      (w.description ?? "").toLowerCase().includes(needle) ||
+      (w.tags ?? []).some((t) => t.toLowerCase().includes(needle));
+    return hit && (!tag || (w.tags ?? []).includes(tag));
+  });
+  return (
+    <div>
+      <div className="page-head">
+        <h1>Workflows</h1>
+        <span className="muted small">{all.length} workflows</span>
+      </div>
+      <div className="toolbar">
+        <input
+          className="search"
+          type="search"
+          placeholder="Search name, description or tag…"
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+          aria-label="search workflows"
+        />
+        {tags.length ? (
+          <select value={tag} onChange={(e) => setTag(e.target.value)} aria-label="tag">
+            <option value="">all tags</option>
+            {tags.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+        ) : null}
+      </div>
+      <ErrorBox error={error} />
+      {!data && !error ? <Loading /> : null}
+      {data ? (
+        <div className="card flush">
+          <table className="table" data-testid="workflows-table">
+            <thead>
+              <tr>
+                <th>Workflow</th>
+                <th>Last run</th>
+                <th>Schedule</th>
+                <th>Next run</th>
+                <th>Tags</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((w) => (
+                <tr key={w.name} data-workflow={w.name}>
+                  <td>
+                    <Link to={wfUrl(w.name)} className="strong">
+                      {w.name}
+                    </Link>
+                    {w.description ? <div className="muted small clamp">{w.description}</div> : null}
+                    {w.error ? <div className="error-text small">⚠ {w.error}</div> : null}
+                  </td>
+                  <td>
+                    {w.lastRun ? (
+                      <Link to={runUrl(w.lastRun.runId)} className="plain">
+                        <StatusBadge status={w.lastRun.status} />
+                        <div className="muted small">{ago(w.lastRun.startedAt, now)}</div>
+                      </Link>
+                    ) : (
+                      <StatusBadge status={null} />
+                    )}
+                  </td>
+                  <td className="mono small">{(w.schedule ?? []).join("\n") || <span className="muted">—</span>}</td>
+                  <td className="small" title={w.nextRun ?? ""}>
+                    {w.nextRun ? fmtTime(w.nextRun) : <span className="muted">—</span>}
+                  </td>
+                  <td>
+                    {(w.tags ?? []).map((t) => (
+                      <button key={t} className="tag clickable" onClick={() => setTag(t)}>
+                        {t}
+                      </button>
+                    ))}
+                  </td>
+                  <td className="right">
+                    <button className="primary small-btn" onClick={() => setStarting(w)} disabled={!!w.error}>
+                      ▶ Start
+                    </button>
+                  </td>
+                </tr>
+              ))}
+              {shown.length === 0 ? (
+                <tr>
+                  <td colSpan={6} className="muted">
+                    No workflow matches.
+                  </td>
+                </tr>
+              ) : null}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {starting ? (
+        <StartDialog workflow={starting.name} params={starting.params ?? []} onClose={() => setStarting(null)} />
+      ) : null}
+    </div>
+  );
+}
