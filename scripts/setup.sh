@@ -12,6 +12,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
+# Byte-compile plait once, so that no plait process pays for compiling it (even where
+# PYTHONDONTWRITEBYTECODE stops Python from caching what it compiles).
+.venv/bin/python -m compileall -q src >/dev/null
 
 # The web UI: built from ui/ (npm registry packages pinned by ui/package-lock.json) into
 # src/plait/api/static/, which `plait server` serves. Rebuilt only when a UI source changed.
