@@ -14,9 +14,7 @@ import time
 from pathlib import Path
 
 
-def test_kill_9_of_start_at_random_moments_then_recovery_and_retry(
-    home: Path, write, cli
-) -> None:
+def test_kill_9_of_start_at_random_moments_then_recovery_and_retry(home: Path, write, cli) -> None:
     steps = "\n".join(
         f"  - name: s{i}\n    command: sh -c 'sleep 0.01; echo {i}'\n    output: O{i}"
         for i in range(40)

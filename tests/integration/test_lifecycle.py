@@ -227,7 +227,9 @@ def _is_zombie(pid: int) -> bool:
 def test_retry_reruns_only_failed_children_and_their_failed_steps(
     cli, write, tmp_path: Path
 ) -> None:
-    write("rc.yaml", """
+    write(
+        "rc.yaml",
+        """
         name: rc
         steps:
           - name: fan
@@ -243,7 +245,8 @@ def test_retry_reruns_only_failed_children_and_their_failed_steps(
             command: sh -c 'echo "$X" >> first.log'
           - name: check
             command: sh -c 'test "$X" != b || test -f fixed'
-    """)
+    """,
+    )
     assert cli("start", "rc.yaml").code == 1
     failed = json.loads(cli("status", "rc", "--json").out)
     children_before = {c["itemIndex"]: c["runId"] for c in failed["children"]}
