@@ -124,10 +124,12 @@ def start_run(
     handle_signals: bool = True,
     no_wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    store: SQLiteStore | None = None,
 ) -> RunRecord:
     """Run ``workflow`` to its end in this process (this process is the run's agent), once
-    its queue and its ``maxActiveRuns`` let it start."""
-    store = open_store(home)
+    its queue and its ``maxActiveRuns`` let it start. A ``store`` given is left open."""
+    own_store = store is None
+    store = open_store(home) if store is None else store
     try:
         agent = Agent(
             store,
@@ -161,7 +163,8 @@ def start_run(
                 return store.get_run(record.run_id)
             return execution.execute()
     finally:
-        store.close()
+        if own_store:
+            store.close()
 
 
 def retry_run(

@@ -61,16 +61,21 @@ def cmd_start(args: argparse.Namespace, extra: list[str]) -> int:
     for notice in notices(workflow):
         print(f"plait: note: {notice}", file=sys.stderr)
     observer = Progress() if sys.stderr.isatty() and not args.quiet else None
-    record = start_run(
-        workflow,
-        home=home,
-        params=params,
-        run_id=args.run_id,
-        observer=observer,
-        no_wait=args.no_wait,
-        on_wait=_tell_waiting,
-    )
-    _print_tree(home, record)
+    store = open_store(home)
+    try:
+        record = start_run(
+            workflow,
+            home=home,
+            params=params,
+            run_id=args.run_id,
+            observer=observer,
+            no_wait=args.no_wait,
+            on_wait=_tell_waiting,
+            store=store,
+        )
+        _print_tree(home, record, store)
+    finally:
+        store.close()
     return exit_code(record.status)
 
 
@@ -186,16 +191,18 @@ def cmd_agent(args: argparse.Namespace, extra: list[str]) -> int:
     return exit_code(record.status)
 
 
-def _print_tree(home: Home, record: RunRecord) -> None:
+def _print_tree(home: Home, record: RunRecord, store: SQLiteStore | None = None) -> None:
     if not record.children and record.steps:  # all there is to show is in hand
         sys.stdout.write("\n".join(run_tree(record)) + "\n")
         return
-    store = open_store(home)
+    own = store is None
+    store = open_store(home) if store is None else store
     try:
         run = store.get_run(record.run_id)
         lines = run_tree(run, store.get_run)
     finally:
-        store.close()
+        if own:
+            store.close()
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -32,6 +32,8 @@ from plait.store.sqlite import new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from plait.proc import StepProcess
     from plait.runtime.agent import Agent
 
@@ -93,7 +95,15 @@ class RunExecution:
         self.epoch = 1
         self.depth: int = 0 if parent is None else parent.run.depth + 1
         self.root_id: str = self.run_id if parent is None else parent.run.root_id
-        self.log_dir: Path = self._logs_root() / safe_name(workflow.name) / self.run_id
+        # A root run has a log folder; its child runs, at any depth, write into the same
+        # folder with their run id as prefix (a folder per child costs a mkdir per item).
+        if parent is None:
+            self.log_dir: Path = self._logs_root() / safe_name(workflow.name) / self.run_id
+            self.log_prefix = ""
+        else:
+            self.log_dir = parent.run.log_dir
+            self.log_prefix = f"{self.run_id}."
+        self._log_file: TextIO | None = None
         self.working_dir: str = self._working_dir()
         self.cleanup_time: float = workflow.max_clean_up_time_sec
         self._deadline: float | None = None
@@ -141,15 +151,28 @@ class RunExecution:
         path = Path(os.path.expanduser(configured))
         return path if path.is_absolute() else workflow_dir(self.workflow) / path
 
+    def log_path(self, name: str) -> Path:
+        """A file of this run in its log folder."""
+        return self.log_dir / f"{self.log_prefix}{name}"
+
     def log(self, message: str) -> None:
         """One line in the run's own log (``DAG_RUN_LOG_FILE``)."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         with self._lock:
             try:
-                with open(self.log_dir / "run.log", "a", encoding="utf-8") as handle:
-                    handle.write(f"{stamp} {message}\n")
+                if self._log_file is None:
+                    self._log_file = open(  # noqa: SIM115 (closed when the run ends)
+                        self.log_path("run.log"), "a", encoding="utf-8", buffering=1
+                    )
+                self._log_file.write(f"{stamp} {message}\n")
             except OSError:
                 pass
+
+    def _close_log(self) -> None:
+        with self._lock:
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
 
     def _working_dir(self) -> str:
         configured = self.workflow.working_dir
@@ -172,7 +195,7 @@ class RunExecution:
         self.special_env = {
             "DAG_NAME": workflow.name,
             "DAG_RUN_ID": self.run_id,
-            "DAG_RUN_LOG_FILE": str(self.log_dir / "run.log"),
+            "DAG_RUN_LOG_FILE": str(self.log_path("run.log")),
             "PLAIT_HOME": str(self.agent.home.root),
             "PLAIT_RUN_ID": self.run_id,
             "PLAIT_ROOT_RUN_ID": self.root_id,
@@ -227,7 +250,8 @@ class RunExecution:
         workflow = self.workflow
         records = [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)]
         self.record.steps = records
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.parent is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
         self.record.started_at = time.time()
         self.agent.started(self)
         if self.parent is not None:
@@ -252,6 +276,7 @@ class RunExecution:
             else:
                 self._run_body(records)
         finally:
+            self._close_log()
             self.agent.finished(self)
             if self.parent is not None:
                 self.parent.run.disown(self)
@@ -459,7 +484,8 @@ class RunExecution:
             outputs=record.outputs,
             error=record.error,
         )
-        record.children = self.store.children(self.run_id)
+        if any(step.run or step.parallel for step in self.workflow.steps):
+            record.children = self.store.children(self.run_id)
         self.log(f"run {status}" + (f": {record.error}" if record.error else ""))
         self.agent.observer.run_finished(record)
 

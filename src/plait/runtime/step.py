@@ -210,7 +210,7 @@ class StepExecution:
 
     def _log_paths(self) -> None:
         record = self.record
-        base = self.run.log_dir / f"{safe_name(self.step.name)}.{record.attempt}"
+        base = self.run.log_path(f"{safe_name(self.step.name)}.{record.attempt}")
         record.stdout_path = f"{base}.out"
         record.stderr_path = f"{base}.err"
 
@@ -269,7 +269,7 @@ class StepExecution:
             command = tuple(scope.expand_command(part) for part in command)
         script_path = None
         if step.script is not None:
-            script_path = str(self.run.log_dir / f"{safe_name(step.name)}.{self.record.attempt}.sh")
+            script_path = str(self.run.log_path(f"{safe_name(step.name)}.{self.record.attempt}.sh"))
             Path(script_path).write_text(scope.expand_command(step.script))
             os.chmod(script_path, 0o700)
         shell = shell_for(
