@@ -14,7 +14,7 @@ from typing import Any
 
 from plait.model import RunRecord, RunStatus, iso_time
 from plait.store import queries as q
-from plait.store.sqlite import SQLiteStore, _run_from_row
+from plait.store.sqlite import SQLiteStore, _run_from_row, run_filter
 
 __all__ = ["Browse", "ChildPage", "Lease", "RunNode", "RunPage", "RunSnapshot"]
 
@@ -188,24 +188,9 @@ class Browse:
         offset: int = 0,
     ) -> RunPage:
         """A page of runs, newest first, without their steps, and how many match in all."""
-        clauses: list[str] = []
-        args: list[object] = []
-        if name is not None:
-            clauses.append("name = ?")
-            args.append(name)
-        wanted = [str(s) for s in statuses]
-        if wanted:
-            clauses.append(f"status IN ({','.join('?' * len(wanted))})")
-            args.extend(wanted)
-        if since is not None:
-            clauses.append("created_at >= ?")
-            args.append(since)
-        if until is not None:
-            clauses.append("created_at < ?")
-            args.append(until)
-        if roots_only:
-            clauses.append("parent_run_id IS NULL")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = run_filter(
+            name=name, statuses=statuses, since=since, until=until, roots_only=roots_only
+        )
         order = " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         rows = self._all(q.SELECT_RUN + where + order, (*args, limit, offset))
         (total,) = self._all("SELECT count(*) FROM runs" + where, args)[0]

@@ -297,18 +297,7 @@ class SQLiteStore:
         roots_only: bool = False,
     ) -> list[RunRecord]:
         """Runs, newest first, without their steps."""
-        clauses: list[str] = []
-        args: list[object] = []
-        if name is not None:
-            clauses.append("name = ?")
-            args.append(name)
-        wanted = [str(s) for s in statuses]
-        if wanted:
-            clauses.append(f"status IN ({','.join('?' * len(wanted))})")
-            args.extend(wanted)
-        if roots_only:
-            clauses.append("parent_run_id IS NULL")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = run_filter(name=name, statuses=statuses, roots_only=roots_only)
         sql = f"{q.SELECT_RUN}{where} ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (*args, limit)).fetchall()
@@ -574,6 +563,35 @@ class SQLiteStore:
 
 
 # --------------------------------------------------------------------- rows
+
+
+def run_filter(
+    *,
+    name: str | None = None,
+    statuses: Iterable[RunStatus] = (),
+    since: float | None = None,
+    until: float | None = None,
+    roots_only: bool = False,
+) -> tuple[str, list[object]]:
+    """The WHERE clause (with its leading space, or empty) and its arguments for a run list."""
+    clauses: list[str] = []
+    args: list[object] = []
+    if name is not None:
+        clauses.append("name = ?")
+        args.append(name)
+    wanted = [str(s) for s in statuses]
+    if wanted:
+        clauses.append(f"status IN ({','.join('?' * len(wanted))})")
+        args.extend(wanted)
+    if since is not None:
+        clauses.append("created_at >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append("created_at < ?")
+        args.append(until)
+    if roots_only:
+        clauses.append("parent_run_id IS NULL")
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args
 
 
 def _step_values(step: StepRecord) -> tuple[object, ...]:
