@@ -778,3 +778,31 @@ def test_repeat_backoff_grows_the_interval(cli, write, tmp_path: Path) -> None:
     first, second = gaps(times(tmp_path / "stamps"))
     assert first >= 0.05
     assert 0.2 <= second < 0.6
+
+
+def test_a_tolerated_failure_is_recorded_as_tolerated_even_when_the_run_fails(cli, write) -> None:
+    write(
+        "tol.yaml",
+        """
+        name: tol
+        type: graph
+        steps:
+          - name: tolerated
+            command: exit 2
+            continueOn:
+              failure: true
+          - name: fatal
+            command: exit 3
+          - name: marked
+            command: exit 4
+            continueOn:
+              failure: true
+              markSuccess: true
+        """,
+    )
+    assert cli("start", "tol.yaml").code == 1
+    record = json.loads(cli("status", "tol", "--json").out)
+    steps = {s["name"]: s for s in record["steps"]}
+    assert steps["tolerated"]["status"] == "failed" and steps["tolerated"].get("tolerated")
+    assert steps["fatal"]["status"] == "failed" and not steps["fatal"].get("tolerated")
+    assert steps["marked"]["status"] == "succeeded" and not steps["marked"].get("tolerated")

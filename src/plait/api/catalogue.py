@@ -1,8 +1,15 @@
 """The workflows of the DAGs folder: listed, found by name, described as JSON.
 
-Only the ``*.yaml``/``*.yml`` files directly in the folder are workflows here, and a name is
-looked up among them, never joined onto a path, so no name can reach outside the folder.
-A file that does not load is listed with its error, not dropped.
+The workflow files are the ``*.yaml``/``*.yml`` files of the folder and of its subfolders (at
+most ``MAX_DEPTH`` deep and ``MAX_FILES`` files; hidden folders and ``node_modules`` are
+skipped). A file's first document is its workflow; later documents are children that only its
+workflow runs, found by name but never listed or started. A file (or symlink) that resolves
+outside the folder is ignored.
+
+A name is looked up among those files, never joined onto a path. A ``file`` given with a name is
+resolved inside the folder, and anything that resolves outside it (``..``, an absolute path
+elsewhere, a symlink out) is not found, so no request can reach outside the folder. A file that
+does not load is listed with its error, not dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +28,8 @@ from plait.errors import NotFoundError, PlaitError, Problem, SpecError
 from plait.model import Parallel, Step, Workflow, iso_time
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_FILES",
     "Entry",
     "catalogue",
     "describe",
@@ -27,59 +37,163 @@ __all__ = [
     "new_entry_path",
     "next_run",
     "params_json",
+    "relative_file",
     "save_atomically",
 ]
 
 _SUFFIXES = (".yaml", ".yml")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
+MAX_DEPTH = 4
+"""How many folders deep below the DAGs folder workflow files are looked for."""
+MAX_FILES = 5000
+"""At most this many workflow files are read from the DAGs folder tree."""
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One workflow file: its workflow, or why it does not load."""
+    """One workflow: a document of a workflow file, or why the file does not load.
+
+    ``file`` is the file's path relative to the DAGs folder (``ci/build.yaml``), ``document``
+    the index of the workflow's document in it (0: the file's own workflow).
+    """
 
     name: str
     path: Path
     workflow: Workflow | None
     error: str | None = None
     problems: tuple[Problem, ...] = ()
+    file: str = ""
+    document: int = 0
+
+    @property
+    def folder(self) -> str:
+        """The subfolder of the DAGs folder the file is in ('' at the top)."""
+        head, _, _ = self.file.rpartition("/")
+        return head
+
+
+def _files(dags_dir: Path) -> list[Path]:
+    """The workflow files of the tree: the top-level ones first, then by relative path."""
+    found: list[Path] = []
+    root = str(dags_dir)
+    try:
+        real_root = dags_dir.resolve()
+    except (OSError, RuntimeError):
+        return []
+    for folder, subfolders, names in os.walk(root):
+        depth = 0 if folder == root else os.path.relpath(folder, root).count(os.sep) + 1
+        subfolders[:] = sorted(
+            d
+            for d in subfolders
+            if not d.startswith(".") and d not in _SKIPPED_FOLDERS and depth < MAX_DEPTH
+        )
+        for name in sorted(names):
+            if name.endswith(_SUFFIXES) and not name.startswith("."):
+                path = Path(folder, name)
+                if path.is_file() and _resolves_inside(path, real_root):
+                    found.append(path)
+                    if len(found) >= MAX_FILES:
+                        return sorted(found, key=lambda p: _order(p, dags_dir))
+    return sorted(found, key=lambda p: _order(p, dags_dir))
+
+
+def _resolves_inside(path: Path, real_root: Path) -> bool:
+    """Whether ``path`` (a symlink perhaps) is a file inside the DAGs folder."""
+    try:
+        return path.resolve().is_relative_to(real_root)
+    except (OSError, RuntimeError):
+        return False
+
+
+def _order(path: Path, dags_dir: Path) -> tuple[int, str]:
+    rel = path.relative_to(dags_dir).as_posix()
+    return (rel.count("/"), rel)
+
+
+def _documents(path: Path, dags_dir: Path) -> list[Entry]:
+    """One entry per document of the file (one with the error if it does not load)."""
+    from plait.spec.loader import load_all_cached
+
+    rel = path.relative_to(dags_dir).as_posix()
+    try:
+        workflows = load_all_cached(str(path))
+    except SpecError as error:
+        return [Entry(path.stem, path, None, error.message, tuple(error.problems), rel)]
+    except (PlaitError, OSError, ValueError) as error:
+        return [Entry(path.stem, path, None, str(error), (), rel)]
+    return [Entry(w.name, path, w, None, (), rel, i) for i, w in enumerate(workflows)]
+
+
+def _entries(dags_dir: Path) -> Iterator[Entry]:
+    for path in _files(dags_dir):
+        yield from _documents(path, dags_dir)
 
 
 def catalogue(dags_dir: Path) -> list[Entry]:
-    """Every workflow file of the folder, sorted by name."""
-    from plait.spec.loader import load_all_cached
-
-    entries: list[Entry] = []
-    try:
-        files = sorted(p for p in dags_dir.iterdir() if p.suffix in _SUFFIXES and p.is_file())
-    except FileNotFoundError:
-        return []
-    for path in files:
-        try:
-            workflow = load_all_cached(str(path))[0]
-        except SpecError as error:
-            entries.append(Entry(path.stem, path, None, error.message, tuple(error.problems)))
-        except (PlaitError, OSError, ValueError) as error:
-            entries.append(Entry(path.stem, path, None, str(error)))
-        else:
-            entries.append(Entry(workflow.name, path, workflow))
-    return sorted(entries, key=lambda e: e.name)
+    """The workflow of every file of the folder tree: the top-level files first, each group
+    sorted by name (later documents of a file are its children and are not listed)."""
+    entries = [e for e in _entries(dags_dir) if e.document == 0]
+    return sorted(entries, key=lambda e: (e.folder != "", e.folder, e.name, e.file))
 
 
-def find_entry(dags_dir: Path, name: str) -> Entry:
-    """The workflow called ``name`` (or whose file is ``name``.yaml).
+def find_entry(dags_dir: Path, name: str, file: str | None = None) -> Entry:
+    """The workflow called ``name``: in ``file`` (a path inside the folder) when given, else
+    the first of: a top-level file's workflow of that name, the top-level file ``name``.yaml,
+    any document of that name in the folder tree (top-level files first).
 
     Raises:
-        NotFoundError: no workflow of that name in the folder.
+        NotFoundError: no such workflow, or ``file`` is not a workflow file inside the folder.
     """
-    entries = catalogue(dags_dir)
+    if file is not None:
+        path = _inside(dags_dir, file)
+        documents = _documents(path, dags_dir)
+        for entry in documents:
+            if entry.name == name:
+                return entry
+        if name in (path.stem, path.name):
+            return documents[0]
+        raise NotFoundError(f"no workflow named {name!r} in {file}")
+    entries = list(_entries(dags_dir))
+    top = [e for e in entries if not e.folder]
+    for entry in top:
+        if entry.document == 0 and entry.name == name:
+            return entry
+    for entry in top:
+        if entry.document == 0 and name in (entry.path.stem, entry.path.name):
+            return entry
     for entry in entries:
         if entry.name == name:
             return entry
-    for entry in entries:
-        if entry.path.stem == name or entry.path.name == name:
-            return entry
     raise NotFoundError(f"no workflow named {name!r} in {dags_dir}")
+
+
+def _inside(dags_dir: Path, file: str) -> Path:
+    """``file`` (relative to the folder, or absolute) if it is a workflow file inside it."""
+    missing = NotFoundError(f"no workflow file {file!r} in {dags_dir}")
+    if not file or "\0" in file or not file.endswith(_SUFFIXES):
+        raise missing
+    try:
+        root = dags_dir.resolve()
+        path = (root / file).resolve()
+    except (OSError, RuntimeError, ValueError):
+        raise missing from None
+    if not path.is_relative_to(root) or not path.is_file():
+        raise missing
+    rel = path.relative_to(root)
+    if any(part.startswith(".") or part in _SKIPPED_FOLDERS for part in rel.parts):
+        raise missing
+    return dags_dir / rel
+
+
+def relative_file(dags_dir: Path, source: str | None) -> str | None:
+    """A run's ``source`` relative to the DAGs folder (``ci/build.yaml``), None outside it."""
+    if not source:
+        return None
+    rel = os.path.relpath(os.path.abspath(source), os.path.abspath(dags_dir))
+    if rel == os.curdir or rel.startswith(os.pardir) or os.path.isabs(rel):
+        return None
+    return Path(rel).as_posix()
 
 
 def new_entry_path(dags_dir: Path, name: str) -> Path:
@@ -119,42 +233,34 @@ def params_json(workflow: Workflow) -> list[dict[str, Any]]:
 
 
 def next_run(lines: tuple[str, ...], timezone: str | None, now: float | None = None) -> str | None:
-    """The next time any of the cron ``lines`` fires, ISO 8601 UTC; None for ``@every`` only
-    schedules (their phase is the scheduler's) or when no line can be read."""
-    from plait.spec.cron import parse_cron_line
+    """The next time any of the schedule ``lines`` fires (cron, ``@every``, ``CRON_TZ=``),
+    ISO 8601 UTC, as the scheduler computes it; None when no line can be read."""
+    from plait.scheduler.cron import next_fires
 
-    moment = time.time() if now is None else now
-    times: list[float] = []
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    times: list[datetime] = []
     for line in lines:
         try:
-            cron = parse_cron_line(line)
-            if not cron.expression:
-                continue
-            times.append(_next_fire(cron.expression, cron.timezone or timezone, moment))
-        except (ValueError, KeyError, OSError):
+            times.extend(next_fires(line, moment, 1, timezone))
+        except (PlaitError, ValueError, KeyError, OSError):
             continue
-    return iso_time(min(times)) if times else None
+    return iso_time(min(times).timestamp()) if times else None
 
 
-def _next_fire(expression: str, timezone: str | None, moment: float) -> float:
-    from zoneinfo import ZoneInfo
-
-    from croniter import croniter
-
-    zone = ZoneInfo(timezone) if timezone else datetime.now().astimezone().tzinfo
-    start = datetime.fromtimestamp(moment, tz=zone or UTC)
-    fire: datetime = croniter(expression, start).get_next(datetime)
-    return fire.timestamp()
-
-
-def describe(workflow: Workflow, path: Path) -> dict[str, Any]:
-    """A workflow as the API shows it: fields, params and steps with their effective depends."""
+def describe(entry: Entry) -> dict[str, Any]:
+    """A workflow as the API shows it: fields, params and steps with their effective depends;
+    ``path`` is its file relative to the DAGs folder, ``document`` its document in the file."""
     from plait.graph import effective_depends
+
+    workflow, path = entry.workflow, entry.path
+    assert workflow is not None
 
     depends = effective_depends(workflow)
     return {
         "name": workflow.name,
         "file": str(path),
+        "path": entry.file,
+        "document": entry.document,
         "description": workflow.description,
         "tags": list(workflow.tags),
         "group": workflow.group,

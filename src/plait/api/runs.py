@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path as PathType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
+from plait.api.catalogue import relative_file
 from plait.api.errors import ApiError
 from plait.api.logs import DEFAULT_LIMIT, MAX_LIMIT, read_head, read_range, read_tail
 from plait.api.services import Services, services_of
@@ -82,13 +84,15 @@ def list_runs(
         limit=limit,
         offset=offset,
     )
-    return {"runs": [_run_row(run) for run in page.runs], "total": page.total}
+    dags = services.home.dags_dir
+    return {"runs": [_run_row(run, dags) for run in page.runs], "total": page.total}
 
 
-def _run_row(run: RunRecord) -> dict[str, Any]:
+def _run_row(run: RunRecord, dags: PathType) -> dict[str, Any]:
     row = run.to_json()
     del row["steps"], row["children"]
     row["createdAt"] = _iso(run.created_at)
+    row["workflowFile"] = relative_file(dags, run.source)
     return row
 
 
@@ -104,6 +108,7 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
     run = services.store.get_run(run_id)
     body = run.to_json()
     body["createdAt"] = _iso(run.created_at)
+    body["workflowFile"] = relative_file(services.home.dags_dir, run.source)
     body["attempts"] = {
         step.name: [a.to_json() for a in services.store.attempts(run_id, step.name)]
         for step in run.steps

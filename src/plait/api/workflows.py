@@ -16,6 +16,7 @@ from plait.api.catalogue import (
     new_entry_path,
     next_run,
     params_json,
+    relative_file,
     save_atomically,
 )
 from plait.api.errors import ApiError, problem_json
@@ -28,6 +29,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["workflows"])
 Svc = Annotated[Services, Depends(services_of)]
 ParamValue = str | int | float | bool | None
+FileQuery = Annotated[
+    str | None,
+    Query(
+        description="the workflow's file, relative to the DAGs folder (`ci/build.yaml`); "
+        "needed only when several files hold a workflow of that name"
+    ),
+]
 
 
 class SpecBody(BaseModel):
@@ -47,7 +55,7 @@ class StartBody(BaseModel):
     )
 
 
-@router.get("/workflows", summary="List the workflows of the DAGs folder")
+@router.get("/workflows", summary="List the workflows of the DAGs folder and its subfolders")
 def list_workflows(
     services: Svc,
     name: Annotated[str | None, Query(description="part of the name, any case")] = None,
@@ -77,6 +85,8 @@ def _summary(
     return {
         "name": entry.name,
         "file": str(entry.path),
+        "path": entry.file,
+        "folder": entry.folder,
         "description": workflow.description if workflow else "",
         "tags": list(workflow.tags) if workflow else [],
         "group": workflow.group if workflow else None,
@@ -98,16 +108,19 @@ def _last_run(run: RunRecord) -> dict[str, Any]:
 
 
 @router.get("/workflows/{name}", summary="A workflow: fields, params and steps")
-def get_workflow(name: str, services: Svc) -> dict[str, Any]:
-    entry = _loaded(services, name)
-    assert entry.workflow is not None
-    return describe(entry.workflow, entry.path)
+def get_workflow(name: str, services: Svc, file: FileQuery = None) -> dict[str, Any]:
+    return describe(_loaded(services, name, file))
 
 
-@router.get("/workflows/{name}/spec", summary="The YAML text of a workflow")
-def get_spec(name: str, services: Svc) -> dict[str, Any]:
-    entry = find_entry(services.home.dags_dir, name)
-    return {"name": entry.name, "file": str(entry.path), "yaml": entry.path.read_text("utf-8")}
+@router.get("/workflows/{name}/spec", summary="The YAML text of a workflow's file")
+def get_spec(name: str, services: Svc, file: FileQuery = None) -> dict[str, Any]:
+    entry = find_entry(services.home.dags_dir, name, file)
+    return {
+        "name": entry.name,
+        "file": str(entry.path),
+        "path": entry.file,
+        "yaml": entry.path.read_text("utf-8"),
+    }
 
 
 @router.put(
@@ -115,11 +128,13 @@ def get_spec(name: str, services: Svc) -> dict[str, Any]:
     summary="Save the YAML of a workflow (or create one), after validating it",
     responses={422: {"description": "the YAML has problems (each with its line)"}},
 )
-def put_spec(name: str, body: SpecBody, services: Svc) -> JSONResponse:
+def put_spec(name: str, body: SpecBody, services: Svc, file: FileQuery = None) -> JSONResponse:
     dags = services.home.dags_dir
     try:
-        path, created = find_entry(dags, name).path, False
+        path, created = find_entry(dags, name, file).path, False
     except NotFoundError:
+        if file is not None:
+            raise
         path, created = new_entry_path(dags, name), True
     problems = _problems(body.yaml, str(path), services)
     if problems:
@@ -127,7 +142,8 @@ def put_spec(name: str, body: SpecBody, services: Svc) -> JSONResponse:
     save_atomically(path, body.yaml)
     saved = next((e.name for e in catalogue(dags) if e.path == path), path.stem)
     return JSONResponse(
-        {"name": saved, "file": str(path), "saved": True}, status_code=201 if created else 200
+        {"name": saved, "file": str(path), "path": relative_file(dags, str(path)), "saved": True},
+        status_code=201 if created else 200,
     )
 
 
@@ -158,8 +174,10 @@ def _problems(text: str, source: str, services: Services) -> list[Problem]:
     status_code=202,
     summary="Start a run now (if its queue has room; else it waits in its queue)",
 )
-def start(name: str, services: Svc, body: StartBody | None = None) -> dict[str, Any]:
-    return _enqueue(name, services, body, dispatch_now=True)
+def start(
+    name: str, services: Svc, body: StartBody | None = None, file: FileQuery = None
+) -> dict[str, Any]:
+    return _enqueue(name, file, services, body, dispatch_now=True)
 
 
 @router.post(
@@ -167,18 +185,27 @@ def start(name: str, services: Svc, body: StartBody | None = None) -> dict[str, 
     status_code=202,
     summary="Put a run in its queue; the scheduler starts it",
 )
-def enqueue(name: str, services: Svc, body: StartBody | None = None) -> dict[str, Any]:
-    return _enqueue(name, services, body, dispatch_now=False)
+def enqueue(
+    name: str, services: Svc, body: StartBody | None = None, file: FileQuery = None
+) -> dict[str, Any]:
+    return _enqueue(name, file, services, body, dispatch_now=False)
 
 
 def _enqueue(
-    name: str, services: Services, body: StartBody | None, *, dispatch_now: bool
+    name: str, file: str | None, services: Services, body: StartBody | None, *, dispatch_now: bool
 ) -> dict[str, Any]:
     from plait.app import enqueue_run
     from plait.queue import dispatch, queue_of
 
-    workflow = _loaded(services, name).workflow
+    entry = _loaded(services, name, file)
+    workflow = entry.workflow
     assert workflow is not None
+    if entry.document > 0:
+        raise ApiError(
+            422,
+            f"{name!r} is a later document of {entry.file}: a child workflow that only the "
+            "file's own (first) workflow runs; start that one",
+        )
     params = _params(body.params if body else None)
     run_id = enqueue_run(workflow, home=services.home, params=params)
     if dispatch_now:
@@ -188,8 +215,8 @@ def _enqueue(
     return {"runId": run_id, "status": str(run.status)}
 
 
-def _loaded(services: Services, name: str) -> Entry:
-    entry = find_entry(services.home.dags_dir, name)
+def _loaded(services: Services, name: str, file: str | None = None) -> Entry:
+    entry = find_entry(services.home.dags_dir, name, file)
     if entry.workflow is None:
         raise (
             SpecError(list(entry.problems))

@@ -36,6 +36,7 @@ class StepRecord:
         "status",
         "stderr_path",
         "stdout_path",
+        "tolerated",
     )
 
     def __init__(
@@ -53,6 +54,7 @@ class StepRecord:
         attempt: int = 0,
         error: str | None = None,
         handler: bool = False,
+        tolerated: bool = False,
     ) -> None:
         self.name = name
         self.position = position
@@ -67,6 +69,7 @@ class StepRecord:
         self.attempt = attempt
         self.error = error
         self.handler = handler
+        self.tolerated = tolerated  # failed, but continueOn let the run go on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class StepRecord:
             "stdoutFile": self.stdout_path,
             "stderrFile": self.stderr_path,
             **({"handler": True} if self.handler else {}),
+            **({"tolerated": True} if self.tolerated else {}),
         }
 
 

@@ -359,6 +359,8 @@ class StepExecution:
                 self.tolerated = True
                 if step.continue_on.mark_success:
                     record.status = StepStatus.SUCCEEDED
+                else:
+                    record.tolerated = True
         self.run.publish(step, record)
 
     def _tolerated(self, attempt: Attempt) -> bool:

@@ -11,15 +11,16 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 INSERT_STEP = """
 INSERT INTO steps (run_id, name, position, status, started_at, finished_at, exit_code, output,
-                   output_var, stdout_path, stderr_path, attempt, error, handler)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   output_var, stdout_path, stderr_path, attempt, error, handler, tolerated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 UPSERT_STEP = INSERT_STEP.replace("INSERT INTO", "INSERT OR REPLACE INTO")
 
 UPDATE_STEP = """
 UPDATE steps SET status = ?, started_at = ?, finished_at = ?, exit_code = ?, output = ?,
-                 output_var = ?, stdout_path = ?, stderr_path = ?, attempt = ?, error = ?
+                 output_var = ?, stdout_path = ?, stderr_path = ?, attempt = ?, error = ?,
+                 tolerated = ?
 WHERE run_id = ? AND name = ?
   AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ?)
 """
@@ -50,7 +51,7 @@ FROM runs"""
 
 SELECT_STEPS = """
 SELECT name, position, status, started_at, finished_at, exit_code, output, output_var,
-       stdout_path, stderr_path, attempt, error, handler
+       stdout_path, stderr_path, attempt, error, handler, tolerated
 FROM steps WHERE run_id = ? ORDER BY position
 """
 

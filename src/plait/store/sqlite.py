@@ -175,7 +175,10 @@ class SQLiteStore:
     def update_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
         """Write the current state of one step (guarded by the run's epoch)."""
         with self._lock:
-            self._db.execute(q.UPDATE_STEP, (*_step_values(step), run_id, step.name, run_id, epoch))
+            self._db.execute(
+                q.UPDATE_STEP,
+                (*_step_values(step), int(step.tolerated), run_id, step.name, run_id, epoch),
+            )
 
     def add_step(self, run_id: str, step: StepRecord) -> None:
         """Record a step that was not known when the run was created (a handler)."""
@@ -610,7 +613,14 @@ def _step_values(step: StepRecord) -> tuple[object, ...]:
 
 
 def _step_row(run_id: str, step: StepRecord) -> tuple[object, ...]:
-    return (run_id, step.name, step.position, *_step_values(step), int(step.handler))
+    return (
+        run_id,
+        step.name,
+        step.position,
+        *_step_values(step),
+        int(step.handler),
+        int(step.tolerated),
+    )
 
 
 def _step_from_row(r: tuple[object, ...]) -> StepRecord:
@@ -628,6 +638,7 @@ def _step_from_row(r: tuple[object, ...]) -> StepRecord:
         attempt=int(r[10]),  # type: ignore[call-overload]
         error=r[11],  # type: ignore[arg-type]
         handler=bool(r[12]),
+        tolerated=bool(r[13]),
     )
 
 
