@@ -1,9 +1,10 @@
 """The web UI in a real browser: Debian's chromium driven by Playwright, against a real server.
 
 A ``plait server`` runs on a free loopback port with a fresh PLAIT_HOME and, as its DAGs folder,
-a copy of ``examples/`` plus three workflows written here (a long sleep to stop, a step that fails
-once to retry, a step that prints ``<script>``). Every page visited is saved as a screenshot in
-``test-output/screenshots/`` for a person to look at.
+a copy of ``examples/`` plus workflows written here (a long sleep to stop, a step that fails once
+to retry, a step that prints ``<script>``, one run at a time to queue, a fan-out of 1,000 items,
+params to fill in, a tolerated failure and a skipped step). Every page visited is saved as a
+screenshot in ``test-output/screenshots/`` for a person to look at.
 
 Nothing here is skipped: without ``/usr/bin/chromium`` (``scripts/test.sh`` installs it) or
 without the built UI (``scripts/setup.sh`` builds it) the tests fail and say so.
@@ -11,6 +12,7 @@ without the built UI (``scripts/setup.sh`` builds it) the tests fail and say so.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -77,6 +79,65 @@ XSS = """
 """
 
 
+ONE_AT_A_TIME = """
+    name: one-at-a-time
+    description: Sleeps 3 s; only one run at a time.
+    maxActiveRuns: 1
+    steps:
+      - name: nap
+        command: sleep 3
+"""
+
+FAN_THOUSAND = """
+    name: fan-thousand
+    description: A fan-out over 1,000 items.
+    steps:
+      - name: each
+        run: fan-leaf
+        parallel:
+          items: [{items}]
+          maxConcurrent: 50
+---
+name: fan-leaf
+steps:
+  - name: nothing
+    command: "true"
+"""
+
+GREETER = """
+    name: greeter
+    description: Greets someone, some times.
+    params:
+      - WHO: world
+      - TIMES: "2"
+    steps:
+      - name: greet
+        command: echo "hello ${WHO} x${TIMES}"
+"""
+
+TOLERANT = """
+    name: tolerant
+    description: A tolerated failure, a plain one, and a step skipped by its precondition.
+    type: graph
+    steps:
+      - name: tolerated
+        command: exit 4
+        continueOn:
+          failure: true
+      - name: plain-failure
+        command: exit 5
+      - name: gated
+        command: echo never
+        preconditions:
+          - condition: "`echo no`"
+            expected: "yes"
+"""
+
+
+SERVER_ENV: dict[str, dict[str, str]] = {}
+"""The environment of each test server (by base URL), for processes started beside it."""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,6 +156,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         textwrap.dedent(FLAKY).lstrip().replace("{marker}", str(root / "flaky.marker"))
     )
     (dags / "xss.yaml").write_text(textwrap.dedent(XSS).lstrip())
+    (dags / "one-at-a-time.yaml").write_text(textwrap.dedent(ONE_AT_A_TIME).lstrip())
+    items = ", ".join(str(i) for i in range(1000))
+    fan = textwrap.dedent(FAN_THOUSAND.split("---")[0]).lstrip().replace("{items}", items)
+    (dags / "fan-thousand.yaml").write_text(fan + "---" + FAN_THOUSAND.split("---")[1])
+    (dags / "greeter.yaml").write_text(textwrap.dedent(GREETER).lstrip())
+    (dags / "tolerant.yaml").write_text(textwrap.dedent(TOLERANT).lstrip())
     port = _free_port()
     env = {**os.environ, "PLAIT_HOME": str(root / "home"), "PLAIT_DAGS_DIR": str(dags)}
     log = (root / "server.log").open("w")
@@ -118,6 +185,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             pytest.fail(f"plait server did not start:\n{(root / 'server.log').read_text()}")
         time.sleep(0.1)
+    SERVER_ENV[base] = env
     try:
         yield base
     finally:
@@ -187,6 +255,19 @@ def start_from_list(page: Page, workflow: str, params: dict[str, str] | None = N
     dialog.get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"/runs/[^/]+$"))
     return run_id_of(page)
+
+
+def api(base: str, method: str, path: str, body: object = None) -> dict:  # type: ignore[type-arg]
+    """One request to the server's REST API (with the header state changes need)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        base + "/api/v1" + path,
+        data=data,
+        method=method,
+        headers={"X-Plait-Request": "1", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 def test_multi_level_composition_drill_down_and_back(page: Page) -> None:
@@ -361,3 +442,136 @@ def test_markup_in_logs_and_outputs_is_text(page: Page) -> None:
     page.wait_for_timeout(300)
     assert page.dialogs == []  # type: ignore[attr-defined]
     shot(page, "17-markup-as-text")
+
+
+def test_queues_show_why_runs_wait_live_and_dequeue(page: Page, server: str) -> None:
+    runs = [api(server, "POST", "/workflows/one-at-a-time/enqueue", {})["runId"] for _ in range(3)]
+    page.goto("/queues")
+    card = page.locator("[data-queue='one-at-a-time']")
+    row = {run_id: card.locator(f"tr[data-run-id='{run_id}']") for run_id in runs}
+    # No scheduler yet: all three wait, the later ones behind the one before.
+    expect(page.get_by_text("scheduler not running")).to_be_visible()
+    expect(row[runs[0]]).to_contain_text("waiting for the scheduler")
+    expect(row[runs[1]]).to_contain_text(f"behind run {runs[0]}")
+    expect(row[runs[2]]).to_contain_text(f"behind run {runs[1]}")
+    shot(page, "18-queues-waiting")
+
+    page.evaluate("window.__noReload = true")
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "plait", "scheduler"],
+        env=SERVER_ENV[server],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # The scheduler starts the first; the page says so by itself, and why the others wait.
+        expect(page.get_by_text("scheduler running")).to_be_visible()
+        expect(row[runs[0]].locator(".badge")).to_have_attribute("data-status", "running")
+        expect(row[runs[1]]).to_contain_text("maxActiveRuns 1 of one-at-a-time")
+        expect(row[runs[2]]).to_contain_text("maxActiveRuns 1 of one-at-a-time")
+        assert page.evaluate("window.__noReload") is True
+        shot(page, "19-queues-running")
+
+        row[runs[2]].get_by_role("button", name="Dequeue").click()
+        expect(row[runs[2]]).to_have_count(0)
+        assert api(server, "GET", f"/runs/{runs[2]}")["status"] == "cancelled"
+        api(server, "POST", f"/runs/{runs[1]}/dequeue")
+        expect(row[runs[1]]).to_have_count(0)
+    finally:
+        scheduler.terminate()
+        try:
+            scheduler.wait(10)
+        except subprocess.TimeoutExpired:
+            scheduler.kill()
+            scheduler.wait()
+
+
+def test_a_fan_out_of_a_thousand_items_stays_usable(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/fan-thousand/start", {})["runId"]
+    began = time.monotonic()
+    page.goto(f"/runs/{run_id}/steps/each/items")
+    table = page.get_by_test_id("items-table")
+    expect(table.locator("tbody tr[data-item]").first).to_be_visible()
+    first_page = time.monotonic() - began
+    assert first_page < 5, f"the first page of items took {first_page:.1f} s"
+
+    expect(page.get_by_test_id("items-total")).to_have_text("1000 items", timeout=90_000)
+    expect(page.get_by_test_id("progress")).to_contain_text("1000/1000 ✓", timeout=90_000)
+    expect(table.locator("tbody tr[data-item]")).to_have_count(50)
+    shot(page, "20-items-1000")
+
+    page.get_by_label("filter by status").select_option("succeeded")
+    expect(page.get_by_test_id("items-total")).to_have_text("1000 succeeded items")
+    page.get_by_label("filter by status").select_option("failed")
+    expect(table).to_contain_text("No items with status failed")
+    page.get_by_label("filter by status").select_option("")
+
+    page.get_by_label("sort").select_option("-duration")
+    expect(page).to_have_url(re.compile(r"sort=-duration"))
+    expect(table.locator("tbody tr[data-item]")).to_have_count(50)
+
+    page.get_by_label("sort").select_option("index")
+    page.get_by_role("button", name="last »").click()
+    expect(page.get_by_test_id("page-of")).to_have_text("page 20 / 20")
+    expect(table.locator("tbody tr[data-item]")).to_have_count(50)
+    expect(table.locator("tbody tr[data-item]").last).to_have_attribute("data-item", "999")
+    shot(page, "21-items-last-page")
+    page.get_by_role("button", name="« first").click()
+    expect(page.get_by_test_id("page-of")).to_have_text("page 1 / 20")
+
+
+def test_start_from_the_list_with_params(page: Page) -> None:
+    page.goto("/workflows")
+    page.locator("tr[data-workflow='greeter']").get_by_role("button", name="Start").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("input[data-param='TIMES']")).to_have_value("2")
+    dialog.locator("input[data-param='WHO']").fill("playwright")
+    shot(page, "22-start-with-params")
+    dialog.get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile(r"/runs/[^/]+$"))
+    expect(head_status(page, "succeeded")).to_be_visible()
+    params = page.get_by_test_id("params")
+    expect(params).to_contain_text("WHO")
+    expect(params).to_contain_text("playwright")
+    page.locator("tr[data-step='greet'] a", has_text="stdout").click()
+    expect(page.get_by_test_id("log")).to_contain_text("hello playwright x2")
+
+
+def test_tolerated_failure_and_skipped_step_look_different(page: Page) -> None:
+    start_from_list(page, "tolerant")
+    expect(head_status(page, "failed")).to_be_visible()
+    tolerated = page.locator("tr[data-step='tolerated'] .badge").first
+    plain = page.locator("tr[data-step='plain-failure'] .badge").first
+    skipped = page.locator("tr[data-step='gated'] .badge").first
+    expect(tolerated).to_have_attribute("data-status", "tolerated")
+    expect(tolerated).to_contain_text("failed (tolerated)")
+    expect(plain).to_have_attribute("data-status", "failed")
+    expect(skipped).to_have_attribute("data-status", "skipped")
+    expect(page.locator("tr[data-step='gated']")).to_contain_text("precondition not met")
+    colours = [b.evaluate("e => getComputedStyle(e).backgroundColor") for b in (tolerated, plain)]
+    assert colours[0] != colours[1], colours
+    graph = page.get_by_test_id("graph")
+    expect(graph.locator(".gnode[data-step='tolerated']")).to_have_class(re.compile("s-tolerated"))
+    expect(graph.locator(".gnode[data-step='plain-failure']")).to_have_class(re.compile("s-fail"))
+    shot(page, "23-tolerated-and-skipped")
+
+
+def test_child_workflows_of_subfolders_and_documents_have_a_page(page: Page, server: str) -> None:
+    page.goto("/workflows")
+    group = page.locator("tr.group-row[data-folder='ci']")
+    expect(group).to_be_visible()
+    page.locator("tr[data-workflow='build'] a", has_text="build").first.click()
+    expect(page).to_have_url(re.compile(r"/workflows/build\?file=ci%2Fbuild.yaml"))
+    expect(page.get_by_test_id("workflow-file")).to_contain_text("ci/build.yaml")
+    expect(page.get_by_test_id("graph").locator(".gnode").first).to_be_visible()
+
+    run_id = api(server, "POST", "/workflows/sharing-data/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "succeeded")).to_be_visible()
+    page.get_by_test_id("child-prepare-data").click()
+    expect(page.locator(".page-head .called-by")).to_contain_text("prepare-data")
+    page.locator(".page-head h1 a", has_text="child-workflow").click()
+    expect(page).to_have_url(re.compile(r"/workflows/child-workflow\?file=sharing-data.yaml"))
+    expect(page.get_by_test_id("workflow-file")).to_contain_text("sharing-data.yaml (document 2)")
+    expect(page.get_by_test_id("graph").locator(".gnode[data-step='extract']")).to_be_visible()
+    shot(page, "24-child-document-workflow")

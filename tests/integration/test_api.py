@@ -114,6 +114,55 @@ WORKFLOWS = {
           - name: one
             command: echo one
     """,
+    "sub/deeper/deep.yaml": """
+        name: deep
+        tags: [inner]
+        schedule:
+          - "@every 10m"
+          - "CRON_TZ=Asia/Tokyo 0 9 * * *"
+        steps:
+          - name: d
+            command: echo deep
+    """,
+    "two-docs.yaml": """
+        name: first-doc
+        steps:
+          - name: call
+            run: second-doc
+        ---
+        name: second-doc
+        steps:
+          - name: s
+            command: echo second
+    """,
+    "node_modules/ignored.yaml": """
+        name: ignored-module
+        steps:
+          - name: i
+            command: echo no
+    """,
+    ".hidden/ignored.yaml": """
+        name: ignored-hidden
+        steps:
+          - name: i
+            command: echo no
+    """,
+    "tolerant.yaml": """
+        name: tolerant
+        type: graph
+        steps:
+          - name: tolerated
+            command: exit 4
+            continueOn:
+              failure: true
+          - name: plain-failure
+            command: exit 5
+          - name: gated
+            command: echo never
+            preconditions:
+              - condition: "`echo no`"
+                expected: "yes"
+    """,
 }
 
 
@@ -142,6 +191,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         body = textwrap.dedent(text).lstrip("\n")
         body = body.replace("{flag}", str(flag)) if "{flag}" in body else body
         body = body.format(items=items) if name == "fanout.yaml" else body
+        (dags / name).parent.mkdir(parents=True, exist_ok=True)
         (dags / name).write_text(body)
     port = _free_port()
     env = {**os.environ, "PLAIT_HOME": str(home), "PLAIT_DAGS_DIR": str(dags)}
@@ -257,6 +307,116 @@ def test_get_workflow_describes_steps_with_effective_depends(server: Server) -> 
     fan = server.client.get("/api/v1/workflows/fanout").json()["steps"][0]
     assert fan["run"] == "fan-item" and fan["parallel"]["maxConcurrent"] == 10
     assert len(fan["parallel"]["items"]) == 30
+
+
+def test_workflows_of_subfolders_and_later_documents_are_found(server: Server) -> None:
+    listed = server.client.get("/api/v1/workflows").json()["workflows"]
+    by_name = {w["name"]: w for w in listed}
+    assert by_name["deep"]["path"] == "sub/deeper/deep.yaml"
+    assert by_name["deep"]["folder"] == "sub/deeper"
+    assert by_name["hello"]["folder"] == "" and by_name["hello"]["path"] == "hello.yaml"
+    # the top-level files come first, then each subfolder's
+    assert [w["folder"] for w in listed].index("sub/deeper") > len(
+        [w for w in listed if not w["folder"]]
+    ) - 1
+    assert "second-doc" not in by_name  # a later document is a child, not listed
+    assert not {"ignored-module", "ignored-hidden"} & set(by_name)
+
+    deep = server.client.get("/api/v1/workflows/deep").json()
+    assert (deep["path"], deep["document"]) == ("sub/deeper/deep.yaml", 0)
+    by_file = server.client.get("/api/v1/workflows/deep", params={"file": "sub/deeper/deep.yaml"})
+    assert by_file.status_code == 200 and by_file.json()["steps"][0]["name"] == "d"
+    spec = server.client.get("/api/v1/workflows/deep/spec", params={"file": deep["path"]})
+    assert "echo deep" in spec.json()["yaml"]
+    second = server.client.get("/api/v1/workflows/second-doc").json()
+    assert (second["path"], second["document"]) == ("two-docs.yaml", 1)
+    in_file = server.client.get("/api/v1/workflows/second-doc", params={"file": "two-docs.yaml"})
+    assert in_file.json()["document"] == 1
+    refused = server.client.post("/api/v1/workflows/second-doc/start")
+    assert refused.status_code == 422 and "later document" in refused.json()["error"]
+
+    run_id = server.client.post(
+        "/api/v1/workflows/deep/start", params={"file": "sub/deeper/deep.yaml"}, json={}
+    ).json()["runId"]
+    run = _wait_final(server, run_id)
+    assert run["status"] == "succeeded" and run["workflowFile"] == "sub/deeper/deep.yaml"
+    parent = _wait_final(server, _start(server, "first-doc"))
+    child = server.client.get(f"/api/v1/runs/{parent['children'][0]['runId']}").json()
+    assert (child["name"], child["workflowFile"]) == ("second-doc", "two-docs.yaml")
+    listed_runs = server.client.get("/api/v1/runs", params={"workflow": "deep"}).json()["runs"]
+    assert listed_runs[0]["workflowFile"] == "sub/deeper/deep.yaml"
+
+
+@pytest.mark.parametrize(
+    ("name", "file"),
+    [
+        ("ignored-module", None),
+        ("ignored-hidden", None),
+        ("ignored-hidden", ".hidden/ignored.yaml"),
+        ("ignored-module", "node_modules/ignored.yaml"),
+        ("secret", "../secret.yaml"),
+        ("secret", "/etc/passwd"),
+        ("passwd", "/etc/passwd"),
+        ("deep", "sub/deeper/nope.yaml"),
+        ("deep", "sub/deeper"),
+        ("nope", "sub/deeper/deep.yaml"),
+        ("hello", "hello.yaml/../../secret.yaml"),
+    ],
+)
+def test_a_file_outside_the_dags_folder_or_skipped_is_not_found(
+    server: Server, name: str, file: str | None
+) -> None:
+    (server.dags.parent / "secret.yaml").write_text(
+        "name: secret\nsteps:\n  - name: s\n    command: echo secret\n"
+    )
+    query = {"file": file} if file is not None else {}
+    for suffix in ("", "/spec"):
+        response = server.client.get(f"/api/v1/workflows/{name}{suffix}", params=query)
+        assert response.status_code == 404, (name, file, response.text)
+        assert "echo secret" not in response.text
+
+
+def test_a_symlink_out_of_the_dags_folder_is_neither_listed_nor_read(server: Server) -> None:
+    outside = server.dags.parent / "outside.yaml"
+    outside.write_text("name: outside\nsteps:\n  - name: o\n    command: echo outside-secret\n")
+    link = server.dags / "linked.yaml"
+    link.symlink_to(outside)
+    try:
+        names = {w["name"] for w in server.client.get("/api/v1/workflows").json()["workflows"]}
+        assert not {"outside", "linked"} & names
+        for path in ("/api/v1/workflows/linked/spec", "/api/v1/workflows/outside/spec"):
+            response = server.client.get(path)
+            assert response.status_code == 404 and "outside-secret" not in response.text
+        by_file = server.client.get("/api/v1/workflows/outside", params={"file": "linked.yaml"})
+        assert by_file.status_code == 404
+    finally:
+        link.unlink()
+
+
+def test_next_run_for_every_and_cron_tz_schedules(server: Server) -> None:
+    from datetime import datetime
+
+    before = time.time()
+    deep = next(
+        w for w in server.client.get("/api/v1/workflows").json()["workflows"] if w["name"] == "deep"
+    )
+    assert deep["schedule"] == ["@every 10m", "CRON_TZ=Asia/Tokyo 0 9 * * *"]
+    fire = datetime.fromisoformat(deep["nextRun"].replace("Z", "+00:00")).timestamp()
+    # @every 10m fires on multiples of 600 s (as the scheduler does); it comes before 09:00 JST
+    # unless that is less than 10 minutes away
+    assert before < fire <= before + 600 + 1
+    assert fire % 600 == 0 or datetime.fromtimestamp(fire).astimezone().minute == 0
+
+
+def test_a_tolerated_failure_is_marked_even_when_the_run_fails(server: Server) -> None:
+    run = _wait_final(server, _start(server, "tolerant"))
+    assert run["status"] == "failed"
+    steps = {s["name"]: s for s in run["steps"]}
+    assert steps["tolerated"]["status"] == "failed" and steps["tolerated"]["tolerated"] is True
+    assert steps["plain-failure"]["status"] == "failed"
+    assert "tolerated" not in steps["plain-failure"]
+    assert steps["gated"]["status"] == "skipped"
+    assert steps["gated"]["error"] == "precondition not met"
 
 
 def test_spec_get_put_valid_and_invalid(server: Server) -> None:

@@ -33,6 +33,10 @@ export interface Param {
 export interface WorkflowSummary {
   name: string;
   file: string;
+  /** The file relative to the DAGs folder ("ci/build.yaml"). */
+  path: string;
+  /** Its subfolder of the DAGs folder ("" at the top). */
+  folder: string;
   description: string | null;
   tags: string[];
   group: string | null;
@@ -56,6 +60,9 @@ export interface StepDef {
 export interface WorkflowDetail {
   name: string;
   file: string;
+  path: string;
+  /** Which document of the file (0: the file's own workflow; later ones are its children). */
+  document: number;
   description: string | null;
   tags: string[];
   type: string;
@@ -79,6 +86,9 @@ export interface RunSummary {
   rootRunId: string | null;
   itemIndex: number | null;
   item: unknown;
+  source?: string | null;
+  /** The run's workflow file relative to the DAGs folder, null when outside it. */
+  workflowFile?: string | null;
 }
 export interface StepRecord {
   name: string;
@@ -93,6 +103,8 @@ export interface StepRecord {
   stdoutFile: string | null;
   stderrFile: string | null;
   handler?: string | boolean | null;
+  /** A failure that continueOn tolerated (the run went on). */
+  tolerated?: boolean;
 }
 export interface ChildRef {
   runId: string;
@@ -218,16 +230,18 @@ export const wfPath = (name: string) => name.split("/").map(enc).join("/");
 export const api = {
   workflows: (filter: { name?: string; tag?: string; status?: string } = {}) =>
     request<{ workflows: WorkflowSummary[] }>("GET", `/workflows${qs(filter)}`),
-  workflow: (name: string) => request<WorkflowDetail>("GET", `/workflows/${wfPath(name)}`),
-  spec: (name: string) => request<{ yaml: string }>("GET", `/workflows/${wfPath(name)}/spec`),
-  saveSpec: (name: string, yaml: string) =>
-    request<unknown>("PUT", `/workflows/${wfPath(name)}/spec`, { yaml }),
+  workflow: (name: string, file?: string | null) =>
+    request<WorkflowDetail>("GET", `/workflows/${wfPath(name)}${qs({ file })}`),
+  spec: (name: string, file?: string | null) =>
+    request<{ yaml: string }>("GET", `/workflows/${wfPath(name)}/spec${qs({ file })}`),
+  saveSpec: (name: string, yaml: string, file?: string | null) =>
+    request<unknown>("PUT", `/workflows/${wfPath(name)}/spec${qs({ file })}`, { yaml }),
   validate: (yaml: string) => request<{ valid: boolean; problems: Problem[] }>("POST", `/validate`, { yaml }),
   schema: () => request<Record<string, unknown>>("GET", `/schema`),
-  start: (name: string, params: Record<string, string>) =>
-    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/start`, { params }),
-  enqueue: (name: string, params: Record<string, string>) =>
-    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/enqueue`, { params }),
+  start: (name: string, params: Record<string, string>, file?: string | null) =>
+    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/start${qs({ file })}`, { params }),
+  enqueue: (name: string, params: Record<string, string>, file?: string | null) =>
+    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/enqueue${qs({ file })}`, { params }),
   runs: (filter: Record<string, string | number | boolean | undefined>) =>
     request<{ runs: RunSummary[]; total: number }>("GET", `/runs${qs(filter)}`),
   run: (runId: string) => request<RunDetail>("GET", `/runs/${enc(runId)}`),

@@ -46,9 +46,9 @@ export function statusInfo(s: string | null | undefined): StatusInfo {
 }
 
 /** A step's displayed status: a failure the run survived (continueOn) is "tolerated". */
-export function stepStatus(step: { status: StepStatus }, runStatus: RunStatus): AnyStatus {
-  if (step.status === "failed" && (runStatus === "partially_succeeded" || runStatus === "succeeded"))
-    return "tolerated";
+export function stepStatus(step: { status: StepStatus; tolerated?: boolean }, runStatus: RunStatus): AnyStatus {
+  if (step.status !== "failed") return step.status;
+  if (step.tolerated || runStatus === "partially_succeeded" || runStatus === "succeeded") return "tolerated";
   return step.status;
 }
 
@@ -121,8 +121,10 @@ export function span(
   return e === null ? null : e - s;
 }
 
+/** The last 8 characters of a run id: its first ones are a timestamp (UUIDv7), shared by runs
+ * started in the same instant, so only the end tells sibling runs apart. */
 export function shortId(id: string): string {
-  return id.length > 10 ? id.slice(0, 8) : id;
+  return id.length > 10 ? id.slice(-8) : id;
 }
 
 export function fmtItem(item: unknown): string {

@@ -177,7 +177,8 @@ export function Graph(props: {
     };
   });
   // Tall enough for the whole graph, never a fixed small box; the user can resize it.
-  const height = Math.max(200, Math.min(layout.height + 60, 640));
+  // (fitView pads by 15% a side and may zoom to 1.1: leave room for both.)
+  const height = Math.max(200, Math.min(Math.ceil(layout.height * 1.45) + 20, 640));
   return (
     <div className="graph" style={{ height }} data-testid="graph">
       <ReactFlowProvider>

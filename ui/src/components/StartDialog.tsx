@@ -5,10 +5,13 @@ import { api, type Param } from "../api";
 /** Start (or enqueue) a workflow with a form built from its declared params. */
 export function StartDialog({
   workflow,
+  file,
   params,
   onClose,
 }: {
   workflow: string;
+  /** The workflow's file relative to the DAGs folder, when known. */
+  file?: string | null;
   params: Param[];
   onClose: () => void;
 }) {
@@ -26,7 +29,7 @@ export function StartDialog({
       // Send only what differs from the defaults, so the workflow's own defaults apply.
       const changed: Record<string, string> = {};
       for (const p of params) if ((values[p.name] ?? "") !== (p.default ?? "")) changed[p.name] = values[p.name];
-      const res = mode === "start" ? await api.start(workflow, changed) : await api.enqueue(workflow, changed);
+      const res = mode === "start" ? await api.start(workflow, changed, file) : await api.enqueue(workflow, changed, file);
       onClose();
       navigate(`/runs/${encodeURIComponent(res.runId)}`);
     } catch (e) {

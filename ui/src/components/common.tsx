@@ -3,8 +3,14 @@ import type { RunSummary } from "../api";
 import { StatusBadge, fmtDuration, fmtItem, fmtTime, isActive, shortId, span } from "../format";
 
 export const runUrl = (runId: string) => `/runs/${encodeURIComponent(runId)}`;
-export const wfUrl = (name: string, tab?: string) =>
-  `/workflows/${name.split("/").map(encodeURIComponent).join("/")}${tab ? `?tab=${tab}` : ""}`;
+/** A workflow's page; `file` (relative to the DAGs folder) picks it when names repeat. */
+export const wfUrl = (name: string, file?: string | null, tab?: string) => {
+  const q = new URLSearchParams();
+  if (file) q.set("file", file);
+  if (tab) q.set("tab", tab);
+  const s = q.toString();
+  return `/workflows/${name.split("/").map(encodeURIComponent).join("/")}${s ? `?${s}` : ""}`;
+};
 export const logUrl = (runId: string, step: string, q = "") =>
   `/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(step)}/log${q}`;
 export const itemsUrl = (runId: string, step: string) =>
@@ -67,7 +73,7 @@ export function RunsTable({
             </td>
             {showWorkflow ? (
               <td>
-                <Link to={wfUrl(r.name)}>{r.name}</Link>
+                <Link to={wfUrl(r.name, r.workflowFile)}>{r.name}</Link>
               </td>
             ) : null}
             <td>

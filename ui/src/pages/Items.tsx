@@ -110,17 +110,23 @@ export function ItemsPage() {
           </select>
         </label>
         <span className="spacer" />
-        <span className="muted small">
+        <span className="muted small" data-testid="items-total">
           {total} {status ? `${status} ` : ""}items
         </span>
+        <button onClick={() => set("page", "")} disabled={page <= 0}>
+          « first
+        </button>
         <button onClick={() => set("page", String(page - 1))} disabled={page <= 0}>
           ‹ prev
         </button>
-        <span className="small">
+        <span className="small nowrap" data-testid="page-of">
           page {page + 1} / {pages}
         </span>
         <button onClick={() => set("page", String(page + 1))} disabled={page + 1 >= pages}>
           next ›
+        </button>
+        <button onClick={() => set("page", String(pages - 1))} disabled={page + 1 >= pages}>
+          last »
         </button>
       </div>
       <ErrorBox error={kids.error ?? run.error} />

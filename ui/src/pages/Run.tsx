@@ -61,8 +61,8 @@ export function RunPage() {
   const location = useLocation();
   const { data: run, error, reload } = useLoader(() => api.run(runId), [runId]);
   const wf = useLoader<WorkflowDetail | null>(
-    () => (run?.name ? api.workflow(run.name).catch(() => null) : Promise.resolve(null)),
-    [run?.name],
+    () => (run?.name ? api.workflow(run.name, run.workflowFile).catch(() => null) : Promise.resolve(null)),
+    [run?.name, run?.workflowFile],
   );
   const refresh = useThrottled(() => void reload(), 250);
   const live = useRunEvents({ accept: concerns(runId), onEvent: refresh }, [runId]);
@@ -124,7 +124,7 @@ export function RunPage() {
       <div className="page-head">
         <div>
           <h1>
-            <Link to={wfUrl(run.name)} className="plain">
+            <Link to={wfUrl(run.name, run.workflowFile)} className="plain">
               {run.name}
             </Link>{" "}
             <span className="mono muted run-id" title={run.runId}>
@@ -347,7 +347,11 @@ function StepRow({
         </td>
         <td>
           <StatusBadge status={st} title={step.error} />
-          {step.error ? <div className="small step-error">{step.error}</div> : null}
+          {step.error ? (
+            <div className={`small step-error${st === "failed" ? "" : st === "tolerated" ? " quiet tol" : " quiet"}`}>
+              {step.error}
+            </div>
+          ) : null}
         </td>
         <td className="small">{fmtTime(step.startedAt)}</td>
         <td className={running ? "elapsed" : undefined}>{fmtDuration(span(step.startedAt, step.finishedAt, now, running))}</td>

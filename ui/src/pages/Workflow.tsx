@@ -19,8 +19,10 @@ export function WorkflowPage() {
   const name = decodeURIComponent(params["*"] ?? "").replace(/\/+$/, "");
   const [search, setSearch] = useSearchParams();
   const tab = (TABS as readonly string[]).includes(search.get("tab") ?? "") ? (search.get("tab") as Tab) : "graph";
-  const { data: wf, error, reload: reloadWf } = useLoader(() => api.workflow(name), [name]);
+  const file = search.get("file");
+  const { data: wf, error, reload: reloadWf } = useLoader(() => api.workflow(name, file), [name, file]);
   const [starting, setStarting] = useState(false);
+  const childDocument = !!wf && wf.document > 0;
 
   return (
     <div>
@@ -38,11 +40,27 @@ export function WorkflowPage() {
               </span>
             ))}
             {wf?.schedule?.length ? <span className="mono small muted"> ⏱ {wf.schedule.join(", ")}</span> : null}
-            {wf?.file ? <span className="mono small muted"> · {wf.file}</span> : null}
+            {wf?.file ? (
+              <span className="mono small muted" title={wf.file} data-testid="workflow-file">
+                {wf.tags?.length || wf.schedule?.length ? " · " : ""}
+                {wf.path || wf.file}
+                {childDocument ? ` (document ${wf.document + 1})` : ""}
+              </span>
+            ) : null}
           </div>
+          {childDocument ? (
+            <p className="muted small">
+              A later document of {wf.path}: a child workflow that only that file's own workflow runs.
+            </p>
+          ) : null}
         </div>
         <span className="spacer" />
-        <button className="primary" onClick={() => setStarting(true)} disabled={!wf}>
+        <button
+          className="primary"
+          onClick={() => setStarting(true)}
+          disabled={!wf || childDocument}
+          title={childDocument ? "started only by its file's own workflow" : undefined}
+        >
           ▶ Start…
         </button>
       </div>
@@ -66,16 +84,18 @@ export function WorkflowPage() {
       <ErrorBox error={error} />
       {error && !wf ? (
         <p className="muted small">
-          This workflow is not a file of the DAGs folder (a child workflow is found beside its parent), but its
-          runs are here:
+          This workflow is not in the DAGs folder (a child workflow may be found beside a parent elsewhere), but
+          its runs are here:
         </p>
       ) : null}
       {error && !wf ? <HistoryTab name={name} steps={null} /> : null}
       {!wf && !error ? <Loading /> : null}
       {wf && tab === "graph" ? <GraphTab name={name} steps={wf.steps} type={wf.type} /> : null}
       {wf && tab === "history" ? <HistoryTab name={name} steps={wf.steps.map((s) => s.name)} /> : null}
-      {wf && tab === "spec" ? <SpecTab name={name} onSaved={() => void reloadWf()} /> : null}
-      {starting && wf ? <StartDialog workflow={name} params={wf.params ?? []} onClose={() => setStarting(false)} /> : null}
+      {wf && tab === "spec" ? <SpecTab name={name} file={file} onSaved={() => void reloadWf()} /> : null}
+      {starting && wf ? (
+        <StartDialog workflow={name} file={wf.path || file} params={wf.params ?? []} onClose={() => setStarting(false)} />
+      ) : null}
     </div>
   );
 }
@@ -258,8 +278,8 @@ function previewSteps(text: string): { steps: GraphStep[]; type: string } | null
   }
 }
 
-function SpecTab({ name, onSaved }: { name: string; onSaved: () => void }) {
-  const spec = useLoader(() => api.spec(name), [name]);
+function SpecTab({ name, file, onSaved }: { name: string; file: string | null; onSaved: () => void }) {
+  const spec = useLoader(() => api.spec(name, file), [name, file]);
   const schema = useLoader(() => api.schema().catch(() => null), []);
   const [text, setText] = useState<string | null>(null);
   const [problems, setProblems] = useState<Problem[] | null>(null);
@@ -281,7 +301,7 @@ function SpecTab({ name, onSaved }: { name: string; onSaved: () => void }) {
     setSaveErr(null);
     setSaveMsg(null);
     try {
-      await api.saveSpec(name, current);
+      await api.saveSpec(name, current, file);
       setSaveMsg(`saved at ${new Date().toLocaleTimeString()}`);
       spec.setData({ yaml: current });
       setText(null);

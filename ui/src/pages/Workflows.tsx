@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { Fragment, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { api, type WorkflowSummary } from "../api";
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
@@ -6,7 +6,8 @@ import { ErrorBox, Loading, runUrl, wfUrl } from "../components/common";
 import { StartDialog } from "../components/StartDialog";
 import { StatusBadge, ago, fmtTime, isActive } from "../format";
 
-/** Every workflow: last run's status, schedule and next run, tags; search by name or tag. */
+/** Every workflow: last run's status, schedule and next run, tags; search by name or tag.
+ * Workflows of subfolders of the DAGs folder come after the top-level ones, grouped by folder. */
 export function Workflows() {
   const { data, error, reload } = useLoader(() => api.workflows(), []);
   const refresh = useThrottled(() => void reload(), 800);
@@ -26,6 +27,13 @@ export function Workflows() {
       (w.tags ?? []).some((t) => t.toLowerCase().includes(needle));
     return hit && (!tag || (w.tags ?? []).includes(tag));
   });
+  // The server lists the top-level files first, then each subfolder's (sorted by folder).
+  const groups: { folder: string; rows: WorkflowSummary[] }[] = [];
+  for (const w of shown) {
+    const folder = w.folder ?? "";
+    if (!groups.length || groups[groups.length - 1].folder !== folder) groups.push({ folder, rows: [] });
+    groups[groups.length - 1].rows.push(w);
+  }
   return (
     <div>
       <div className="page-head">
@@ -66,42 +74,54 @@ export function Workflows() {
               </tr>
             </thead>
             <tbody>
-              {shown.map((w) => (
-                <tr key={w.name} data-workflow={w.name}>
-                  <td>
-                    <Link to={wfUrl(w.name)} className="strong">
-                      {w.name}
-                    </Link>
-                    {w.description ? <div className="muted small clamp">{w.description}</div> : null}
-                    {w.error ? <div className="error-text small">⚠ {w.error}</div> : null}
-                  </td>
-                  <td>
-                    {w.lastRun ? (
-                      <Link to={runUrl(w.lastRun.runId)} className="plain">
-                        <StatusBadge status={w.lastRun.status} />
-                        <div className="muted small">{ago(w.lastRun.startedAt, now)}</div>
-                      </Link>
-                    ) : (
-                      <StatusBadge status={null} />
-                    )}
-                  </td>
-                  <td className="mono small">{(w.schedule ?? []).join("\n") || <span className="muted">—</span>}</td>
-                  <td className="small" title={w.nextRun ?? ""}>
-                    {w.nextRun ? fmtTime(w.nextRun) : <span className="muted">—</span>}
-                  </td>
-                  <td>
-                    {(w.tags ?? []).map((t) => (
-                      <button key={t} className="tag clickable" onClick={() => setTag(t)}>
-                        {t}
-                      </button>
-                    ))}
-                  </td>
-                  <td className="right">
-                    <button className="primary small-btn" onClick={() => setStarting(w)} disabled={!!w.error}>
-                      ▶ Start
-                    </button>
-                  </td>
-                </tr>
+              {groups.map((g) => (
+                <Fragment key={g.folder}>
+                  {g.folder ? (
+                    <tr className="group-row" data-folder={g.folder}>
+                      <td colSpan={6}>
+                        <span className="folder-icon">▸</span> {g.folder}/
+                      </td>
+                    </tr>
+                  ) : null}
+                  {g.rows.map((w) => (
+                    <tr key={w.path || w.name} data-workflow={w.name} data-path={w.path}>
+                      <td className={g.folder ? "indented" : undefined}>
+                        <Link to={wfUrl(w.name, w.folder ? w.path : null)} className="strong">
+                          {w.name}
+                        </Link>
+                        {g.folder ? <span className="mono muted small"> {w.path}</span> : null}
+                        {w.description ? <div className="muted small clamp">{w.description}</div> : null}
+                        {w.error ? <div className="error-text small">⚠ {w.error}</div> : null}
+                      </td>
+                      <td>
+                        {w.lastRun ? (
+                          <Link to={runUrl(w.lastRun.runId)} className="plain">
+                            <StatusBadge status={w.lastRun.status} />
+                            <div className="muted small">{ago(w.lastRun.startedAt, now)}</div>
+                          </Link>
+                        ) : (
+                          <StatusBadge status={null} />
+                        )}
+                      </td>
+                      <td className="mono small">{(w.schedule ?? []).join("\n") || <span className="muted">—</span>}</td>
+                      <td className="small" title={w.nextRun ?? ""}>
+                        {w.nextRun ? fmtTime(w.nextRun) : <span className="muted">—</span>}
+                      </td>
+                      <td>
+                        {(w.tags ?? []).map((t) => (
+                          <button key={t} className="tag clickable" onClick={() => setTag(t)}>
+                            {t}
+                          </button>
+                        ))}
+                      </td>
+                      <td className="right">
+                        <button className="primary small-btn" onClick={() => setStarting(w)} disabled={!!w.error}>
+                          ▶ Start
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </Fragment>
               ))}
               {shown.length === 0 ? (
                 <tr>
@@ -115,7 +135,12 @@ export function Workflows() {
         </div>
       ) : null}
       {starting ? (
-        <StartDialog workflow={starting.name} params={starting.params ?? []} onClose={() => setStarting(null)} />
+        <StartDialog
+          workflow={starting.name}
+          file={starting.folder ? starting.path : null}
+          params={starting.params ?? []}
+          onClose={() => setStarting(null)}
+        />
       ) : null}
     </div>
   );
