@@ -152,7 +152,7 @@ def stop(run_id: RunId, services: Svc) -> dict[str, Any]:
     run = services.store.get_run(run_id)
     if run.status.is_final:
         raise RunStateError(f"run {run_id} is {run.status}; only an active run can be stopped")
-    services.store.request_stop(run_id)
+    services.store.stop(run_id)
     return {"runId": run_id, "status": str(run.status), "stopRequested": True}
 
 

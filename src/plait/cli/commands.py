@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -144,7 +146,6 @@ def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_scheduler(args: argparse.Namespace, extra: list[str]) -> int:
     import logging
     import signal
-    import threading
 
     from plait.scheduler import Scheduler
 
@@ -153,6 +154,9 @@ def cmd_scheduler(args: argparse.Namespace, extra: list[str]) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: stopping.set())
+    parent = os.environ.get("PLAIT_EXIT_WITH_PARENT")
+    if parent:  # started by `plait start-all`: end with it, however it ends
+        threading.Thread(target=_watch_parent, args=(int(parent), stopping), daemon=True).start()
     store = open_store(home)
     try:
         print(f"plait scheduler: home {home.root}, workflows in {home.dags_dir}", flush=True)
@@ -160,6 +164,12 @@ def cmd_scheduler(args: argparse.Namespace, extra: list[str]) -> int:
     finally:
         store.close()
     return 0
+
+
+def _watch_parent(parent: int, stopping: threading.Event) -> None:
+    while not stopping.wait(1.0):
+        if os.getppid() != parent:
+            stopping.set()
 
 
 def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
@@ -176,7 +186,7 @@ def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"no scheduled workflows in {home.dags_dir}")
     for entry in listing:
         if entry["error"]:
-            print(f"{entry['file']}: {entry['error']}")
+            print(entry["error"])
             continue
         print(f"{entry['name']}  {' | '.join(entry['schedule'])}")
         for moment in entry["next"]:
@@ -291,7 +301,7 @@ def cmd_history(args: argparse.Namespace, extra: list[str]) -> int:
     if args.json:
         print_json([run.to_json() for run in runs])
     else:
-        print("\n".join(history_table(runs)))
+        print("\n".join(history_table(runs, with_names=args.target is None)))
     return 0
 
 
@@ -367,7 +377,7 @@ def cmd_stop(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"nothing to stop: {what} has no active run")
             return 0
         for run in active:
-            store.request_stop(run.run_id)
+            store.stop(run.run_id)
         if not args.no_wait:
             _wait_final(store, [run.run_id for run in active])
         for run in active:
@@ -419,7 +429,7 @@ def cmd_restart(args: argparse.Namespace, extra: list[str]) -> int:
             runs = [latest]
         for run in runs:
             if not run.status.is_final:
-                store.request_stop(run.run_id)
+                store.stop(run.run_id)
         _wait_final(store, [run.run_id for run in runs])
         previous = runs[0]
     finally:
@@ -448,7 +458,10 @@ def cmd_start_all(args: argparse.Namespace, extra: list[str]) -> int:
 
     home = Home.from_env()
     home.root.mkdir(parents=True, exist_ok=True)
-    scheduler = subprocess.Popen([sys.executable, "-m", "plait", "scheduler"])
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "plait", "scheduler"],
+        env={**os.environ, "PLAIT_EXIT_WITH_PARENT": str(os.getpid())},
+    )
     try:
         serve(home, host=args.host, port=args.port)
     finally:

@@ -18,6 +18,7 @@ __all__ = ["Progress", "duration", "history_table", "run_tree"]
 
 _MAX_CHILDREN_LISTED = 10
 _OUTPUT_LINES = 3
+_LINE_WIDTH = 200
 
 _MARK = {
     "succeeded": "✓",
@@ -51,7 +52,10 @@ def _head(path: str | None, lines: int) -> list[str]:
             data = handle.read(4096)
     except OSError:
         return []
-    text = data.decode(errors="replace").rstrip("\n").splitlines()
+    text = [
+        line if len(line) <= _LINE_WIDTH else line[: _LINE_WIDTH - 1] + "…"
+        for line in data.decode(errors="replace").rstrip("\n").splitlines()
+    ]
     shown = text[:lines]
     if len(text) > lines:
         shown.append("…")
@@ -136,8 +140,9 @@ def _children_lines(
     return lines
 
 
-def history_table(runs: list[RunRecord]) -> list[str]:
-    rows = [("RUN ID", "STATUS", "STARTED", "DURATION", "PARAMS")]
+def history_table(runs: list[RunRecord], with_names: bool = False) -> list[str]:
+    """Runs as a table; ``with_names`` adds a WORKFLOW column (runs of several workflows)."""
+    rows: list[tuple[str, ...]] = [("RUN ID", "STATUS", "STARTED", "DURATION", "PARAMS")]
     for run in runs:
         started = (
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
@@ -154,9 +159,15 @@ def history_table(runs: list[RunRecord]) -> list[str]:
                 params[:60],
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    if with_names:
+        names = ["WORKFLOW", *(run.name for run in runs)]
+        rows = [(name, *row) for name, row in zip(names, rows, strict=True)]
+    last = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(last)]
     return [
-        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
+        "  ".join(
+            cell.ljust(widths[i]) if i < last else cell for i, cell in enumerate(row)
+        ).rstrip()
         for row in rows
     ]
 

@@ -189,8 +189,7 @@ class Scheduler:
 
         stopped = []
         for run in self.store.list_runs(name, statuses=ACTIVE_RUN_STATUSES, roots_only=True):
-            if not self.store.dequeue(run.run_id, "stopped by its schedule"):
-                self.store.request_stop(run.run_id)
+            self.store.stop(run.run_id, "stopped by its schedule")
             stopped.append(run.run_id)
         return stopped
 

@@ -311,6 +311,13 @@ class SQLiteStore:
         with self._transaction() as db:
             return db.execute(q.REQUEST_STOP, (run_id,)).rowcount
 
+    def stop(self, run_id: str, reason: str = "stopped") -> str:
+        """Stop a run however far it got: a queued run leaves its queue (``cancelled`` at
+        once); a running one is asked to stop, with its children. Returns what was done."""
+        if self.dequeue(run_id, reason):
+            return "dequeued"
+        return "stopping" if self.request_stop(run_id) else "not active"
+
     def stop_requests(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._db.execute(q.SELECT_STOP_REQUESTS)}
