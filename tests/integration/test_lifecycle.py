@@ -259,3 +259,15 @@ def test_retry_reruns_only_failed_children_and_their_failed_steps(
     retried = json.loads(cli("status", "--run-id", children_before[1], "--json").out)
     assert retried["attempt"] == 2
     assert {s["name"]: s["attempt"] for s in retried["steps"]} == {"first": 1, "check": 2}
+
+
+def test_stop_of_a_queued_run_takes_it_out_of_its_queue(cli, write) -> None:
+    write("queued.yaml", "name: queued\nsteps:\n  - name: s\n    command: sleep 5\n")
+    enqueued = cli("enqueue", "queued.yaml")
+    run_id = enqueued.out.strip()
+    started = time.monotonic()
+    assert cli("stop", "--run-id", run_id).code == 0
+    assert time.monotonic() - started < 5
+    record = json.loads(cli("status", "--run-id", run_id, "--json").out)
+    assert record["status"] == "cancelled"
+    assert record["startedAt"] is None
