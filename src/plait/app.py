@@ -141,6 +141,7 @@ def start_run(
         execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
         record = execution.record
         queue = queue_of(workflow)
+        capacity = load_config(home.config_file).queues.get(queue)  # a bad config: no run
         store.enqueue(
             record,
             [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)],
@@ -149,7 +150,6 @@ def start_run(
             dispatch="self",
         )
         with _stop_on_signals(agent) if handle_signals else nullcontext():
-            capacity = load_config(home.config_file).queues.get(queue)
             started = wait_for_slot(
                 store,
                 record.run_id,
@@ -206,6 +206,7 @@ def retry_run(
     try:
         agent = Agent(store, home, observer=observer, base=load_base(home))
         queue = queue_of(workflow)
+        capacity = load_config(home.config_file).queues.get(queue)
         store.begin_retry(
             previous.run_id, agent.pid, queue=queue, max_active_runs=workflow.max_active_runs
         )
@@ -213,7 +214,6 @@ def retry_run(
             agent, workflow, params=params, previous=previous, rerun=rerun, admitted=True
         )
         with _stop_on_signals(agent):
-            capacity = load_config(home.config_file).queues.get(queue)
             if not wait_for_slot(
                 store, previous.run_id, queue, capacity, on_wait=on_wait, stopping=agent.stopping
             ):

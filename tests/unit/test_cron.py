@@ -120,9 +120,7 @@ def test_default_timezone_argument() -> None:
     after = utc("2024-07-01T00:00:00")
     assert iso(next_fires("0 9 * * *", after, 1, "Europe/Paris")) == ["2024-07-01T07:00:00"]
     assert iso(next_fires("0 9 * * *", after, 1, "UTC")) == ["2024-07-01T09:00:00"]
-    assert iso(next_fires("0 9 * * *", after, 1, "America/Los_Angeles")) == [
-        "2024-07-01T16:00:00"
-    ]
+    assert iso(next_fires("0 9 * * *", after, 1, "America/Los_Angeles")) == ["2024-07-01T16:00:00"]
 
 
 def test_no_timezone_at_all_means_the_machines(monkeypatch: pytest.MonkeyPatch) -> None:

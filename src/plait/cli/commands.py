@@ -119,9 +119,10 @@ def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
     from plait.queue.listing import queue_listing
 
     home = Home.from_env()
+    config = load_config(home.config_file)
     store = _store_or_none(home)
     try:
-        listing = queue_listing(store, load_config(home.config_file))
+        listing = queue_listing(store, config)
     finally:
         store.close()
     if getattr(args, "json", False):
@@ -157,6 +158,9 @@ def cmd_scheduler(args: argparse.Namespace, extra: list[str]) -> int:
     parent = os.environ.get("PLAIT_EXIT_WITH_PARENT")
     if parent:  # started by `plait start-all`: end with it, however it ends
         threading.Thread(target=_watch_parent, args=(int(parent), stopping), daemon=True).start()
+    from plait.queue import load_config
+
+    load_config(home.config_file)  # a malformed config stops the scheduler before it starts
     store = open_store(home)
     try:
         print(f"plait scheduler: home {home.root}, workflows in {home.dags_dir}", flush=True)
@@ -411,7 +415,12 @@ def cmd_retry(args: argparse.Namespace, extra: list[str]) -> int:
         store.close()
     observer = Progress() if sys.stderr.isatty() and not args.quiet else None
     record = retry_run(
-        run, home=home, step=args.step, downstream=args.downstream, observer=observer
+        run,
+        home=home,
+        step=args.step,
+        downstream=args.downstream,
+        observer=observer,
+        on_wait=_tell_waiting,
     )
     _print_tree(home, record)
     return exit_code(record.status)

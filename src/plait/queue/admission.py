@@ -52,7 +52,7 @@ def wait_for_slot(
     turns = 0
     while True:
         turns += 1
-        if turns % 20 == 0:  # every 2 s: runs of dead agents must not hold the queue forever
+        if turns % 20 == 1:  # at once, then every 2 s: dead agents must not hold the queue
             from plait.runtime.recovery import recover
 
             recover(store)

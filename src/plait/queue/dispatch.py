@@ -31,6 +31,8 @@ def dispatch(
     for queue in queues if queues is not None else store.queues_with_waiting():
         claim = store.claim(queue, config.queues.get(queue))
         for run_id in claim.claimed:
-            launch(run_id)
+            pid = launch(run_id)
+            if isinstance(pid, int):
+                store.set_claim_pid(run_id, pid)
             launched.append(run_id)
     return launched

@@ -138,6 +138,16 @@ WHERE id = ? AND status = 'running' AND (pid IS NULL OR pid = ?)
 RETURNING epoch
 """
 
+SET_CLAIM_PID = """
+UPDATE runs SET pid = ?, host = ? WHERE id = ? AND status = 'running' AND pid IS NULL
+"""
+
+STEAL_LEASE = """
+UPDATE leases SET owner = ?, epoch = epoch + 1, expires_at = ?
+WHERE name = ? AND owner = ?
+RETURNING epoch
+"""
+
 REQUEUE_STALE_CLAIMS = """
 UPDATE runs SET status = 'queued', claimed_at = NULL
 WHERE status = 'running' AND pid IS NULL AND dispatch = 'scheduler' AND claimed_at < ?

@@ -461,6 +461,12 @@ class SQLiteStore:
             ).fetchone()
         return None if row is None else int(row[0])
 
+    def set_claim_pid(self, run_id: str, pid: int) -> None:
+        """The pid of the agent launched for a claimed run, so that its death is noticed even
+        before the agent has taken the run over."""
+        with self._transaction() as db:
+            db.execute(q.SET_CLAIM_PID, (pid, os.uname().nodename, run_id))
+
     def requeue_stale_claims(self, older_than: float) -> int:
         """Claimed runs whose agent never started (the launcher died): back in the queue."""
         with self._transaction() as db:
@@ -512,6 +518,14 @@ class SQLiteStore:
         """Take or renew the lease ``name``; its epoch, or None while another owner holds it."""
         with self._transaction() as db:
             row = db.execute(q.ACQUIRE_LEASE, (name, owner, now + ttl, now)).fetchone()
+        return None if row is None else int(row[0])
+
+    def steal_lease(
+        self, name: str, dead_owner: str, owner: str, ttl: float, now: float
+    ) -> int | None:
+        """Take the lease from an owner known to be dead (its epoch, or None if it moved)."""
+        with self._transaction() as db:
+            row = db.execute(q.STEAL_LEASE, (owner, now + ttl, name, dead_owner)).fetchone()
         return None if row is None else int(row[0])
 
     def release_lease(self, name: str, owner: str) -> None:

@@ -1,0 +1,462 @@
+"""Queues and maxActiveRuns: for ``plait start``, enqueued runs, retry; named queues with and
+without config; FIFO; enqueue/dequeue/queue list; child runs; malformed config.yaml.
+
+Real CLI, real subprocesses (``plait start`` in the background, ``plait scheduler``), real SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at one moment (an end before a start at the same instant)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = now = 0
+    for _, delta in events:
+        now += delta
+        best = max(best, now)
+    return best
+
+
+def run_intervals(runs: list[dict]) -> list[tuple[float, float]]:  # type: ignore[type-arg]
+    return [(_epoch(r["startedAt"]), _epoch(r["finishedAt"])) for r in runs]
+
+
+def start_background(path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "plait", "start", "-q", *args, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def scheduler_process(log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "plait", "scheduler"], stdout=out, stderr=out
+        )
+
+
+def stop_process(process: subprocess.Popen) -> int:  # type: ignore[type-arg]
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait(timeout=10)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def history(cli, name: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    result = cli("history", name, "--json", "--limit", "200")
+    if "no runs yet" in result.err:
+        return []
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def status(cli, run_id: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    result = cli("status", "--run-id", run_id, "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def running(cli, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r["runId"] for r in history(cli, name) if r["status"] == "running"]
+
+
+def sleeper(name: str, seconds: float, extra: str = "") -> str:
+    return f"name: {name}\n{extra}steps:\n  - name: work\n    command: sleep {seconds}\n"
+
+
+# ----------------------------------------------------------------------- plait start
+
+
+def test_start_waits_for_max_active_runs_and_says_why(cli, write) -> None:
+    path = write("solo.yaml", sleeper("solo", 1.0))  # maxActiveRuns: 1 by default
+    first = start_background(path)
+    try:
+        wait_for(lambda: running(cli, "solo"), 10, "the first run")
+        refused = cli("start", "-q", "--no-wait", path)
+        assert refused.code == 6, refused.err
+        assert "not started" in refused.err and "maxActiveRuns 1 of solo" in refused.err
+        second = start_background(path)
+        _, err = second.communicate(timeout=20)
+        assert second.returncode == 0, err
+        assert "plait: waiting to start: maxActiveRuns 1 of solo" in err
+        assert first.wait(timeout=10) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    runs = [r for r in history(cli, "solo") if r["status"] == "succeeded"]
+    assert len(runs) == 2
+    assert max_overlap(run_intervals(runs)) == 1
+    # the refused run is not waiting anywhere
+    assert all(r["status"] != "queued" for r in history(cli, "solo"))
+    listing = cli("queue", "list", "--json")
+    assert listing.code == 0 and json.loads(listing.out) == []
+
+
+def test_retry_waits_for_max_active_runs(cli, write, tmp_path: Path) -> None:
+    path = write(
+        "flaky.yaml",
+        """
+        name: flaky
+        steps:
+          - name: work
+            command: sh -c 'if [ -f ok ]; then sleep 1; else touch ok; exit 1; fi'
+        """,
+    )
+    failed = cli("start", "-q", path)
+    assert failed.code == 1
+    failed_id = history(cli, "flaky")[0]["runId"]
+    other = start_background(path)  # succeeds, sleeping 1 s
+    try:
+        wait_for(lambda: running(cli, "flaky"), 10, "the second run")
+        retried = subprocess.run(
+            [sys.executable, "-m", "plait", "retry", "-q", "--run-id", failed_id],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert retried.returncode == 0, retried.stderr
+        assert other.wait(timeout=10) == 0
+    finally:
+        if other.poll() is None:
+            other.kill()
+    runs = history(cli, "flaky")
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
+    retry = status(cli, failed_id)
+    other_run = next(r for r in runs if r["runId"] != failed_id)
+    # the retry started only once the other run had finished
+    assert _epoch(retry["steps"][0]["startedAt"]) >= _epoch(other_run["finishedAt"]) - 0.05
+
+
+def test_the_specs_heavy_jobs_queue_allows_two_without_config(cli, write) -> None:
+    path = write(
+        "heavy.yaml",
+        """
+        name: queue-managed-workflow
+        queue: heavy-jobs       # Assign to specific queue
+        maxActiveRuns: 2        # Queue allows 2 concurrent
+        steps:
+          - name: resource-heavy
+            command: sleep 1
+          - name: light-task
+            command: echo "Quick task"
+        """,
+    )
+    processes = [start_background(path) for _ in range(4)]
+    try:
+        for process in processes:
+            _, err = process.communicate(timeout=30)
+            assert process.returncode == 0, err
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    runs = history(cli, "queue-managed-workflow")
+    assert len(runs) == 4 and all(r["status"] == "succeeded" for r in runs)
+    assert max_overlap(run_intervals(runs)) == 2
+
+
+def test_workflows_sharing_a_declared_queue_never_overlap(cli, write, home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("queues:\n  - name: shared\n    maxConcurrency: 1\n")
+    a = write("a.yaml", sleeper("wa", 0.6, "queue: shared\nmaxActiveRuns: 3\n"))
+    b = write("b.yaml", sleeper("wb", 0.6, "queue: shared\nmaxActiveRuns: 3\n"))
+    processes = [start_background(p) for p in (a, b, a, b)]
+    try:
+        for process in processes:
+            _, err = process.communicate(timeout=30)
+            assert process.returncode == 0, err
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    runs = history(cli, "wa") + history(cli, "wb")
+    assert len(runs) == 4 and all(r["status"] == "succeeded" for r in runs)
+    assert max_overlap(run_intervals(runs)) == 1
+
+
+def test_a_run_needs_room_in_both_its_queue_and_its_workflow(cli, write, home: Path) -> None:
+    """A queue of 3 does not let a workflow with maxActiveRuns 1 run twice at once, and an
+    undeclared queue shared with a maxActiveRuns-2 workflow does not either."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("queues:\n  - name: wide\n    maxConcurrency: 3\n")
+    one = write("one.yaml", sleeper("one", 0.6, "queue: wide\n"))
+    pair = write("pair.yaml", sleeper("pair", 0.6, "queue: undeclared\nmaxActiveRuns: 2\n"))
+    single = write("single.yaml", sleeper("single", 0.6, "queue: undeclared\n"))
+    processes = [start_background(p) for p in (one, one, one, single, pair, single)]
+    try:
+        for process in processes:
+            _, err = process.communicate(timeout=30)
+            assert process.returncode == 0, err
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    assert max_overlap(run_intervals(history(cli, "one"))) == 1
+    assert max_overlap(run_intervals(history(cli, "single"))) == 1
+    assert max_overlap(run_intervals(history(cli, "single") + history(cli, "pair"))) <= 2
+
+
+# ----------------------------------------------------------------------- enqueue + scheduler
+
+
+def test_enqueue_queue_list_dequeue_and_fifo_dispatch_by_the_scheduler(
+    cli, write, tmp_path: Path, home: Path
+) -> None:
+    marks = tmp_path / "order.txt"
+    path = write(
+        "fifo.yaml",
+        f"""
+        name: fifo
+        steps:
+          - name: work
+            command: sh -c 'echo "$PLAIT_RUN_ID" >> {marks}; sleep 0.3'
+        """,
+    )
+    ids = []
+    for _ in range(3):
+        result = cli("enqueue", path)
+        assert result.code == 0, result.err
+        ids.append(result.out.strip())
+    assert len(set(ids)) == 3 and all(ids)
+    named = cli("enqueue", "--run-id", "fifo-named", path)
+    assert named.code == 0 and named.out.strip() == "fifo-named"
+    ids.append("fifo-named")
+    assert cli("enqueue", "--run-id", "fifo-named", path).code != 0  # ids are unique
+
+    listing = cli("queue", "list", "--json")
+    assert listing.code == 0, listing.err
+    (queue,) = json.loads(listing.out)
+    assert queue["name"] == "fifo" and queue["capacity"] == 1 and queue["running"] == 0
+    assert queue["waiting"] == ids
+    assert [r["position"] for r in queue["runs"]] == [1, 2, 3, 4]
+    assert queue["runs"][0]["reason"] == "waiting for the scheduler to start it"
+    assert queue["runs"][1]["reason"] == f"behind run {ids[0]}"
+    text = cli("queue", "list")
+    assert "fifo  0/1 running, 4 waiting" in text.out
+
+    dropped = ids.pop(2)
+    result = cli("dequeue", "--run-id", dropped)
+    assert result.code == 0 and "dequeued" in result.out
+    assert status(cli, dropped)["status"] == "cancelled"
+    assert cli("dequeue", "--run-id", dropped).code == 1  # not queued any more
+
+    scheduler = scheduler_process(tmp_path / "scheduler.log")
+    try:
+        wait_for(lambda: running(cli, "fifo"), 15, "the scheduler to start a run")
+        busy = running(cli, "fifo")[0]
+        refused = cli("dequeue", "--run-id", busy)
+        assert refused.code == 1 and "running" in refused.err
+        wait_for(
+            lambda: all(status(cli, i)["status"] == "succeeded" for i in ids),
+            30,
+            "every enqueued run",
+        )
+    finally:
+        stop_process(scheduler)
+    assert marks.read_text().split() == ids  # FIFO, each once, the dequeued one never
+    runs = [r for r in history(cli, "fifo") if r["runId"] in ids]
+    assert max_overlap(run_intervals(runs)) == 1  # maxActiveRuns 1 for scheduled runs too
+
+
+def test_a_foreground_start_and_scheduled_runs_share_max_active_runs(
+    cli, write, tmp_path: Path
+) -> None:
+    path = write("mixed.yaml", sleeper("mixed", 0.8, "maxActiveRuns: 2\n"))
+    for _ in range(3):
+        assert cli("enqueue", path).code == 0
+    scheduler = scheduler_process(tmp_path / "scheduler.log")
+    foreground = start_background(path)
+    try:
+        _, err = foreground.communicate(timeout=30)
+        assert foreground.returncode == 0, err
+        wait_for(
+            lambda: len([r for r in history(cli, "mixed") if r["status"] == "succeeded"]) == 4,
+            30,
+            "all four runs",
+        )
+    finally:
+        stop_process(scheduler)
+        if foreground.poll() is None:
+            foreground.kill()
+    assert max_overlap(run_intervals(history(cli, "mixed"))) == 2
+
+
+# ----------------------------------------------------------------------- children
+
+
+def test_child_runs_do_not_count_against_max_active_runs(cli, write, tmp_path: Path) -> None:
+    path = write(
+        "fan.yaml",
+        """
+        name: fan
+        maxActiveRuns: 1
+        steps:
+          - name: fan
+            run: leaf
+            parallel:
+              items: [1, 2, 3]
+              maxConcurrent: 3
+        ---
+        name: leaf
+        maxActiveRuns: 1
+        steps:
+          - name: work
+            command: sleep 1.5
+        """,
+    )
+    leaf = write("leaf.yaml", "name: leaf\nsteps:\n  - name: work\n    command: 'true'\n")
+    parent = start_background(path)
+    try:
+
+        def children_running() -> bool:
+            runs = history(cli, "fan")
+            if not runs:
+                return False
+            record = status(cli, runs[0]["runId"])
+            return sum(c["status"] == "running" for c in record["children"]) == 3
+
+        wait_for(children_running, 15, "three children running at once")
+        # a root run of the same workflow is not held back by the children either
+        direct = cli("start", "-q", "--no-wait", leaf)
+        assert direct.code == 0, direct.err
+        _, err = parent.communicate(timeout=30)
+        assert parent.returncode == 0, err
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    record = status(cli, history(cli, "fan")[0]["runId"])
+    children = record["children"]
+    assert len(children) == 3 and all(c["status"] == "succeeded" for c in children)
+    assert max_overlap(run_intervals(children)) == 3
+
+
+# ----------------------------------------------------------------------- bad config
+
+
+BAD_CONFIG = """\
+queues:
+  - name: ok
+    maxConcurrency: 2
+  - name: negative
+    maxConcurrency: -1
+  - name: typo
+    maxConcurency: 2
+timezone: Mars/Olympus
+colour: blue
+"""
+
+
+def test_malformed_config_is_reported_with_file_and_line(cli, write, home: Path, tmp_path: Path):
+    path = write("w.yaml", "name: w\nsteps:\n  - name: a\n    command: 'true'\n")
+    assert cli("start", "-q", path).code == 0  # a store exists
+    config = home / "config.yaml"
+    config.write_text(BAD_CONFIG)
+    expected = [
+        f"{config}:5: queues[1].maxConcurrency: must be a whole number >= 1",
+        f"{config}:7: queues[2].maxConcurency: unknown key `maxConcurency`",
+        f"{config}:8: timezone: unknown timezone `Mars/Olympus`",
+        f"{config}:9: colour: unknown key `colour`",
+    ]
+    listing = cli("queue", "list")
+    assert listing.code == 1
+    for line in expected:
+        assert line in listing.err
+    assert "Traceback" not in listing.err
+
+    log = tmp_path / "scheduler.log"
+    scheduler = scheduler_process(log)
+    try:
+        wait_for(lambda: "config.yaml" in log.read_text(), 10, "the scheduler to complain")
+        time.sleep(0.3)
+    finally:
+        stop_process(scheduler)
+    text = log.read_text()
+    for line in expected:
+        assert line in text
+    assert "Traceback" not in text
+
+
+def test_start_with_a_malformed_config_leaves_nothing_waiting(cli, write, home: Path) -> None:
+    path = write("w.yaml", "name: w\nsteps:\n  - name: a\n    command: 'true'\n")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "config.yaml"
+    config.write_text("queues:\n  - name: w\n    maxConcurrency: -1\n")
+    refused = cli("start", "-q", path)
+    assert refused.code == 1
+    assert f"{config}:3: queues[0].maxConcurrency" in refused.err
+    config.unlink()
+    # the refused start must not hold a place in the queue of w
+    done = subprocess.run(
+        [sys.executable, "-m", "plait", "start", "-q", "--no-wait", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_max_active_runs_must_be_a_positive_whole_number(cli, write, value: str) -> None:
+    path = write(
+        "neg.yaml", f"name: neg\nmaxActiveRuns: {value}\nsteps:\n  - name: a\n    command: 'true'\n"
+    )
+    result = cli("validate", path)
+    assert result.code == 1
+    assert f"{path}:2: maxActiveRuns" in result.err
+
+
+def test_a_killed_waiting_start_does_not_block_a_no_wait_start(cli, write) -> None:
+    path = write("hold.yaml", sleeper("hold", 1.0))
+    first = start_background(path)
+    try:
+        wait_for(lambda: running(cli, "hold"), 10, "the first run")
+        waiter = start_background(path)
+        wait_for(
+            lambda: any(r["status"] == "queued" for r in history(cli, "hold")),
+            10,
+            "the second start to wait",
+        )
+        os.kill(waiter.pid, signal.SIGKILL)
+        waiter.wait(timeout=5)
+        assert first.wait(timeout=10) == 0
+        third = subprocess.run(
+            [sys.executable, "-m", "plait", "start", "-q", "--no-wait", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert third.returncode == 0, third.stderr
+    finally:
+        if first.poll() is None:
+            first.kill()
