@@ -164,6 +164,10 @@ export function Graph(props: {
     },
     draggable: false,
     connectable: false,
+    // Known from the layout: nodes stay visible while React Flow measures them again after
+    // each live update (it hides nodes whose size it does not know).
+    initialWidth: NODE_W,
+    initialHeight: NODE_H,
   }));
   const edges: Edge[] = layout.edges.map(([a, b]) => {
     const st = byName[a]?.status;
