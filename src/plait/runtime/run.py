@@ -104,6 +104,7 @@ class RunExecution:
             self.log_dir = parent.run.log_dir
             self.log_prefix = f"{self.run_id}."
         self._log_file: TextIO | None = None
+        self.root: RunExecution = self if parent is None else parent.run.root
         self.working_dir: str = self._working_dir()
         self.cleanup_time: float = workflow.max_clean_up_time_sec
         self._deadline: float | None = None
@@ -156,7 +157,11 @@ class RunExecution:
         return self.log_dir / f"{self.log_prefix}{name}"
 
     def log(self, message: str) -> None:
-        """One line in the run's own log (``DAG_RUN_LOG_FILE``)."""
+        """One line in the run log (``DAG_RUN_LOG_FILE``): the root run's file, where child
+        runs at any depth write too, each line naming its run."""
+        if self.parent is not None:
+            self.root.log(f"[{self.workflow.name} {self.run_id}] {message}")
+            return
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         with self._lock:
             try:
@@ -195,7 +200,7 @@ class RunExecution:
         self.special_env = {
             "DAG_NAME": workflow.name,
             "DAG_RUN_ID": self.run_id,
-            "DAG_RUN_LOG_FILE": str(self.log_path("run.log")),
+            "DAG_RUN_LOG_FILE": str(self.root.log_dir / "run.log"),
             "PLAIT_HOME": str(self.agent.home.root),
             "PLAIT_RUN_ID": self.run_id,
             "PLAIT_ROOT_RUN_ID": self.root_id,
