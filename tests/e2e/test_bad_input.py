@@ -95,3 +95,5 @@ def test_bad_params_and_unknown_targets(plait_bin, tmp_path: Path, home: Path) -
     usage = plait_bin("start")
     assert usage.code == 2 and "Traceback" not in usage.err
     assert plait_bin("status", "ok", "--run-id", "nope").code == 1
+    traversal = plait_bin("start", "--run-id", "../..", tmp_path / "ok.yaml")
+    assert traversal.code == 1 and "run id" in traversal.err and "Traceback" not in traversal.err

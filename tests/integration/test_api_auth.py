@@ -98,3 +98,44 @@ def test_loopback_without_auth_does_not_warn(tmp_path: Path) -> None:
     env = {"PLAIT_AUTH_BASIC": "", "PLAIT_AUTH_TOKEN": ""}
     process, _ = _serve(tmp_path, env=env)
     assert "WARNING" not in _stop(process)
+
+
+def test_without_auth_only_local_host_names_reach_the_api(tmp_path: Path) -> None:
+    """A page whose DNS name rebinds to 127.0.0.1 must not drive the API from a browser."""
+    process, port = _serve(tmp_path, env={})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/api/v1/workflows").status_code == 200
+        assert (
+            httpx.get(f"{base}/api/v1/workflows", headers={"Host": "localhost"}).status_code == 200
+        )
+        rebound = httpx.get(f"{base}/api/v1/workflows", headers={"Host": "evil.example:8080"})
+        assert rebound.status_code == 403
+        assert "127.0.0.1" in rebound.json()["error"]
+    finally:
+        _stop(process)
+
+
+def test_the_servers_credentials_never_reach_a_step(tmp_path: Path) -> None:
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "leak.yaml").write_text(
+        "name: leak\nsteps:\n  - name: s\n    command: sh -c 'env | grep PLAIT_AUTH || true'\n"
+        "    output: SEEN\n"
+    )
+    env = {"PLAIT_AUTH_TOKEN": "tok-secret"}
+    process, port = _serve(tmp_path, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        auth = {"Authorization": "Bearer tok-secret"}
+        run_id = httpx.post(f"{base}/workflows/leak/start", headers=auth, json={}).json()["runId"]
+        deadline = time.monotonic() + 20
+        record: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            record = httpx.get(f"{base}/runs/{run_id}", headers=auth).json()
+            if record["status"] == "succeeded":
+                break
+            time.sleep(0.1)
+        assert record["status"] == "succeeded"
+        assert record["outputs"] == {"SEEN": ""}
+    finally:
+        _stop(process)

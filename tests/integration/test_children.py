@@ -619,3 +619,30 @@ def test_child_run_is_recorded_while_it_runs(cli, write, tmp_path) -> None:
     record = status_json(cli, "parent")
     child = status_json(cli, "--run-id", only_child(record, "call")["runId"])
     assert child["outputs"]["SEEN"] == "running"
+
+
+def test_child_params_see_the_steps_own_env(cli, write) -> None:
+    write(
+        "envp.yaml",
+        """
+        name: envp
+        steps:
+          - name: a
+            env:
+              X: from-step-env
+            run: child
+            params: "P=${X}"
+            output: R
+        ---
+        name: child
+        params:
+          - P: ""
+        steps:
+          - name: show
+            command: echo "${P}"
+            output: OUT
+        """,
+    )
+    assert cli("start", "envp.yaml").code == 0
+    record = json.loads(cli("status", "envp", "--json").out)
+    assert json.loads(record["outputs"]["R"])["outputs"] == {"OUT": "from-step-env"}

@@ -587,7 +587,7 @@ def test_retry_backoff_grows_the_interval_up_to_the_maximum(cli, write, tmp_path
     first, second, third = gaps(stamps)
     assert first >= 0.05
     assert second >= 0.2
-    assert 0.3 <= third < 0.7, "maxIntervalSec did not cap the interval"
+    assert 0.3 <= third < 0.8, "maxIntervalSec did not cap the interval (0.8 uncapped)"
     assert first < second
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from plait.errors import NotFoundError, PlaitError, Problem, SpecError
 from plait.model import Parallel, Step, Workflow, iso_time
+from plait.spec.discover import MAX_DEPTH, MAX_FILES, SKIPPED_FOLDERS, SUFFIXES, workflow_files
 
 __all__ = [
     "MAX_DEPTH",
@@ -41,13 +42,7 @@ __all__ = [
     "save_atomically",
 ]
 
-_SUFFIXES = (".yaml", ".yml")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
-MAX_DEPTH = 4
-"""How many folders deep below the DAGs folder workflow files are looked for."""
-MAX_FILES = 5000
-"""At most this many workflow files are read from the DAGs folder tree."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,44 +68,6 @@ class Entry:
         return head
 
 
-def _files(dags_dir: Path) -> list[Path]:
-    """The workflow files of the tree: the top-level ones first, then by relative path."""
-    found: list[Path] = []
-    root = str(dags_dir)
-    try:
-        real_root = dags_dir.resolve()
-    except (OSError, RuntimeError):
-        return []
-    for folder, subfolders, names in os.walk(root):
-        depth = 0 if folder == root else os.path.relpath(folder, root).count(os.sep) + 1
-        subfolders[:] = sorted(
-            d
-            for d in subfolders
-            if not d.startswith(".") and d not in _SKIPPED_FOLDERS and depth < MAX_DEPTH
-        )
-        for name in sorted(names):
-            if name.endswith(_SUFFIXES) and not name.startswith("."):
-                path = Path(folder, name)
-                if path.is_file() and _resolves_inside(path, real_root):
-                    found.append(path)
-                    if len(found) >= MAX_FILES:
-                        return sorted(found, key=lambda p: _order(p, dags_dir))
-    return sorted(found, key=lambda p: _order(p, dags_dir))
-
-
-def _resolves_inside(path: Path, real_root: Path) -> bool:
-    """Whether ``path`` (a symlink perhaps) is a file inside the DAGs folder."""
-    try:
-        return path.resolve().is_relative_to(real_root)
-    except (OSError, RuntimeError):
-        return False
-
-
-def _order(path: Path, dags_dir: Path) -> tuple[int, str]:
-    rel = path.relative_to(dags_dir).as_posix()
-    return (rel.count("/"), rel)
-
-
 def _documents(path: Path, dags_dir: Path) -> list[Entry]:
     """One entry per document of the file (one with the error if it does not load)."""
     from plait.spec.loader import load_all_cached
@@ -126,7 +83,7 @@ def _documents(path: Path, dags_dir: Path) -> list[Entry]:
 
 
 def _entries(dags_dir: Path) -> Iterator[Entry]:
-    for path in _files(dags_dir):
+    for path in workflow_files(dags_dir):
         yield from _documents(path, dags_dir)
 
 
@@ -171,7 +128,7 @@ def find_entry(dags_dir: Path, name: str, file: str | None = None) -> Entry:
 def _inside(dags_dir: Path, file: str) -> Path:
     """``file`` (relative to the folder, or absolute) if it is a workflow file inside it."""
     missing = NotFoundError(f"no workflow file {file!r} in {dags_dir}")
-    if not file or "\0" in file or not file.endswith(_SUFFIXES):
+    if not file or "\0" in file or not file.endswith(SUFFIXES):
         raise missing
     try:
         root = dags_dir.resolve()
@@ -181,7 +138,7 @@ def _inside(dags_dir: Path, file: str) -> Path:
     if not path.is_relative_to(root) or not path.is_file():
         raise missing
     rel = path.relative_to(root)
-    if any(part.startswith(".") or part in _SKIPPED_FOLDERS for part in rel.parts):
+    if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in rel.parts):
         raise missing
     return dags_dir / rel
 
@@ -207,7 +164,7 @@ def new_entry_path(dags_dir: Path, name: str) -> Path:
             f"no workflow named {name!r}; a new workflow's name may use letters, digits, "
             "'_', '-' and '.'"
         )
-    return dags_dir / (name if name.endswith(_SUFFIXES) else f"{name}.yaml")
+    return dags_dir / (name if name.endswith(SUFFIXES) else f"{name}.yaml")
 
 
 def save_atomically(path: Path, text: str) -> None:

@@ -66,6 +66,16 @@ class Auth:
         return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def _local_host(header: str) -> bool:
+    """Whether a Host header names this machine (any port)."""
+    host = header.strip()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return is_loopback(host) or host in ("", "testserver")
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -78,9 +88,10 @@ def is_loopback(host: str) -> bool:
 class Guard:
     """ASGI middleware: authentication first, then the CSRF header on state changes."""
 
-    def __init__(self, app: ASGIApp, auth: Auth) -> None:
+    def __init__(self, app: ASGIApp, auth: Auth, local_only: bool = True) -> None:
         self.app = app
         self.auth = auth
+        self.local_only = local_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _OPEN_PATHS:
@@ -92,6 +103,11 @@ class Guard:
         basic = scheme.lower() == "basic" and self.auth.basic_ok(credentials.strip())
         if self.auth.enabled and not (bearer or basic):
             await _refuse(send, 401, "authentication required", basic=self.auth.basic)
+            return
+        if self.local_only and not self.auth.enabled and not _local_host(headers.get("host", "")):
+            # Without authentication only this machine's names may reach the API: a page
+            # whose DNS name rebinds to 127.0.0.1 must not drive it from a browser.
+            await _refuse(send, 403, "without authentication, use http://127.0.0.1", basic=None)
             return
         if scope["method"] in _UNSAFE and not bearer and headers.get(CSRF_HEADER) != "1":
             await _refuse(

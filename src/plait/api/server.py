@@ -26,8 +26,9 @@ token. Live updates come as Server-Sent Events from `/api/v1/events` and
 """
 
 
-def create_app(home: Home, *, auth: Auth | None = None) -> FastAPI:
-    """The API and UI of ``home``; ``auth`` None reads ``PLAIT_AUTH_BASIC``/``PLAIT_AUTH_TOKEN``."""
+def create_app(home: Home, *, auth: Auth | None = None, loopback: bool = True) -> FastAPI:
+    """The API and UI of ``home``; ``auth`` None reads ``PLAIT_AUTH_BASIC``/``PLAIT_AUTH_TOKEN``.
+    ``loopback``: served on 127.0.0.1 only, so without auth only local Host names are let in."""
     from plait import __version__
     from plait.api import events, runs, static, system, workflows
 
@@ -54,7 +55,9 @@ def create_app(home: Home, *, auth: Auth | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (system, workflows, runs, events, static):
         app.include_router(module.router)
-    app.add_middleware(Guard, auth=auth if auth is not None else Auth.from_env())
+    app.add_middleware(
+        Guard, auth=auth if auth is not None else Auth.from_env(), local_only=loopback
+    )
     app.add_middleware(ServerTiming)
     return app
 
@@ -98,6 +101,6 @@ def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8080) -> None:
             file=sys.stderr,
             flush=True,
         )
-    app = create_app(home, auth=auth)
+    app = create_app(home, auth=auth, loopback=is_loopback(host))
     print(f"plait server: http://{host}:{port}/ (API docs at /api/docs)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -7,7 +7,7 @@ import time
 from plait.errors import NotFoundError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue.admission import queue_of
-from plait.store.sqlite import SQLiteStore, new_run_id
+from plait.store.sqlite import SQLiteStore, check_run_id, new_run_id
 
 __all__ = ["enqueue_run"]
 
@@ -28,7 +28,7 @@ def enqueue_run(
     if workflow.source is None:
         raise NotFoundError("only a workflow file can be enqueued")
     record = RunRecord(
-        run_id=run_id or new_run_id(),
+        run_id=check_run_id(run_id) if run_id else new_run_id(),
         name=workflow.name,
         status=RunStatus.QUEUED,
         params=[[p.name, p.value] for p in params],

@@ -53,7 +53,9 @@ class Agent:
     ) -> None:
         self.store = store
         self.home = home
-        self.environ = dict(os.environ if environ is None else environ)
+        # The server's credentials are never handed to steps (or written into their logs).
+        source = os.environ if environ is None else environ
+        self.environ = {k: v for k, v in source.items() if not k.startswith("PLAIT_AUTH_")}
         self.observer: Observer = observer or Observer()
         self.base = base
         self.pid = os.getpid()
@@ -82,13 +84,16 @@ class Agent:
             run.cancel("stopped")
 
     def _heartbeat(self) -> None:
-        """Keep the runs' heartbeat fresh and act on stops asked for by other processes."""
+        """Keep the runs' heartbeat fresh and act on stops asked for by other processes, for as
+        long as this agent has runs (a stopped run's handlers and cleanup included)."""
         last_beat = 0.0
-        while not self.stopping.wait(STOP_POLL_SECONDS):
+        while True:
+            time.sleep(STOP_POLL_SECONDS)
             with self._lock:
                 runs = dict(self._runs)
-            if not runs:
-                continue
+                if not runs:
+                    self._beat = None  # the next run starts a new beat
+                    return
             try:
                 for run_id in self.store.stop_requests() & runs.keys():
                     runs[run_id].cancel("stopped")

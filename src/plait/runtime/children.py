@@ -83,14 +83,14 @@ def _child_workflow(execution: StepExecution) -> Workflow:
         )
     from plait.spec import resolve_child
 
-    ref = run.scope.expand(step.run)
+    ref = execution.scope.expand(step.run)
     return resolve_child(run.workflow, ref, str(run.agent.home.dags_dir))
 
 
 def _items(execution: StepExecution) -> list[object]:
     parallel = execution.step.parallel
     assert parallel is not None
-    scope = execution.run.scope
+    scope = execution.scope
     if isinstance(parallel.items, tuple):
         return [scope.expand(item) if isinstance(item, str) else item for item in parallel.items]
     text = scope.expand(parallel.items).strip()
@@ -107,7 +107,7 @@ def _items(execution: StepExecution) -> list[object]:
 
 
 def _params(execution: StepExecution, item: object | None, has_item: bool) -> tuple[Param, ...]:
-    step, scope = execution.step, execution.run.scope
+    step, scope = execution.step, execution.scope
     extra = {"ITEM": render(item)} if has_item else None
     params = tuple(Param(p.name, scope.expand(p.value, extra)) for p in step.params)
     if step.run is None and has_item:
@@ -129,7 +129,7 @@ def _launch(
         item_index=index,
         item=None if index is None else render(item),
     )
-    inherit = run.scope if execution.step.run is None else None
+    inherit = execution.scope if execution.step.run is None else None
     earlier = _earlier_child(execution, index)
     if earlier is not None:
         if earlier.succeeded and index is not None:
@@ -214,6 +214,7 @@ def _fan_out(execution: StepExecution, child: Workflow, items: list[object]) -> 
     lock = threading.Lock()
     next_index = 0
     failed = threading.Event()
+    errors: dict[int, str] = {}
     keep_going = step.continue_on.failure
 
     def worker() -> None:
@@ -227,7 +228,12 @@ def _fan_out(execution: StepExecution, child: Workflow, items: list[object]) -> 
                 index = next_index
                 next_index += 1
             item = items[index]
-            record = _launch(execution, child, _params(execution, item, True), index, item)
+            try:
+                record = _launch(execution, child, _params(execution, item, True), index, item)
+            except Exception as error:  # an item that cannot even start fails, not the agent
+                errors[index] = f"{type(error).__name__}: {error}"
+                failed.set()
+                continue
             results[index] = record
             if not record.succeeded:
                 failed.set()
@@ -239,30 +245,38 @@ def _fan_out(execution: StepExecution, child: Workflow, items: list[object]) -> 
     ]
     for thread in threads:
         thread.start()
-    if workers:
-        worker()
-    for thread in threads:
-        thread.join()
-    return _fan_out_attempt(execution, items, results)
+    try:
+        if workers:
+            worker()
+    finally:
+        for thread in threads:
+            thread.join()
+    return _fan_out_attempt(execution, items, results, errors)
 
 
 def _fan_out_attempt(
-    execution: StepExecution, items: list[object], results: list[RunRecord | None]
+    execution: StepExecution,
+    items: list[object],
+    results: list[RunRecord | None],
+    errors: dict[int, str],
 ) -> Attempt:
     records: list[dict[str, Any]] = []
     outputs: list[dict[str, str]] = []
     succeeded = failed = 0
     first_failure: RunRecord | None = None
-    for item, record in zip(items, results, strict=True):
+    for index, (item, record) in enumerate(zip(items, results, strict=True)):
         if record is None:
+            status = "failed" if index in errors else "not_started"
+            failed += index in errors
             records.append(
                 {
                     "name": None,
                     "runId": None,
                     "params": {},
-                    "status": "not_started",
+                    "status": status,
                     "outputs": {},
                     "item": item,
+                    **({"error": errors[index]} if index in errors else {}),
                 }
             )
             outputs.append({})
@@ -284,4 +298,6 @@ def _fan_out_attempt(
     error = f"{failed} of {len(items)} items failed"
     if first_failure is not None:
         error += f"; first: {_child_error(execution, first_failure)}"
+    elif errors:
+        error += f"; first: {errors[min(errors)]}"
     return Attempt(exit_code=1, output=output, error=error, cancelled=stopped and failed == 0)

@@ -17,7 +17,7 @@ _HOST = os.uname().nodename
 
 def agent_alive(pid: int | None, host: str | None, heartbeat_at: float | None) -> bool:
     """Whether the agent of a running run still lives: its process on this host, or a fresh
-    heartbeat from another host (a live PID with a stale heartbeat is a reused PID)."""
+    heartbeat from another host."""
     fresh = heartbeat_at is not None and time.time() - heartbeat_at < STALE_AFTER_SECONDS
     if host == _HOST and pid is not None:
         if pid == os.getpid():
@@ -28,9 +28,9 @@ def agent_alive(pid: int | None, host: str | None, heartbeat_at: float | None) -
             return False
         except PermissionError:
             return fresh
-        if _zombie(pid):
-            return False
-        return fresh or heartbeat_at is None
+        # On this host the process itself is the truth: a stopped (SIGSTOP) or suspended agent
+        # with a stale heartbeat is alive and will go on writing.
+        return not _zombie(pid)
     return fresh
 
 

@@ -28,7 +28,7 @@ from plait.model import (
 )
 from plait.runtime.scope import Scope, merge_params, workflow_dir
 from plait.runtime.step import StepExecution, condition_met, safe_name
-from plait.store.sqlite import new_run_id
+from plait.store.sqlite import check_run_id, new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -89,7 +89,10 @@ class RunExecution:
         self.previous = previous
         self.rerun = rerun
         self.admitted = admitted  # the run's row exists and holds a slot of its queue
-        self.run_id = previous.run_id if previous is not None else run_id or new_run_id()
+        if previous is not None:
+            self.run_id = previous.run_id
+        else:
+            self.run_id = check_run_id(run_id) if run_id else new_run_id()
         self.stopping = threading.Event()
         self.stop_reason: str | None = None
         self.epoch = 1
@@ -548,10 +551,10 @@ class RunExecution:
             if self._cancelled:
                 return
             self._cancelled = True
+            self.stop_reason = self.stop_reason or reason
+            self.stopping.set()  # before the copies: what starts from now on sees the flag
             processes = list(self._processes.items())
             children = list(self._children)
-        self.stop_reason = self.stop_reason or reason
-        self.stopping.set()
         for process, sig in processes:
             process.signal(sig or 15)
         for child in children:

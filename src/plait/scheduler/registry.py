@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +9,6 @@ from plait.errors import PlaitError
 from plait.model import Workflow
 
 __all__ = ["Entry", "Registry"]
-
-_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(slots=True)
@@ -60,11 +57,9 @@ class Registry:
         return [e.workflow for e in self.entries.values() if e.workflow is not None]
 
     def _files(self) -> list[Path]:
-        try:
-            names = sorted(os.listdir(self.dags_dir))
-        except OSError:
-            return []
-        return [self.dags_dir / n for n in names if n.endswith(_SUFFIXES)]
+        from plait.spec.discover import workflow_files
+
+        return workflow_files(self.dags_dir)
 
     @staticmethod
     def _load(path: Path, mtime_ns: int, size: int) -> Entry:

@@ -88,6 +88,8 @@ class Scheduler:
                     self.tick()
                 except PlaitError as error:
                     _log.warning("scheduler tick failed: %s", error.message)
+                except Exception as error:  # a busy or full disk: log it, try again next tick
+                    _log.warning("scheduler tick failed: %s: %s", type(error).__name__, error)
                 stopping.wait(tick_seconds)
         finally:
             if self.active:
@@ -232,8 +234,10 @@ class Scheduler:
                 workflow.hist_retention_runs if workflow.hist_retention_runs is not None else 10**9
             )
             for run_id in self.store.expired_runs(workflow.name, now - days * 86400, keep):
-                for log_dir in self.store.delete_run_tree(run_id):
-                    shutil.rmtree(log_dir, ignore_errors=True)
+                for log_dir in set(self.store.delete_run_tree(run_id)):
+                    # only the run's own folder: a stored path is never trusted further
+                    if os.path.basename(os.path.normpath(log_dir)) == run_id and ".." not in run_id:
+                        shutil.rmtree(log_dir, ignore_errors=True)
                 deleted.append(run_id)
         return deleted
 

@@ -78,12 +78,12 @@ WHERE id IN (SELECT id FROM tree) AND status IN ('queued', 'running')
 SELECT_STOP_REQUESTS = "SELECT id FROM runs WHERE stop_requested = 1 AND status = 'running'"
 
 SELECT_ACTIVE = """
-SELECT id, pid, host, heartbeat_at, root_run_id FROM runs WHERE status IN ('running')
+SELECT id, pid, host, heartbeat_at, root_run_id, epoch FROM runs WHERE status IN ('running')
 """
 
 MARK_DEAD_RUN = """
 UPDATE runs SET status = 'failed', finished_at = ?, error = ?, epoch = epoch + 1
-WHERE id = ? AND status = 'running'
+WHERE id = ? AND status = 'running' AND pid IS ? AND epoch = ?
 """
 
 MARK_DEAD_STEPS = """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -15,13 +16,26 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from plait.errors import NotFoundError, RunStateError, StoreError
+from plait.errors import NotFoundError, ParamsError, RunStateError, StoreError
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
 from plait.store import queries as q
 
-__all__ = ["Claim", "QueueEntry", "SQLiteStore", "new_run_id"]
+__all__ = ["Claim", "QueueEntry", "SQLiteStore", "check_run_id", "new_run_id"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id given by a person: it names files and folders, so it must be a plain name."""
+    if not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise ParamsError(
+            f"run id {run_id!r} is not allowed: use letters, digits and . _ : + - "
+            "(at most 128, starting with a letter or digit, no '..')"
+        )
+    return run_id
 
 
 def new_run_id() -> str:
@@ -113,14 +127,24 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; SQLite's own errors (locked too long, disk full) come out as a
+        StoreError that names the store."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.path}: {error}") from None
             try:
                 yield self._db
-            except BaseException:
+            except BaseException as error:
                 self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise StoreError(f"{self.path}: {error}") from None
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.path}: {error}") from None
 
     def _migrate(self) -> None:
         files = sorted(_MIGRATIONS.glob("*.sql"))
@@ -331,16 +355,20 @@ class SQLiteStore:
         """
         with self._lock:
             rows = self._db.execute(q.SELECT_ACTIVE).fetchall()
-        dead = [row[0] for row in rows if not alive(row[1], row[2], row[3])]
+        # A claim whose agent never registered (pid NULL) goes back to its queue instead.
+        dead = [row for row in rows if row[1] is not None and not alive(row[1], row[2], row[3])]
         if not dead:
             return []
         now = time.time()
         reason = "agent process exited"
+        marked: list[str] = []
         with self._transaction() as db:
-            for run_id in dead:
-                db.execute(q.MARK_DEAD_RUN, (now, reason, run_id))
-                db.execute(q.MARK_DEAD_STEPS, (now, reason, run_id))
-        return dead
+            for run_id, pid, _, _, _, epoch in dead:
+                # only if nobody took the run over since it was judged
+                if db.execute(q.MARK_DEAD_RUN, (now, reason, run_id, pid, epoch)).rowcount:
+                    db.execute(q.MARK_DEAD_STEPS, (now, reason, run_id))
+                    marked.append(run_id)
+        return marked
 
     def resume_child(self, run_id: str, pid: int) -> tuple[int, int]:
         """A finished child run starts a new attempt within its parent's retry."""
