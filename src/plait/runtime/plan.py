@@ -6,7 +6,7 @@ import os
 
 from plait.graph.deps import effective_depends
 from plait.model import Param, Workflow
-from plait.runtime.scope import Scope, merge_params, workflow_dir
+from plait.runtime.scope import Scope, workflow_dir
 
 __all__ = ["dry_plan"]
 
@@ -18,12 +18,7 @@ def dry_plan(
     are shown, not run)."""
     scope = Scope(os.environ, str(workflow_dir(workflow)))
     scope.backticks = False
-    if base is not None:
-        scope.apply_env(base.env)
-    scope.apply_dotenv(workflow.dotenv, workflow_dir(workflow))
-    scope.apply_env(workflow.env)
-    defaults = (base.params if base is not None else ()) + workflow.params
-    scope.apply_params(merge_params(defaults, params))
+    scope.prepare(workflow, base, params)
     depends = effective_depends(workflow)
     lines = [f"workflow {workflow.name} ({workflow.type}, {len(workflow.steps)} steps)"]
     if scope.params:

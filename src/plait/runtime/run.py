@@ -26,7 +26,7 @@ from plait.model import (
     StepStatus,
     Workflow,
 )
-from plait.runtime.scope import Scope, merge_params, workflow_dir
+from plait.runtime.scope import Scope, workflow_dir
 from plait.runtime.step import StepExecution, condition_met, safe_name
 from plait.store.sqlite import check_run_id, new_run_id
 
@@ -192,13 +192,7 @@ class RunExecution:
 
     def _prepare_scope(self) -> None:
         workflow, scope = self.workflow, self.scope
-        base = None if self.inherits_scope else self.agent.base
-        if base is not None:
-            scope.apply_env(base.env)
-        scope.apply_dotenv(workflow.dotenv, workflow_dir(workflow))
-        scope.apply_env(workflow.env)
-        defaults = (base.params if base is not None else ()) + workflow.params
-        scope.apply_params(merge_params(defaults, self.given_params))
+        scope.prepare(workflow, None if self.inherits_scope else self.agent.base, self.given_params)
         self.record.params = [[p.name, p.value] for p in scope.params]
         self.special_env = {
             "DAG_NAME": workflow.name,

@@ -122,6 +122,16 @@ class Scope:
                     if value is not None:
                         self.set(key, value, variable=False)
 
+    def prepare(self, workflow: Workflow, base: Workflow | None, given: tuple[Param, ...]) -> None:
+        """The layers of a run, in order, each seeing those before it: base env, dotenv
+        files, workflow env, then params (base's, the workflow's, overridden by ``given``)."""
+        if base is not None:
+            self.apply_env(base.env)
+        self.apply_dotenv(workflow.dotenv, workflow_dir(workflow))
+        self.apply_env(workflow.env)
+        defaults = (base.params if base is not None else ()) + workflow.params
+        self.apply_params(merge_params(defaults, given))
+
     def add_output(self, name: str, value: str) -> None:
         """An output variable: always a variable; in the environment only while small."""
         self.variables[name] = value

@@ -173,26 +173,7 @@ class SQLiteStore:
         with self._transaction() as db:
             db.execute(
                 q.INSERT_RUN,
-                (
-                    run.run_id,
-                    run.name,
-                    run.source,
-                    str(run.status),
-                    json.dumps(run.params),
-                    run.created_at,
-                    run.started_at,
-                    run.parent_run_id,
-                    run.parent_step,
-                    run.root_run_id or run.run_id,
-                    run.item_index,
-                    run.item,
-                    run.attempt,
-                    run.depth,
-                    run.pid,
-                    os.uname().nodename if run.pid else None,
-                    run.heartbeat_at,
-                    run.log_dir,
-                ),
+                _run_row(run, str(run.status)),
             )
             db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
 
@@ -409,26 +390,7 @@ class SQLiteStore:
                 raise RunStateError(f"a run with id {run.run_id} already exists")
             db.execute(
                 q.INSERT_RUN,
-                (
-                    run.run_id,
-                    run.name,
-                    run.source,
-                    "queued",
-                    json.dumps(run.params),
-                    run.created_at or now,
-                    None,
-                    None,
-                    None,
-                    run.run_id,
-                    None,
-                    None,
-                    1,
-                    0,
-                    run.pid,
-                    os.uname().nodename if run.pid else None,
-                    None,
-                    run.log_dir,
-                ),
+                _run_row(run, "queued"),
             )
             db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
             db.execute(q.ENQUEUE_RUN, (queue, max_active_runs, dispatch, now, run.pid, run.run_id))
@@ -644,6 +606,30 @@ def run_filter(
     if roots_only:
         clauses.append("parent_run_id IS NULL")
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+def _run_row(run: RunRecord, status: str) -> tuple[object, ...]:
+    """The values of ``INSERT_RUN`` for a new run."""
+    return (
+        run.run_id,
+        run.name,
+        run.source,
+        status,
+        json.dumps(run.params),
+        run.created_at or time.time(),
+        run.started_at,
+        run.parent_run_id,
+        run.parent_step,
+        run.root_run_id or run.run_id,
+        run.item_index,
+        run.item,
+        run.attempt,
+        run.depth,
+        run.pid,
+        os.uname().nodename if run.pid else None,
+        run.heartbeat_at,
+        run.log_dir,
+    )
 
 
 def _step_values(step: StepRecord) -> tuple[object, ...]:
