@@ -16,7 +16,10 @@ from collections.abc import Callable
 
 from plait.errors import PlaitError
 from plait.model import Workflow
-from plait.store.sqlite import SQLiteStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = ["QueueFull", "queue_of", "wait_for_slot"]
 
@@ -34,7 +37,7 @@ def queue_of(workflow: Workflow) -> str:
 
 
 def wait_for_slot(
-    store: SQLiteStore,
+    store: RunStore,
     run_id: str,
     queue: str,
     capacity: int | None,

@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable
 
 from plait.queue.config import Config
-from plait.store.sqlite import SQLiteStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = ["STALE_CLAIM_SECONDS", "dispatch"]
 
@@ -20,7 +23,7 @@ STALE_CLAIM_SECONDS = 30.0
 
 
 def dispatch(
-    store: SQLiteStore,
+    store: RunStore,
     config: Config,
     launch: Callable[[str], object],
     queues: list[str] | None = None,

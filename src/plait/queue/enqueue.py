@@ -7,13 +7,17 @@ import time
 from plait.errors import NotFoundError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue.admission import queue_of
-from plait.store.sqlite import SQLiteStore, check_run_id, new_run_id
+from plait.store.sqlite import check_run_id, new_run_id
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = ["enqueue_run"]
 
 
 def enqueue_run(
-    store: SQLiteStore,
+    store: RunStore,
     workflow: Workflow,
     *,
     params: tuple[Param, ...] = (),

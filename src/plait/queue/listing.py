@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from plait.model import RunStatus, iso_time
 from plait.queue.config import Config
-from plait.store.sqlite import QueueEntry, SQLiteStore
+from plait.store.sqlite import QueueEntry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from plait.store.base import RunStore
+
 __all__ = ["queue_listing"]
 
 
-def queue_listing(store: SQLiteStore, config: Config) -> list[dict[str, Any]]:
+def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
     by_queue: dict[str, list[QueueEntry]] = {}
     for entry in store.queue_entries():
         by_queue.setdefault(entry.queue, []).append(entry)

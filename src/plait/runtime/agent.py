@@ -13,7 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.model import Workflow
     from plait.runtime.run import RunExecution
-    from plait.store import Home, SQLiteStore
+    from plait.store import Home
+    from plait.store.base import RunStore
 
 __all__ = ["HEARTBEAT_SECONDS", "MAX_DEPTH", "Agent", "Observer"]
 
@@ -44,7 +45,7 @@ class Agent:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: RunStore,
         home: Home,
         *,
         environ: Mapping[str, str] | None = None,

@@ -7,7 +7,10 @@ import time
 
 from plait.proc.leftovers import kill_leftovers
 from plait.runtime.agent import HEARTBEAT_SECONDS
-from plait.store import SQLiteStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = ["STALE_AFTER_SECONDS", "agent_alive", "recover"]
 
@@ -44,7 +47,7 @@ def _zombie(pid: int) -> bool:
     return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X")
 
 
-def recover(store: SQLiteStore) -> list[str]:
+def recover(store: RunStore) -> list[str]:
     """Mark failed the runs whose agent is gone and kill the step processes they left; cancel
     the queued runs whose waiting ``plait start`` is gone (they would block their queue)."""
     dead = store.recover_dead_runs(agent_alive)

@@ -24,7 +24,11 @@ from plait.runtime.recovery import agent_alive, recover
 from plait.scheduler.cron import fires_between
 from plait.scheduler.registry import Registry
 from plait.spec._kinds import parse_duration
-from plait.store import Home, SQLiteStore
+from plait.store import Home
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = ["LEASE_NAME", "Scheduler", "Tick", "scheduled_run_id"]
 
@@ -61,7 +65,7 @@ class Scheduler:
     def __init__(
         self,
         home: Home,
-        store: SQLiteStore,
+        store: RunStore,
         *,
         clock: Callable[[], float] = time.time,
         launch: Callable[[str], object] | None = None,
