@@ -52,8 +52,8 @@ def run_children(execution: StepExecution, env: dict[str, str]) -> Attempt:
     except PlaitError as error:
         return Attempt(exit_code=1, error=error.message)
     if items is None:
-        return _single(execution, child)
-    return _fan_out(execution, child, items)
+        return _single(execution, child, _earlier_children(execution))
+    return _fan_out(execution, child, items, _earlier_children(execution))
 
 
 def _child_workflow(execution: StepExecution) -> Workflow:
@@ -121,6 +121,7 @@ def _launch(
     params: tuple[Param, ...],
     index: int | None,
     item: object | None,
+    earlier_runs: dict[int | None, str],
 ) -> RunRecord:
     run = execution.run
     parent = Parent(
@@ -130,7 +131,8 @@ def _launch(
         item=None if index is None else render(item),
     )
     inherit = execution.scope if execution.step.run is None else None
-    earlier = _earlier_child(execution, index)
+    earlier_id = earlier_runs.get(index)
+    earlier = None if earlier_id is None else run.store.get_run(earlier_id)
     if earlier is not None:
         if earlier.succeeded and index is not None:
             return earlier  # a retried fan-out keeps the items that succeeded
@@ -142,19 +144,22 @@ def _launch(
     return RunExecution(run.agent, child, params=params, parent=parent, scope=inherit).execute()
 
 
-def _earlier_child(execution: StepExecution, index: int | None) -> RunRecord | None:
-    """In a retry: the child this step started for ``index`` in the attempt before."""
+def _earlier_children(execution: StepExecution) -> dict[int | None, str]:
+    """In a retry: the children this step started in the attempt before, by item index."""
     run = execution.run
     if run.previous is None:
-        return None
-    for child in run.store.children(run.run_id):
-        if child.step == execution.step.name and child.item_index == index:
-            return run.store.get_run(child.run_id)
-    return None
+        return {}
+    return {
+        child.item_index: child.run_id
+        for child in run.store.children(run.run_id)
+        if child.step == execution.step.name
+    }
 
 
-def _single(execution: StepExecution, child: Workflow) -> Attempt:
-    record = _launch(execution, child, _params(execution, None, False), None, None)
+def _single(
+    execution: StepExecution, child: Workflow, earlier_runs: dict[int | None, str]
+) -> Attempt:
+    record = _launch(execution, child, _params(execution, None, False), None, None, earlier_runs)
     output = json.dumps(child_result(record), ensure_ascii=False)
     if record.succeeded:
         return Attempt(exit_code=0, output=output)
@@ -207,7 +212,12 @@ def _cause(execution: StepExecution, record: RunRecord) -> str | None:
     return record.error
 
 
-def _fan_out(execution: StepExecution, child: Workflow, items: list[object]) -> Attempt:
+def _fan_out(
+    execution: StepExecution,
+    child: Workflow,
+    items: list[object],
+    earlier_runs: dict[int | None, str],
+) -> Attempt:
     step, run = execution.step, execution.run
     assert step.parallel is not None
     results: list[RunRecord | None] = [None] * len(items)
@@ -229,7 +239,8 @@ def _fan_out(execution: StepExecution, child: Workflow, items: list[object]) -> 
                 next_index += 1
             item = items[index]
             try:
-                record = _launch(execution, child, _params(execution, item, True), index, item)
+                params = _params(execution, item, True)
+                record = _launch(execution, child, params, index, item, earlier_runs)
             except Exception as error:  # an item that cannot even start fails, not the agent
                 errors[index] = f"{type(error).__name__}: {error}"
                 failed.set()

@@ -32,7 +32,7 @@ def safe_name(name: str) -> str:
 class Attempt:
     """The result of running a step's work once."""
 
-    __slots__ = ("cancelled", "error", "exit_code", "output", "timed_out")
+    __slots__ = ("broken", "cancelled", "error", "exit_code", "output", "timed_out")
 
     def __init__(
         self,
@@ -47,10 +47,11 @@ class Attempt:
         self.error = error
         self.cancelled = cancelled
         self.timed_out = timed_out
+        self.broken = False  # the process succeeded but plait could not do its part
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.cancelled and not self.timed_out
+        return self.exit_code == 0 and not self.cancelled and not self.timed_out and not self.broken
 
 
 def condition_met(condition: Condition, scope: Scope, env: dict[str, str], cwd: str) -> bool:
@@ -254,8 +255,10 @@ class StepExecution:
             attempt.error = f"killed by signal {-code}"
         elif code:
             attempt.error = f"exit code {code}"
-        self._copy_to(step.stdout, stdout)
-        self._copy_to(step.stderr, stderr)
+        problem = self._copy_to(step.stdout, stdout) or self._copy_to(step.stderr, stderr)
+        if problem is not None:
+            attempt.error = problem
+            attempt.broken = True
         if step.output:
             attempt.output = self._read_output(stdout, attempt)
         return attempt
@@ -279,11 +282,11 @@ class StepExecution:
         )
         return command_argv(command, script_path, shell)
 
-    def _copy_to(self, target: str | None, log: str) -> None:
+    def _copy_to(self, target: str | None, log: str) -> str | None:
         """``stdout:``/``stderr:``: the stream also goes to a file of the user's choosing
-        (relative to the workflow's working directory), appended."""
+        (relative to the workflow's working directory), appended. Returns what went wrong."""
         if not target:
-            return
+            return None
         path = Path(os.path.expanduser(self.scope.expand(target)))
         if not path.is_absolute():
             path = Path(self.run.working_dir) / path
@@ -293,7 +296,8 @@ class StepExecution:
                 while chunk := source.read(1 << 20):
                     sink.write(chunk)
         except OSError as error:
-            self.record.error = f"cannot write {path}: {error.strerror}"
+            return f"cannot write {path}: {error.strerror}"
+        return None
 
     def _read_output(self, path: str, attempt: Attempt) -> str:
         limit = self.run.workflow.max_output_size

@@ -423,8 +423,9 @@ class SQLiteStore:
                 if name not in per_workflow:
                     per_workflow[name] = db.execute(q.COUNT_WORKFLOW_RUNNING, (name,)).fetchone()[0]
                 if per_workflow[name] >= limit:
-                    if run_id == only:
+                    if run_id == only:  # what is behind this run does not matter to it
                         claim.reason = f"maxActiveRuns {limit} of {name} reached"
+                        break
                     continue
                 if only is not None and run_id != only:
                     claim.reason = f"behind run {run_id} in queue {queue}"
