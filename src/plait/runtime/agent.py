@@ -97,6 +97,8 @@ class Agent:
                     return
             try:
                 for run_id in self.store.stop_requests() & runs.keys():
+                    # acted on once: a second `plait stop` (of the handlers) asks again
+                    self.store.clear_stop_request(run_id)
                     runs[run_id].cancel("stopped")
                 now = time.monotonic()
                 if now - last_beat >= HEARTBEAT_SECONDS:

@@ -464,14 +464,20 @@ class RunExecution:
         self.store.add_step(self.run_id, record)
         if status is not None:
             self.scope.set("DAG_RUN_STATUS", str(status))
-        was_stopping = self.stopping.is_set()
-        if was_stopping:  # handlers after a stop still run, with a fresh stop flag
-            self.stopping = threading.Event()
+        with self._lock:
+            was_stopping = self.stopping.is_set()
+            if was_stopping:
+                # Handlers after a stop still run, with a fresh stop flag: a second stop
+                # (or the SIGKILL timer's successor) can still end them.
+                self.stopping = threading.Event()
+                self._cancelled = False
         try:
             return StepExecution(self, step, record).execute()
         finally:
             if was_stopping:
-                self.stopping.set()
+                with self._lock:
+                    self.stopping.set()
+                    self._cancelled = True
 
     def _end(self, status: RunStatus) -> None:
         record = self.record

@@ -75,6 +75,8 @@ UPDATE runs SET stop_requested = 1
 WHERE id IN (SELECT id FROM tree) AND status IN ('queued', 'running')
 """
 
+CLEAR_STOP_REQUEST = "UPDATE runs SET stop_requested = 0 WHERE id = ?"
+
 SELECT_STOP_REQUESTS = "SELECT id FROM runs WHERE stop_requested = 1 AND status = 'running'"
 
 SELECT_ACTIVE = """

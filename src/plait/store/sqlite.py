@@ -323,6 +323,10 @@ class SQLiteStore:
             return "dequeued"
         return "stopping" if self.request_stop(run_id) else "not active"
 
+    def clear_stop_request(self, run_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(q.CLEAR_STOP_REQUEST, (run_id,))
+
     def stop_requests(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._db.execute(q.SELECT_STOP_REQUESTS)}
