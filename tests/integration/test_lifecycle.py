@@ -271,3 +271,37 @@ def test_stop_of_a_queued_run_takes_it_out_of_its_queue(cli, write) -> None:
     record = json.loads(cli("status", "--run-id", run_id, "--json").out)
     assert record["status"] == "cancelled"
     assert record["startedAt"] is None
+
+
+def test_a_second_stop_ends_the_handlers_of_a_stopped_run(cli, write) -> None:
+    path = write(
+        "h.yaml",
+        """
+        name: h
+        steps:
+          - name: long
+            command: sleep 30
+        handlerOn:
+          cancel:
+            command: sleep 30
+        """,
+    )
+    process = _start_background(path)
+    record = _wait_running(cli, "h")
+    assert cli("stop", "h", "--no-wait").code == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        steps = json.loads(cli("status", "h", "--json").out)["steps"]
+        if any(s["name"] == "onCancel" and s["status"] == "running" for s in steps):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the cancel handler never started")
+    started = time.monotonic()
+    assert cli("stop", "--run-id", record["runId"]).code == 0
+    assert process.wait(timeout=15) == 5
+    assert time.monotonic() - started < 10
+    final = json.loads(cli("status", "h", "--json").out)
+    assert final["status"] == "cancelled"
+    handler = [s for s in final["steps"] if s["name"] == "onCancel"][0]
+    assert handler["status"] == "cancelled"
