@@ -303,5 +303,5 @@ def test_a_second_stop_ends_the_handlers_of_a_stopped_run(cli, write) -> None:
     assert time.monotonic() - started < 10
     final = json.loads(cli("status", "h", "--json").out)
     assert final["status"] == "cancelled"
-    handler = [s for s in final["steps"] if s["name"] == "onCancel"][0]
+    handler = next(s for s in final["steps"] if s["name"] == "onCancel")
     assert handler["status"] == "cancelled"
