@@ -37,7 +37,8 @@ def open_store(home: Home) -> SQLiteStore:
 
 
 def find_workflow_file(target: str, home: Home) -> Path:
-    """A workflow file by path, or by name in the DAGs folder (with or without extension)."""
+    """A workflow file by path, or by name in the DAGs folder (with or without extension);
+    failing those, the file in the DAGs folder tree whose workflow has that ``name``."""
     searched: list[str] = []
     for base in (Path.cwd(), home.dags_dir):
         for suffix in _SUFFIXES:
@@ -45,9 +46,29 @@ def find_workflow_file(target: str, home: Home) -> Path:
             searched.append(str(candidate))
             if candidate.is_file():
                 return candidate
+    named = _file_of_workflow_named(target, home)
+    if named is not None:
+        return named
     raise NotFoundError(
-        f"workflow {target!r} not found; looked for: {', '.join(dict.fromkeys(searched))}"
+        f"workflow {target!r} not found; looked for: {', '.join(dict.fromkeys(searched))}, "
+        f"and a workflow named {target!r} in {home.dags_dir}"
     )
+
+
+def _file_of_workflow_named(name: str, home: Home) -> Path | None:
+    """The first file of the DAGs folder tree whose (first) workflow is called ``name``."""
+    if "/" in name or not home.dags_dir.is_dir():
+        return None
+    from plait.spec import load_file
+    from plait.spec.discover import workflow_files
+
+    for path in workflow_files(home.dags_dir):
+        try:
+            if load_file(path).name == name:
+                return path.resolve()
+        except PlaitError:
+            continue
+    return None
 
 
 def load_workflow(target: str, home: Home, *, check_children: bool = False) -> Workflow:

@@ -465,3 +465,15 @@ def test_start_prints_a_tree_with_step_output(cli, write, status_word: str) -> N
         assert "shown-output" in result.out
     else:
         assert "bad" in result.out and "exit 2" in result.out
+
+
+def test_workflow_found_by_its_name_in_a_subfolder_of_the_dags_folder(cli, home: Path) -> None:
+    folder = home / "dags" / "team"
+    folder.mkdir(parents=True)
+    (folder / "nightly-file.yaml").write_text(
+        "name: nightly\nsteps:\n  - name: s\n    command: echo by-name\n"
+    )
+    result = cli("start", "nightly")
+    assert result.code == 0, result.err
+    assert "by-name" in result.out
+    assert json.loads(cli("status", "nightly", "--json").out)["name"] == "nightly"
