@@ -194,8 +194,7 @@ def enqueue(
 def _enqueue(
     name: str, file: str | None, services: Services, body: StartBody | None, *, dispatch_now: bool
 ) -> dict[str, Any]:
-    from plait.app import enqueue_run
-    from plait.queue import dispatch, queue_of
+    from plait.queue import dispatch, enqueue_run, queue_of
 
     entry = _loaded(services, name, file)
     workflow = entry.workflow
@@ -207,7 +206,7 @@ def _enqueue(
             "file's own (first) workflow runs; start that one",
         )
     params = _params(body.params if body else None)
-    run_id = enqueue_run(workflow, home=services.home, params=params)
+    run_id = enqueue_run(services.store, workflow, params=params)
     if dispatch_now:
         queue = queue_of(workflow)
         dispatch(services.store, services.config(), services.launch_agent, queues=[queue])
