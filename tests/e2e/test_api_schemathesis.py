@@ -7,10 +7,6 @@ The live streams (SSE) are left out: they do not end by design.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +19,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from tests.servers import plait_server
+
 WORKFLOWS = {
     "hello.yaml": "name: hello\ntags: [demo]\nschedule: '@daily'\nparams:\n  - WHO: world\n"
     "steps:\n  - name: greet\n    command: echo hello ${WHO}\n",
@@ -32,12 +30,6 @@ WORKFLOWS = {
 HEADERS = {"X-Plait-Request": "1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("fuzz")
@@ -45,42 +37,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     dags.mkdir()
     for name, text in WORKFLOWS.items():
         (dags / name).write_text(text)
-    port = _free_port()
-    env = {**os.environ, "PLAIT_HOME": str(root / "home"), "PLAIT_DAGS_DIR": str(dags)}
-    env.pop("PLAIT_AUTH_BASIC", None)
-    env.pop("PLAIT_AUTH_TOKEN", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "plait", "server", "--port", str(port)],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
+    with plait_server(root, dags) as (url, _):
         _make_runs(url)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "plait server exited"
-        try:
-            if httpx.get(url + "/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("plait server never became healthy")
 
 
 def _make_runs(url: str) -> None:

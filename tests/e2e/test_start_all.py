@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> dict:  # type: ignore[type-arg]
@@ -38,7 +33,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_start_all_serves_schedules_and_ends_with_its_scheduler(home: Path, sig: int) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PLAIT_DAGS_DIR": str(ROOT / "examples")}
     process = subprocess.Popen(
         [sys.executable, "-m", "plait", "start-all", "--port", str(port)],

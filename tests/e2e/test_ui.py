@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -29,6 +28,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ROOT
+from tests.servers import plait_server, server_env
 
 CHROMIUM = os.environ.get("PLAIT_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -138,12 +138,6 @@ SERVER_ENV: dict[str, dict[str, str]] = {}
 """The environment of each test server (by base URL), for processes started beside it."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not STATIC.is_file():
@@ -162,39 +156,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "fan-thousand.yaml").write_text(fan + "---" + FAN_THOUSAND.split("---")[1])
     (dags / "greeter.yaml").write_text(textwrap.dedent(GREETER).lstrip())
     (dags / "tolerant.yaml").write_text(textwrap.dedent(TOLERANT).lstrip())
-    port = _free_port()
-    env = {**os.environ, "PLAIT_HOME": str(root / "home"), "PLAIT_DAGS_DIR": str(dags)}
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plait", "server", "--port", str(port)],
-        env=env,
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/v1/workflows", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"plait server did not start:\n{(root / 'server.log').read_text()}")
-        time.sleep(0.1)
-    SERVER_ENV[base] = env
-    try:
+    with plait_server(root, dags) as (base, _):
+        SERVER_ENV[base] = server_env(root / "home", dags)
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

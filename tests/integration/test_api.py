@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.servers import plait_server
 
 WORKFLOWS = {
     "hello.yaml": """
@@ -175,12 +176,6 @@ class Server:
     flag: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("api")
@@ -193,45 +188,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         body = body.format(items=items) if name == "fanout.yaml" else body
         (dags / name).parent.mkdir(parents=True, exist_ok=True)
         (dags / name).write_text(body)
-    port = _free_port()
-    env = {**os.environ, "PLAIT_HOME": str(home), "PLAIT_DAGS_DIR": str(dags)}
-    env.pop("PLAIT_AUTH_BASIC", None)
-    env.pop("PLAIT_AUTH_TOKEN", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "plait", "server", "--port", str(port)],
-        env=env,
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, headers={"X-Plait-Request": "1"}, timeout=30)
-    try:
-        _wait_healthy(client, process)
-        yield Server(url, client, home, dags, flag)
-    finally:
-        client.close()
-        process.terminate()
+    with plait_server(root, dags) as (url, _):
+        client = httpx.Client(base_url=url, headers={"X-Plait-Request": "1"}, timeout=30)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"plait server exited: {out}")
-        try:
-            if client.get("/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("plait server never became healthy")
+            yield Server(url, client, home, dags, flag)
+        finally:
+            client.close()
 
 
 def _start(server: Server, name: str, params: Any = None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_api import _free_port
+from tests.servers import free_port as _free_port
 
 
 def _serve(tmp: Path, *args: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
