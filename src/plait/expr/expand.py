@@ -6,9 +6,12 @@ Forms understood, in a command, a param value, an env value or a condition:
 - ``${NAME.key.sub[0]}``: a JSON path into a variable whose value is JSON text.
 - ``${step.output}``, ``${step.stdout}``, ``${step.stderr}``, ``${step.exit_code}``: a step by
   name or id (``stdout``/``stderr`` are the paths of its log files, as in the reference).
-- ``$1``, ``$2`` ...: positional params.
+- ``$1``, ``$2`` ..., ``${1}``: positional params.
+- ``${NAME:START}`` and ``${NAME:START:LENGTH}`` on any of those: a substring (in characters).
 
 A reference to something unknown is left as written, so the shell can still expand it.
+These functions paste values into text: they are for text no shell will read. Shell text goes
+through ``plait.expr.shell.to_shell``, which turns references into shell variables instead.
 """
 
 from __future__ import annotations
@@ -17,18 +20,25 @@ import json
 import re
 from collections.abc import Callable, Mapping
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.expr.shell import ShellText
+
 __all__ = [
+    "REFERENCE",
     "StepRef",
-    "eval_pairs",
+    "evaluate",
     "expand",
     "json_path",
     "parse_json_value",
     "render",
-    "substitute_backticks",
+    "resolve_reference",
 ]
 
-_REFERENCE = re.compile(
-    r"\$\{([A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z0-9_-]+|\[-?\d+\])*)\}"
+# ${NAME}, ${NAME.path[0]}, ${NAME:start:length}, ${1}; $NAME, $1. Groups: braced name, path,
+# slice, bare name.
+REFERENCE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_-]*|\d+)((?:\.[A-Za-z0-9_-]+|\[-?\d+\])*)((?::\d+){1,2})?\}"
     r"|\$([A-Za-z_][A-Za-z0-9_]*|\d+)"
 )
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(-?\d+)\]")
@@ -149,78 +159,67 @@ def _lookup_json(raw: str, path: str) -> str | None:
     return None if found is _ABSENT else render(found)
 
 
+def resolve_reference(
+    match: re.Match[str],
+    variables: Mapping[str, str],
+    steps: Mapping[str, StepRef],
+) -> str | None:
+    """The value a match of ``REFERENCE`` stands for, or None when the name is unknown."""
+    braced, path, slicing, bare = match.group(1), match.group(2), match.group(3), match.group(4)
+    if braced is None:
+        return variables.get(bare)
+    value = _lookup(braced, path, variables, steps)
+    if value is None or not slicing:
+        return value
+    parts = [int(part) for part in slicing[1:].split(":")]
+    start = parts[0]
+    return value[start : start + parts[1]] if len(parts) == 2 else value[start:]
+
+
 def expand(
     text: str,
     variables: Mapping[str, str],
     steps: Mapping[str, StepRef] | None = None,
 ) -> str:
-    """Replace every known reference in ``text``; unknown ones stay as written."""
+    """Replace every known reference in ``text`` by its value; unknown ones stay as written."""
     if "$" not in text:
         return text
     known_steps = steps or {}
 
     def replace(match: re.Match[str]) -> str:
-        braced, path, bare = match.group(1), match.group(2), match.group(3)
-        if braced is not None:
-            value = _lookup(braced, path, variables, known_steps)
-        else:
-            value = variables.get(bare)
+        value = resolve_reference(match, variables, known_steps)
         return match.group(0) if value is None else value
 
-    return _REFERENCE.sub(replace, text)
+    return REFERENCE.sub(replace, text)
 
 
-def substitute_backticks(text: str, run: Callable[[str], str]) -> str:
-    """Replace each `command` in ``text`` by the trimmed output ``run`` gives for it."""
-    if "`" not in text:
-        return text
-    return _BACKTICK.sub(lambda match: run(match.group(1)).strip(), text)
+def evaluate(
+    text: str,
+    variables: Mapping[str, str],
+    steps: Mapping[str, StepRef],
+    run: Callable[[ShellText], str] | None,
+    owned: Mapping[str, str] | None = None,
+) -> str:
+    """The value of author text (a param default, an env value, a condition): each
+    `command` in backticks runs, and its trimmed output takes its place; every other
+    reference is replaced by its value.
 
-
-def eval_pairs(
-    pairs: tuple[tuple[str, str], ...],
-    base: Mapping[str, str],
-    run: Callable[[str], str] | None = None,
-    steps: Mapping[str, StepRef] | None = None,
-) -> dict[str, str]:
-    """Evaluate ``KEY=VALUE`` pairs in order; each value sees ``base`` and the pairs before it.
-
-    Returns only the evaluated pairs (not ``base``).
+    Values are data here too: a backtick command is shell text, so the values it references
+    reach it as shell variables (only those in ``owned``, by default ``variables``; other
+    names are the shell's), and nothing a value or a command's output holds is run again.
+    With ``run`` None, backticks stay as written.
     """
-    result: dict[str, str] = {}
-    scope = _Layered(base, result)
-    for key, raw in pairs:
-        value = expand(raw, scope, steps)
-        if run is not None:
-            value = substitute_backticks(value, run)
-        result[key] = value
-    return result
+    if "`" not in text or run is None:
+        return expand(text, variables, steps)
+    from plait.expr.shell import to_shell
 
-
-class _Layered(Mapping[str, str]):
-    """``top`` over ``bottom`` without copying either."""
-
-    def __init__(self, bottom: Mapping[str, str], top: Mapping[str, str]) -> None:
-        self._bottom = bottom
-        self._top = top
-
-    def __getitem__(self, key: str) -> str:
-        if key in self._top:
-            return self._top[key]
-        return self._bottom[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._top or key in self._bottom
-
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        value = self._top.get(key)
-        if value is not None:
-            return value
-        return self._bottom.get(key, default)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        yield from self._top
-        yield from (key for key in self._bottom if key not in self._top)
-
-    def __len__(self) -> int:
-        return len(set(self._top) | set(self._bottom))
+    names = variables if owned is None else owned
+    pieces: list[str] = []
+    position = 0
+    for match in _BACKTICK.finditer(text):
+        pieces.append(expand(text[position : match.start()], variables, steps))
+        command = to_shell(match.group(1), lambda ref: resolve_reference(ref, names, steps))
+        pieces.append(run(command).strip())
+        position = match.end()
+    pieces.append(expand(text[position:], variables, steps))
+    return "".join(pieces)

@@ -1,6 +1,22 @@
 """The only place that creates OS processes: process groups, log streams, timeouts, stop."""
 
-from plait.proc.command import ShellChoice, command_argv, needs_shell, shell_for
+from plait.proc.command import (
+    ShellChoice,
+    command_argv,
+    is_posix_shell,
+    needs_shell,
+    script_is_posix,
+    shell_for,
+)
 from plait.proc.process import StepProcess, capture
 
-__all__ = ["ShellChoice", "StepProcess", "capture", "command_argv", "needs_shell", "shell_for"]
+__all__ = [
+    "ShellChoice",
+    "StepProcess",
+    "capture",
+    "command_argv",
+    "is_posix_shell",
+    "needs_shell",
+    "script_is_posix",
+    "shell_for",
+]

@@ -10,7 +10,14 @@ from __future__ import annotations
 import os
 import shlex
 
-__all__ = ["ShellChoice", "command_argv", "needs_shell", "shell_for"]
+__all__ = [
+    "ShellChoice",
+    "command_argv",
+    "is_posix_shell",
+    "needs_shell",
+    "script_is_posix",
+    "shell_for",
+]
 
 # Characters that only a shell gives meaning to; a command without them runs without a shell.
 _SHELL_SYNTAX = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n")
@@ -91,6 +98,25 @@ def needs_shell(command: str) -> bool:
     return any(char in _SHELL_SYNTAX for char in command)
 
 
+def is_posix_shell(program: str) -> bool:
+    """Whether ``program`` (a path or a name) is a shell of the POSIX family."""
+    return os.path.basename(program) in _POSIX_SHELLS
+
+
+def script_is_posix(script: str, program: str | tuple[str, ...] | None, shell: ShellChoice) -> bool:
+    """Whether a POSIX shell reads ``script``: run by ``program`` (``command: python3``), by
+    its ``#!`` line, or by the step's shell."""
+    if program:
+        words = list(program) if isinstance(program, tuple) else shlex.split(program)
+        return bool(words) and is_posix_shell(words[0])
+    if not shell.explicit and script.startswith("#!"):
+        words = script[2:].partition("\n")[0].split()
+        if words and os.path.basename(words[0]) == "env":
+            words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        return bool(words) and is_posix_shell(words[0])
+    return bool(shell.argv) and is_posix_shell(shell.argv[0])
+
+
 def shell_for(
     step_shell: str | None, workflow_shell: str | None, environ: dict[str, str]
 ) -> ShellChoice:
@@ -101,7 +127,10 @@ def shell_for(
         if os.path.basename(argv[0]) in _POSIX_SHELLS and "-e" not in argv:
             argv.append("-e")
         return ShellChoice(argv, True)
-    return ShellChoice([environ.get("SHELL") or "sh", "-e"], False)
+    # The user's login shell, if it is a POSIX one (a fish or nu login shell would not read
+    # the dialect's commands, nor their variables, the way a workflow means them).
+    login = environ.get("SHELL") or "sh"
+    return ShellChoice([login if is_posix_shell(login) else "sh", "-e"], False)
 
 
 def command_argv(

@@ -8,6 +8,9 @@ import subprocess
 import time
 from collections.abc import Mapping
 
+from plait.expr import ShellText
+from plait.proc.values import deliver
+
 __all__ = ["StepProcess", "capture"]
 
 NOT_FOUND_EXIT = 127
@@ -101,7 +104,7 @@ class StepProcess:
 
 
 def capture(
-    command: str,
+    command: str | ShellText,
     *,
     env: Mapping[str, str],
     cwd: str | None = None,
@@ -109,15 +112,18 @@ def capture(
     timeout: float | None = 60.0,
 ) -> tuple[int, str]:
     """Run ``command`` through the shell and return (exit code, stdout) — for backticks and
-    conditions, whose output is small."""
-    argv = (shell.split() if shell else ["sh"]) + ["-c", command]
+    conditions, whose output is small. The values of a ``ShellText`` are bound as its
+    variables."""
+    text = command if isinstance(command, ShellText) else ShellText(command, {})
+    delivery = deliver(text, env)
+    argv = (shell.split() if shell else ["sh"]) + ["-c", delivery.text]
     try:
         done = subprocess.run(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=dict(env),
+            env=delivery.env,
             cwd=cwd,
             timeout=timeout,
             start_new_session=True,
@@ -125,6 +131,8 @@ def capture(
         )
     except subprocess.TimeoutExpired:
         return -_SIGKILL, ""
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the environment
         return NOT_FOUND_EXIT, ""
+    finally:
+        delivery.close()
     return done.returncode, done.stdout.decode(errors="replace")

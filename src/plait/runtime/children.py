@@ -109,7 +109,9 @@ def _items(execution: StepExecution) -> list[object]:
 def _params(execution: StepExecution, item: object | None, has_item: bool) -> tuple[Param, ...]:
     step, scope = execution.step, execution.scope
     extra = {"ITEM": render(item)} if has_item else None
-    params = tuple(Param(p.name, scope.expand(p.value, extra)) for p in step.params)
+    # The step's params are its author's text (backticks run); what they reference is data,
+    # and the child takes the values as they are.
+    params = tuple(Param(p.name, scope.evaluate(p.value, extra)) for p in step.params)
     if step.run is None and has_item:
         params = (*params, Param("ITEM", render(item)))
     return params

@@ -6,7 +6,14 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from plait.expr import StepRef, eval_pairs, expand, substitute_backticks
+from plait.expr import (
+    ShellText,
+    StepRef,
+    evaluate,
+    expand,
+    resolve_reference,
+    to_shell,
+)
 from plait.model import Param, Workflow
 from plait.proc import capture
 
@@ -18,22 +25,31 @@ ENV_OUTPUT_LIMIT = 16 * 1024
 ENV_OUTPUTS_TOTAL_LIMIT = 256 * 1024
 
 
-def merge_params(defaults: tuple[Param, ...], given: tuple[Param, ...]) -> list[Param]:
-    """Defaults overridden by name by ``given``; given positionals replace default ones."""
+def merge_params(defaults: tuple[Param, ...], given: tuple[Param, ...]) -> list[tuple[Param, bool]]:
+    """Defaults overridden by name by ``given``; given positionals replace default ones.
+
+    Each param comes with whether it was given: a given value is data, taken as it is; a
+    default is the author's text, evaluated (references, backticks).
+    """
     given_named = {p.name: p.value for p in given if p.name is not None}
     given_positional = [p for p in given if p.name is None]
-    merged: list[Param] = []
+    merged: list[tuple[Param, bool]] = []
     default_positional = [p for p in defaults if p.name is None]
     # given positionals replace the defaults by position; later defaults stay
-    merged.extend(given_positional)
-    merged.extend(default_positional[len(given_positional) :])
+    merged.extend((p, True) for p in given_positional)
+    merged.extend((p, False) for p in default_positional[len(given_positional) :])
     seen: set[str] = set()
     for param in defaults:
         if param.name is None:
             continue
         seen.add(param.name)
-        merged.append(Param(param.name, given_named.get(param.name, param.value)))
-    merged.extend(Param(name, value) for name, value in given_named.items() if name not in seen)
+        if param.name in given_named:
+            merged.append((Param(param.name, given_named[param.name]), True))
+        else:
+            merged.append((param, False))
+    merged.extend(
+        (Param(name, value), True) for name, value in given_named.items() if name not in seen
+    )
     return merged
 
 
@@ -56,12 +72,13 @@ class Scope:
         self.backticks = True  # False for a dry run: nothing is executed
         self._env_output_bytes = 0
 
-    def runner(self) -> Callable[[str], str]:
-        """Backtick substitution: runs a command in the run's environment, returns stdout."""
+    def runner(self) -> Callable[[ShellText], str] | None:
+        """Backtick substitution: runs a command in the run's environment, returns stdout
+        (None for a dry run: nothing is executed)."""
+        if not self.backticks:
+            return None
 
-        def run(command: str) -> str:
-            if not self.backticks:
-                return f"`{command}`"
+        def run(command: ShellText) -> str:
             return capture(command, env=self.env, cwd=self.working_dir)[1]
 
         return run
@@ -69,34 +86,48 @@ class Scope:
     def _all(self, extra: Mapping[str, str] | None) -> Mapping[str, str]:
         return {**self.env, **self.variables, **(extra or {})}
 
+    def _owned(self, extra: Mapping[str, str] | None) -> Mapping[str, str]:
+        return {**self.variables, **extra} if extra else self.variables
+
     def expand(self, text: str, extra: Mapping[str, str] | None = None) -> str:
-        """Expand every known name (for values that no shell will see)."""
+        """Expand every known name, pasting values (for text that no shell will read)."""
         if "$" not in text:
             return text
         return expand(text, self._all(extra), self.steps)
 
     def expand_command(self, text: str) -> str:
-        """Expand the names plait owns; the environment is left to the shell."""
+        """Paste the values of the names plait owns; the environment is left to the shell.
+        Only for text no POSIX shell reads as code: a dry run's plan, a script run by
+        another interpreter."""
         if "$" not in text:
             return text
         return expand(text, self.variables, self.steps)
 
+    def shell(self, text: str, extra: Mapping[str, str] | None = None) -> ShellText:
+        """Shell text whose references to the values plait owns are shell variables."""
+        owned = self._owned(extra)
+        steps = self.steps
+        return to_shell(text, lambda match: resolve_reference(match, owned, steps))
+
     def evaluate(self, text: str, extra: Mapping[str, str] | None = None) -> str:
-        """Expand variables then backticks, as env and params values are."""
-        return substitute_backticks(self.expand(text, extra), self.runner())
+        """The value of author text (env values, param defaults, conditions): references
+        replaced by their values, backtick commands run (with values bound as variables)."""
+        if "$" not in text and "`" not in text:
+            return text
+        return evaluate(text, self._all(extra), self.steps, self.runner(), self._owned(extra))
 
     def set(self, name: str, value: str, *, variable: bool = True) -> None:
         if variable:
             self.variables[name] = value
         self.env[name] = value
 
-    def apply_params(self, params: list[Param]) -> None:
-        """Evaluate params in order; each sees those before it. Positionals become $1, $2 ..."""
-        run = self.runner()
+    def apply_params(self, params: list[tuple[Param, bool]]) -> None:
+        """Params in order, each seeing those before it: a given value as it is, a default
+        evaluated. Positionals become $1, $2 ..."""
         position = 0
         resolved: list[Param] = []
-        for param in params:
-            value = substitute_backticks(expand(param.value, self._all(None), self.steps), run)
+        for param, given in params:
+            value = param.value if given else self.evaluate(param.value)
             if param.name is None:
                 position += 1
                 self.set(str(position), value)
@@ -106,9 +137,10 @@ class Scope:
         self.params = resolved
 
     def apply_env(self, pairs: tuple[tuple[str, str], ...]) -> None:
-        """Workflow env: in the environment of steps; the shell expands it in commands."""
-        for key, value in eval_pairs(pairs, self._all(None), self.runner(), self.steps).items():
-            self.set(key, value, variable=False)
+        """Workflow env, in order, each value seeing those before it: in the environment of
+        steps; the shell expands it in commands."""
+        for key, value in pairs:
+            self.set(key, self.evaluate(value), variable=False)
 
     def apply_dotenv(self, files: tuple[str, ...], base_dir: Path) -> None:
         if not files:

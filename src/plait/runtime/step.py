@@ -12,8 +12,17 @@ import signal
 import time
 from pathlib import Path
 
+from plait.expr import UnsafeValueError
 from plait.model import Condition, RepeatMode, Step, StepRecord, StepStatus
-from plait.proc import StepProcess, capture, command_argv, shell_for
+from plait.proc import (
+    StepProcess,
+    capture,
+    command_argv,
+    is_posix_shell,
+    script_is_posix,
+    shell_for,
+)
+from plait.proc.values import Delivery, deliver
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,10 +65,14 @@ class Attempt:
 
 def condition_met(condition: Condition, scope: Scope, env: dict[str, str], cwd: str) -> bool:
     """A precondition: a command whose exit code decides, or a value matched to ``expected``."""
-    text = scope.evaluate(condition.condition)
     if condition.expected is None:
-        code, _ = capture(text, env=env, cwd=cwd)
+        try:
+            command = scope.shell(condition.condition)
+        except UnsafeValueError:
+            return False
+        code, _ = capture(command, env=env, cwd=cwd)
         return code == 0
+    text = scope.evaluate(condition.condition)
     expected = scope.evaluate(condition.expected)
     if expected.startswith("re:"):
         return re.search(expected[3:], text) is not None
@@ -224,8 +237,15 @@ class StepExecution:
             "DAG_RUN_STEP_STDOUT_FILE": stdout,
             "DAG_RUN_STEP_STDERR_FILE": stderr,
         }
-        argv = self._argv(cwd)
-        process = StepProcess(argv, env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr)
+        try:
+            argv, env, delivery = self._argv(env)
+        except UnsafeValueError as error:
+            return Attempt(exit_code=1, error=str(error))
+        try:
+            process = StepProcess(argv, env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr)
+        except BaseException:
+            delivery.close()
+            raise
         run = self.run
         run.track(process, _signal_number(step.signal_on_stop))
         try:
@@ -241,6 +261,7 @@ class StepExecution:
                 process.drain(run.cleanup_time)  # what survived the stop signal in its group
         finally:
             run.untrack(process)
+            delivery.close()
         if timed_out and by_run and not run.timed_out:
             run.time_out()  # the run's deadline passed first here: stop the rest as well
         run_timed_out = run.timed_out and not self.record.handler
@@ -263,24 +284,37 @@ class StepExecution:
             attempt.output = self._read_output(stdout, attempt)
         return attempt
 
-    def _argv(self, cwd: str) -> list[str]:
+    def _argv(self, env: dict[str, str]) -> tuple[list[str], dict[str, str], Delivery]:
+        """The step's argv and environment. Run-time values reach a POSIX shell as shell
+        variables (small ones in ``env``, big ones read from files); another interpreter
+        gets them pasted into its text, as the reference engine does."""
         step, scope = self.step, self.scope
-        command = step.command
-        if isinstance(command, str):
-            command = scope.expand_command(command)
-        elif isinstance(command, tuple):
-            command = tuple(scope.expand_command(part) for part in command)
-        script_path = None
-        if step.script is not None:
-            script_path = str(self.run.log_path(f"{safe_name(step.name)}.{self.record.attempt}.sh"))
-            Path(script_path).write_text(scope.expand_command(step.script))
-            os.chmod(script_path, 0o700)
         shell = shell_for(
             step.shell and scope.expand(step.shell),
             self.run.shell and scope.expand(self.run.shell),
             scope.env,
         )
-        return command_argv(command, script_path, shell)
+        folder = str(self.run.log_dir)
+        command = step.command
+        if step.script is not None:
+            if isinstance(command, str):
+                command = scope.expand(command)  # the program: split into words, no shell
+            if script_is_posix(step.script, command, shell):
+                delivery = deliver(scope.shell(step.script), env, folder, header=True)
+            else:
+                delivery = Delivery(scope.expand_command(step.script), env, [])
+            script_path = str(self.run.log_path(f"{safe_name(step.name)}.{self.record.attempt}.sh"))
+            Path(script_path).write_text(delivery.text)
+            os.chmod(script_path, 0o700)
+            return command_argv(command, script_path, shell), delivery.env, delivery
+        if command is None:
+            raise ValueError("a step needs a command or a script")
+        text = command if isinstance(command, str) else "\n".join(command)
+        if is_posix_shell(shell.argv[0]):
+            delivery = deliver(scope.shell(text), env, folder)
+        else:
+            delivery = Delivery(scope.expand_command(text), env, [])
+        return command_argv(delivery.text, None, shell), delivery.env, delivery
 
     def _copy_to(self, target: str | None, log: str) -> str | None:
         """``stdout:``/``stderr:``: the stream also goes to a file of the user's choosing
