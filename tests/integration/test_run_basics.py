@@ -272,8 +272,7 @@ def test_special_variables(cli, write, home: Path) -> None:
           - name: show
             command: >-
               sh -c 'echo "$DAG_NAME|$DAG_RUN_ID|$DAG_RUN_STEP_NAME|$PLAIT_HOME";
-              test -f "$DAG_RUN_STEP_STDOUT_FILE" && test -f "$DAG_RUN_STEP_STDERR_FILE"
-              && echo files-ok; echo "$DAG_RUN_LOG_FILE"'
+              echo "$DAG_RUN_STEP_STDOUT_FILE|$DAG_RUN_STEP_STDERR_FILE"; echo "$DAG_RUN_LOG_FILE"'
             output: R
     """,
     )
@@ -281,7 +280,10 @@ def test_special_variables(cli, write, home: Path) -> None:
     record = status_json(cli, "sv")
     lines = record["outputs"]["R"].splitlines()
     assert lines[0] == f"sv|{record['runId']}|show|{home}"
-    assert lines[1] == "files-ok"
+    step = record["steps"][0]
+    assert lines[1] == f"{step['stdoutFile']}|{step['stderrFile']}"
+    assert Path(step["stdoutFile"]).is_file()  # it was written to
+    assert not Path(step["stderrFile"]).exists()  # a stream that wrote nothing has no file
     assert lines[2].startswith(str(home))
 
 

@@ -203,15 +203,11 @@ async def _log_events(
         # the status first: bytes written before the step ended are read below, then we end
         done, status = await asyncio.to_thread(_step_done, services, run_id, step)
         if path is not None:
-            try:
-                window = await asyncio.to_thread(read_range, path, position, DEFAULT_LIMIT)
-            except FileNotFoundError:
-                window = None
-            if window is not None:
-                position = window.next_offset
-                if window.content:
-                    yield sse("log", window.to_json())
-                    continue
+            window = await asyncio.to_thread(read_range, path, position, DEFAULT_LIMIT)
+            position = window.next_offset if window.size else position
+            if window.content:
+                yield sse("log", window.to_json())
+                continue
         if done:
             yield sse("end", {"status": status, "offset": max(position, 0)})
             return

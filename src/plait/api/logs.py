@@ -1,14 +1,15 @@
 """Ranged reads of step logs: a window by byte offset, the first or last N lines.
 
 Nothing reads a whole file: forward reads stop at ``limit`` bytes and a tail reads backwards
-in blocks until it has its lines, so a 1 GB log answers as fast as a small one.
+in blocks until it has its lines, so a 1 GB log answers as fast as a small one. A stream that
+wrote nothing has no file: a missing file reads as an empty log.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -59,9 +60,22 @@ def utf8_complete(data: bytes) -> int:
     return end
 
 
+_EMPTY = LogWindow(b"", 0, 0, 0, truncated=False)
+
+
+def _open(path: str) -> BinaryIO | None:
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+
+
 def read_range(path: str, offset: int, limit: int) -> LogWindow:
     """Up to ``limit`` bytes from ``offset`` (negative: from the end), cut at a character."""
-    with open(path, "rb") as handle:
+    opened = _open(path)
+    if opened is None:
+        return _EMPTY
+    with opened as handle:
         size = os.fstat(handle.fileno()).st_size
         start = max(0, size + offset) if offset < 0 else min(offset, size)
         handle.seek(start)
@@ -74,7 +88,10 @@ def read_range(path: str, offset: int, limit: int) -> LogWindow:
 
 def read_head(path: str, lines: int, offset: int, limit: int) -> LogWindow:
     """The first ``lines`` lines from ``offset`` (at most ``limit`` bytes)."""
-    with open(path, "rb") as handle:
+    opened = _open(path)
+    if opened is None:
+        return _EMPTY
+    with opened as handle:
         size = os.fstat(handle.fileno()).st_size
         start = min(max(offset, 0), size)
         handle.seek(start)
@@ -101,7 +118,10 @@ def read_head(path: str, lines: int, offset: int, limit: int) -> LogWindow:
 
 def read_tail(path: str, lines: int, limit: int) -> LogWindow:
     """The last ``lines`` lines (a final line without newline counts), at most ``limit`` bytes."""
-    with open(path, "rb") as handle:
+    opened = _open(path)
+    if opened is None:
+        return _EMPTY
+    with opened as handle:
         size = os.fstat(handle.fileno()).st_size
         if size == 0 or lines <= 0:
             return LogWindow(b"", size, size, size, truncated=size > 0)

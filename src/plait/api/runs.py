@@ -234,13 +234,10 @@ def get_log(
     _, record, path = step_log_path(services, run_id, step, stream, attempt)
     if not path:
         raise NotFoundError(f"step {step} of run {run_id} has no log yet ({record.status})")
-    try:
-        if tail is not None:
-            window = read_tail(path, tail, limit or MAX_LIMIT)
-        elif head is not None:
-            window = read_head(path, head, offset, limit or MAX_LIMIT)
-        else:
-            window = read_range(path, offset, limit or DEFAULT_LIMIT)
-    except FileNotFoundError:
-        raise NotFoundError(f"the log file of step {step} of run {run_id} is gone") from None
+    if tail is not None:
+        window = read_tail(path, tail, limit or MAX_LIMIT)
+    elif head is not None:
+        window = read_head(path, head, offset, limit or MAX_LIMIT)
+    else:
+        window = read_range(path, offset, limit or DEFAULT_LIMIT)
     return {**window.to_json(), "stream": stream, "attempt": record.attempt}

@@ -340,10 +340,14 @@ def _log_step(store: SQLiteStore, run: RunRecord, name: str, attempt: int | None
 
 def _copy_log(path: Path, *, follow: bool, store: SQLiteStore, run_id: str) -> None:
     out = sys.stdout.buffer
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed by the with below)
-    except FileNotFoundError:
-        raise NotFoundError(f"log file {path} does not exist") from None
+    while True:  # a stream that wrote nothing (yet) has no file
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed by the with below)
+            break
+        except FileNotFoundError:
+            if not follow or store.get_run(run_id).status.is_final:
+                return
+            time.sleep(0.2)
     with handle:
         while True:
             chunk = handle.read(65536)

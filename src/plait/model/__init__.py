@@ -16,6 +16,7 @@ from plait.model.workflow import (
     RepeatPolicy,
     RetryPolicy,
     Schedule,
+    Secret,
     Step,
     Workflow,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "Schedule",
+    "Secret",
     "Step",
     "StepRecord",
     "StepStatus",

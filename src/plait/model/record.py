@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from plait.model.secret import MASK, is_secret_name
 from plait.model.status import RunStatus, StepStatus
 
 TYPE_CHECKING = False
@@ -231,8 +232,8 @@ class RunRecord:
             if name is None:
                 position += 1
                 named[str(position)] = value or ""
-            else:
-                named[name] = value or ""
+            else:  # a param whose name says it is a secret is never shown
+                named[name] = MASK if value and is_secret_name(name) else value or ""
         return named
 
     def to_json(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ __all__ = [
     "RepeatPolicy",
     "RetryPolicy",
     "Schedule",
+    "Secret",
     "Step",
     "Workflow",
 ]
@@ -68,6 +69,27 @@ class Param(Value):
     ) -> None:
         self.name = name
         self.value = value
+
+
+class Secret(Value):
+    """``secrets:`` entry: the environment variable ``name`` of every step gets the value
+    that ``provider`` (``env`` or ``file``) finds under ``key``; never stored, always masked."""
+
+    __slots__ = ("key", "line", "name", "options", "provider")
+
+    def __init__(
+        self,
+        name: str,
+        provider: str,
+        key: str,
+        options: Mapping[str, str] | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.name = name
+        self.provider = provider
+        self.key = key
+        self.options = dict() if options is None else options
+        self.line = line
 
 
 class Condition(Value):
@@ -304,6 +326,7 @@ class Workflow(Value):
         "queue",
         "restart_wait_sec",
         "schedule",
+        "secrets",
         "shell",
         "skip_if_successful",
         "source",
@@ -327,6 +350,7 @@ class Workflow(Value):
         params: tuple[Param, ...] = (),
         env: tuple[tuple[str, str], ...] = (),
         dotenv: tuple[str, ...] = (),
+        secrets: tuple[Secret, ...] = (),
         schedule: Schedule | None = None,
         skip_if_successful: bool = False,
         catchup_window: str | None = None,
@@ -361,6 +385,7 @@ class Workflow(Value):
         self.params = params
         self.env = env
         self.dotenv = dotenv
+        self.secrets = secrets
         self.schedule = Schedule() if schedule is None else schedule
         self.skip_if_successful = skip_if_successful
         self.catchup_window = catchup_window

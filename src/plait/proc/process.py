@@ -1,25 +1,39 @@
-"""One step process: its own process group, stdout and stderr streamed to files."""
+"""One step process: its own process group, stdout and stderr streamed to its logs."""
 
 from __future__ import annotations
 
+import math
 import os
+import select
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 
 from plait.expr import ShellText
+from plait.proc.sink import LogSink
 from plait.proc.values import deliver
 
 __all__ = ["StepProcess", "capture"]
 
 NOT_FOUND_EXIT = 127
+_READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
+_CHUNK = 64 * 1024
+_POLL_MS = 250  # how often a step without a pidfd is checked for its exit
+_HAS_PIDFD = hasattr(os, "pidfd_open")
 _SIGTERM = signal.SIGTERM
 _SIGKILL = signal.SIGKILL
 
 
 class StepProcess:
-    """A running step: started in a new session so that stop reaches everything it spawned."""
+    """A running step: started in a new session so that stop reaches everything it spawned.
+
+    Its stdout and stderr come through pipes into their ``LogSink`` (masked, capped), read by
+    the thread that waits for the step. When the step's leader exits while something it left
+    behind still holds a pipe, the rest of the stream is handed to one shared thread, so the
+    step ends with its leader and the leftover's output still reaches the log.
+    """
 
     def __init__(
         self,
@@ -27,48 +41,110 @@ class StepProcess:
         *,
         env: Mapping[str, str],
         cwd: str | None,
-        stdout_path: str,
-        stderr_path: str,
+        stdout: LogSink,
+        stderr: LogSink,
     ) -> None:
         self.argv = argv
         self.pid: int | None = None
         self._popen: subprocess.Popen[bytes] | None = None
         self._exit: int | None = None
-        with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
+        self._sinks: dict[int, LogSink] = {}
+        self._poll = select.poll()
+        self._pidfd: int | None = None
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        try:
+            self._popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out_write,
+                stderr=err_write,
+                env=dict(env),
+                cwd=cwd,
+                start_new_session=True,
+                close_fds=True,
+            )
+            self.pid = self._popen.pid
+        except FileNotFoundError as error:
+            missing = error.filename or argv[0]
+            if cwd is not None and not os.path.isdir(cwd):
+                stderr.write(f"plait: working directory {cwd} does not exist\n".encode())
+            else:
+                stderr.write(f"plait: {missing}: command not found\n".encode())
+            self._exit = NOT_FOUND_EXIT
+        except PermissionError as error:
+            stderr.write(f"plait: {error.filename or argv[0]}: permission denied\n".encode())
+            self._exit = 126
+        except (OSError, ValueError) as error:  # ValueError: a NUL in argv or env
+            reason = getattr(error, "strerror", None) or str(error)
+            stderr.write(f"plait: cannot start {argv[0]}: {reason}\n".encode())
+            self._exit = 126
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        for fd, sink in ((out_read, stdout), (err_read, stderr)):
+            self._sinks[fd] = sink
+            self._poll.register(fd, _READABLE)
+        if self.pid is not None and _HAS_PIDFD:
             try:
-                self._popen = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=dict(env),
-                    cwd=cwd,
-                    start_new_session=True,
-                    close_fds=True,
-                )
-                self.pid = self._popen.pid
-            except FileNotFoundError as error:
-                missing = error.filename or argv[0]
-                if cwd is not None and not os.path.isdir(cwd):
-                    err.write(f"plait: working directory {cwd} does not exist\n".encode())
-                else:
-                    err.write(f"plait: {missing}: command not found\n".encode())
-                self._exit = NOT_FOUND_EXIT
-            except PermissionError as error:
-                err.write(f"plait: {error.filename or argv[0]}: permission denied\n".encode())
-                self._exit = 126
-            except OSError as error:
-                err.write(f"plait: cannot start {argv[0]}: {error.strerror}\n".encode())
-                self._exit = 126
+                self._pidfd = os.pidfd_open(self.pid)
+                self._poll.register(self._pidfd, _READABLE)
+            except OSError:
+                self._pidfd = None
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """The exit code (negative: killed by that signal), or None if still running."""
+        """The exit code (negative: killed by that signal), or None if still running after
+        ``timeout`` seconds. Copies the step's output into its logs meanwhile."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        exited = self._popen is None
+        while self._sinks:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            exited = exited or self._pump(remaining)
+            if exited:
+                self._pump(0)  # what is already in the pipes
+                if self._sinks:
+                    _orphans.adopt(self._sinks)
+                    self._sinks = {}
+        self._close_pidfd()
         if self._popen is None:
             return self._exit
         try:
-            return self._popen.wait(timeout)
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+            return self._popen.wait(remaining)
         except subprocess.TimeoutExpired:
             return None
+
+    def _pump(self, timeout: float | None) -> bool:
+        """Copy what the pipes hold, waiting up to ``timeout``; True once the leader exited."""
+        wait_ms = None if timeout is None else math.ceil(timeout * 1000)
+        if self._pidfd is None:  # the exit is noticed by looking now and then
+            wait_ms = _POLL_MS if wait_ms is None else min(wait_ms, _POLL_MS)
+        exited = False
+        for fd, _ in self._poll.poll(wait_ms):
+            if fd == self._pidfd:
+                exited = True
+                continue
+            sink = self._sinks.get(fd)
+            if sink is None:
+                continue
+            data = os.read(fd, _CHUNK)
+            if data:
+                sink.write(data)
+            else:
+                self._poll.unregister(fd)
+                os.close(fd)
+                del self._sinks[fd]
+                sink.close()
+        if self._pidfd is None:
+            return self._popen is None or self._popen.poll() is not None
+        return exited
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
 
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the step's whole process group."""
@@ -101,6 +177,49 @@ class StepProcess:
         if code is None:
             code = self.wait(5.0)
         return code
+
+
+class _Orphans:
+    """One thread for the streams still open after their step's leader exited."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sinks: dict[int, LogSink] = {}
+        self._poll = select.poll()
+        self._thread: threading.Thread | None = None
+
+    def adopt(self, sinks: dict[int, LogSink]) -> None:
+        with self._lock:
+            for fd, sink in sinks.items():
+                self._sinks[fd] = sink
+                self._poll.register(fd, _READABLE)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="orphan-logs", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            for fd, _ in self._poll.poll(_POLL_MS):
+                with self._lock:
+                    sink = self._sinks.get(fd)
+                if sink is None:
+                    continue
+                data = os.read(fd, _CHUNK)
+                if data:
+                    sink.write(data)
+                    continue
+                with self._lock:
+                    self._poll.unregister(fd)
+                    del self._sinks[fd]
+                os.close(fd)
+                sink.close()
+            with self._lock:
+                if not self._sinks:
+                    self._thread = None
+                    return
+
+
+_orphans = _Orphans()
 
 
 def capture(

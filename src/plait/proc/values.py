@@ -9,8 +9,6 @@ byte (trailing newlines included). So no step fails because a value it uses is b
 from __future__ import annotations
 
 import os
-import shlex
-import tempfile
 from collections.abc import Mapping
 
 from plait.expr import ShellText
@@ -70,6 +68,8 @@ def deliver(
         out.pop(name, None)
         path = _value_file(value, folder)
         files.append(path)
+        import shlex
+
         quoted = shlex.quote(path)
         # `printf x` keeps trailing newlines, which $(...) would strip; then x is cut off.
         reads.append(f"{name}=$(cat {quoted}; printf x); {name}=${{{name}%x}}")
@@ -77,6 +77,8 @@ def deliver(
 
 
 def _value_file(value: str, folder: str | None) -> str:
+    import tempfile  # only for big values: it costs a start of plait 4 ms
+
     descriptor, path = tempfile.mkstemp(prefix=".value-", dir=folder)  # mode 0600
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(value.replace("\0", "").encode("utf-8", "surrogateescape"))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 
 from plait.model import RunRecord, StepRecord
+from plait.proc.sink import DEFAULT_LOG_CAP
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ class Agent:
         environ: Mapping[str, str] | None = None,
         observer: Observer | None = None,
         base: Workflow | None = None,
+        log_cap: int = DEFAULT_LOG_CAP,
     ) -> None:
         self.store = store
+        self.log_cap = log_cap  # bytes kept of each stream of each step attempt
         self.home = home
         # The server's credentials are never handed to steps (or written into their logs).
         source = os.environ if environ is None else environ

@@ -26,6 +26,7 @@ from plait.model import (
     StepStatus,
     Workflow,
 )
+from plait.model.secret import MASK, Masker, is_secret_name
 from plait.runtime.scope import Scope, workflow_dir
 from plait.runtime.step import StepExecution, condition_met, safe_name
 from plait.store.sqlite import check_run_id, new_run_id
@@ -143,6 +144,8 @@ class RunExecution:
             log_dir=str(self.log_dir),
         )
         self.special_env: dict[str, str] = {}
+        # What is masked in everything this run writes: its parent's secrets and its own.
+        self.masker: Masker = Masker() if parent is None else parent.run.masker
         base = agent.base
         self.shell = workflow.shell or (base.shell if base is not None else None)
 
@@ -162,6 +165,7 @@ class RunExecution:
     def log(self, message: str) -> None:
         """One line in the run log (``DAG_RUN_LOG_FILE``): the root run's file, where child
         runs at any depth write too, each line naming its run."""
+        message = self.masker.text(message)
         if self.parent is not None:
             self.root.log(f"[{self.workflow.name} {self.run_id}] {message}")
             return
@@ -192,8 +196,13 @@ class RunExecution:
 
     def _prepare_scope(self) -> None:
         workflow, scope = self.workflow, self.scope
-        scope.prepare(workflow, None if self.inherits_scope else self.agent.base, self.given_params)
-        self.record.params = [[p.name, p.value] for p in scope.params]
+        try:
+            scope.prepare(
+                workflow, None if self.inherits_scope else self.agent.base, self.given_params
+            )
+        finally:
+            self.masker = scope.masker(self.masker)
+            self.record.params = [[p.name, self._shown_param(p)] for p in scope.params]
         self.special_env = {
             "DAG_NAME": workflow.name,
             "DAG_RUN_ID": self.run_id,
@@ -204,6 +213,12 @@ class RunExecution:
         }
         for key, value in self.special_env.items():
             scope.set(key, value, variable=False)
+
+    def _shown_param(self, param: Param) -> str:
+        """A param as the store keeps it: a secret's value never."""
+        if param.name is not None and param.value and is_secret_name(param.name):
+            return MASK
+        return self.masker.text(param.value)
 
     def _resume(self, records: list[StepRecord]) -> None:
         """A new attempt of a finished run: keep what succeeded, run the rest again."""
@@ -234,7 +249,7 @@ class RunExecution:
                 self.publish(step, old)
             else:
                 if old.attempt:  # the attempt before keeps its own record
-                    self.store.record_attempt(self.run_id, old)
+                    self.save_attempt(old)
                 record.attempt = old.attempt
                 self.save_step(record)
 
@@ -483,7 +498,9 @@ class RunExecution:
         record = self.record
         record.status = status
         record.finished_at = time.time()
-        record.outputs = dict(self.outputs)
+        masker = self.masker
+        record.outputs = {name: masker.text(value) for name, value in self.outputs.items()}
+        record.error = masker.optional(record.error)
         self.store.set_run_status(
             self.run_id,
             status,
@@ -499,8 +516,17 @@ class RunExecution:
 
     # ------------------------------------------------------------------ for steps
 
-    def save_step(self, record: StepRecord) -> None:
+    def save_step(self, record: StepRecord, masker: Masker | None = None) -> None:
+        """Write a step's state; what it holds is masked first (``masker``: the step's)."""
+        masker = masker or self.masker
+        record.error = masker.optional(record.error)
+        record.output = masker.optional(record.output)
         self.store.update_step(self.run_id, record, self.epoch)
+
+    def save_attempt(self, record: StepRecord, masker: Masker | None = None) -> None:
+        """Keep a finished attempt of a step with its own record (masked)."""
+        record.error = (masker or self.masker).optional(record.error)
+        self.store.record_attempt(self.run_id, record)
 
     def publish(self, step: Step, record: StepRecord) -> None:
         """Make a finished step's output and references visible to the steps after it."""

@@ -15,6 +15,7 @@ from plait.expr import (
     to_shell,
 )
 from plait.model import Param, Workflow
+from plait.model.secret import Masker, secrets_by_name
 from plait.proc import capture
 
 __all__ = ["ENV_OUTPUT_LIMIT", "Scope", "merge_params"]
@@ -70,6 +71,7 @@ class Scope:
         self.params: list[Param] = []
         self.working_dir = working_dir
         self.backticks = True  # False for a dry run: nothing is executed
+        self.secret_values: list[str] = []  # resolved from `secrets:`, to be masked
         self._env_output_bytes = 0
 
     def runner(self) -> Callable[[ShellText], str] | None:
@@ -156,10 +158,23 @@ class Scope:
 
     def prepare(self, workflow: Workflow, base: Workflow | None, given: tuple[Param, ...]) -> None:
         """The layers of a run, in order, each seeing those before it: base env, dotenv
-        files, workflow env, then params (base's, the workflow's, overridden by ``given``)."""
+        files, secrets (base's, the workflow's), workflow env, then params (base's, the
+        workflow's, overridden by ``given``).
+
+        Raises:
+            PlaitError: a secret that cannot be read.
+        """
         if base is not None:
             self.apply_env(base.env)
         self.apply_dotenv(workflow.dotenv, workflow_dir(workflow))
+        secrets = (base.secrets if base is not None else ()) + workflow.secrets
+        if secrets:
+            from plait.runtime.secrets import resolve_secrets
+
+            folders = (Path(self.working_dir), workflow_dir(workflow))
+            for name, value in resolve_secrets(secrets, self.env, folders).items():
+                self.set(name, value, variable=False)
+                self.secret_values.append(value)
         self.apply_env(workflow.env)
         defaults = (base.params if base is not None else ()) + workflow.params
         self.apply_params(merge_params(defaults, given))
@@ -174,6 +189,15 @@ class Scope:
         else:
             self.env.pop(name, None)
 
+    def masker(self, base: Masker | None = None) -> Masker:
+        """``base`` and every secret this scope knows: from ``secrets:``, and each env
+        variable or param whose name says it is one."""
+        masker = base if base is not None else Masker()
+        named = {p.name: p.value for p in self.params if p.name is not None}
+        return masker.with_values(
+            [*self.secret_values, *secrets_by_name(self.env), *secrets_by_name(named)]
+        )
+
     def add_step(self, names: tuple[str, ...], ref: StepRef) -> None:
         for name in names:
             self.steps[name] = ref
@@ -187,6 +211,7 @@ class Scope:
         other.params = list(self.params)
         other.working_dir = self.working_dir
         other.backticks = self.backticks
+        other.secret_values = list(self.secret_values)
         other._env_output_bytes = self._env_output_bytes
         return other
 

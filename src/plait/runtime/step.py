@@ -14,6 +14,7 @@ from pathlib import Path
 
 from plait.expr import UnsafeValueError
 from plait.model import Condition, RepeatMode, Step, StepRecord, StepStatus
+from plait.model.secret import secrets_by_name
 from plait.proc import (
     StepProcess,
     capture,
@@ -22,6 +23,7 @@ from plait.proc import (
     script_is_posix,
     shell_for,
 )
+from plait.proc.sink import LogSink
 from plait.proc.values import Delivery, deliver
 
 TYPE_CHECKING = False
@@ -98,6 +100,7 @@ class StepExecution:
         self.scope: Scope = run.scope.fork()  # a consistent view while other steps publish outputs
         self.tolerated = False
         self._attempts_made = 0
+        self.masker = run.masker  # and the secrets of the step's own env
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -110,7 +113,7 @@ class StepExecution:
             record.error = f"internal error: {type(error).__name__}: {error}"
         if record.finished_at is None:
             record.finished_at = time.time()
-        self.run.save_step(record)
+        self.run.save_step(record, self.masker)
         self.run.log(
             f"step {record.name} {record.status}"
             + (f" (exit {record.exit_code})" if record.exit_code else "")
@@ -201,7 +204,7 @@ class StepExecution:
     def _one_attempt(self, env: dict[str, str], cwd: str) -> Attempt:
         record = self.record
         if self._attempts_made:
-            self.run.store.record_attempt(self.run.run_id, record)
+            self.run.save_attempt(record, self.masker)
         self._attempts_made += 1
         record.attempt += 1
         record.status = StepStatus.RUNNING
@@ -211,7 +214,7 @@ class StepExecution:
         if record.attempt > 1:
             record.started_at = time.time()
         self._log_paths()
-        self.run.save_step(record)
+        self.run.save_step(record, self.masker)
         self.run.log(f"step {record.name} started (attempt {record.attempt})")
         self.run.agent.observer.step_started(self.run.record, record)
         if self.step.run is not None or self.step.parallel is not None:
@@ -241,8 +244,10 @@ class StepExecution:
             argv, env, delivery = self._argv(env)
         except UnsafeValueError as error:
             return Attempt(exit_code=1, error=str(error))
+        cap = self.run.agent.log_cap
+        sinks = (LogSink(stdout, self.masker, cap), LogSink(stderr, self.masker, cap))
         try:
-            process = StepProcess(argv, env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr)
+            process = StepProcess(argv, env=env, cwd=cwd, stdout=sinks[0], stderr=sinks[1])
         except BaseException:
             delivery.close()
             raise
@@ -276,7 +281,10 @@ class StepExecution:
             attempt.error = f"killed by signal {-code}"
         elif code:
             attempt.error = f"exit code {code}"
-        problem = self._copy_to(step.stdout, stdout) or self._copy_to(step.stderr, stderr)
+        problem = next((sink.error for sink in sinks if sink.error), None)
+        problem = (
+            problem or self._copy_to(step.stdout, stdout) or self._copy_to(step.stderr, stderr)
+        )
         if problem is not None:
             attempt.error = problem
             attempt.broken = True
@@ -326,9 +334,11 @@ class StepExecution:
             path = Path(self.run.working_dir) / path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "rb") as source, open(path, "ab") as sink:
-                while chunk := source.read(1 << 20):
-                    sink.write(chunk)
+            with open(path, "ab") as sink:
+                if os.path.exists(log):  # a stream that wrote nothing has no log file
+                    with open(log, "rb") as source:
+                        while chunk := source.read(1 << 20):
+                            sink.write(chunk)
         except OSError as error:
             return f"cannot write {path}: {error.strerror}"
         return None
@@ -363,6 +373,7 @@ class StepExecution:
             self.scope = local
             for key, value in values.items():
                 local.variables[key] = value
+            self.masker = self.masker.with_values(secrets_by_name(values))
         env.update(run.special_env)
         env["DAG_RUN_STEP_NAME"] = step.name
         return env

@@ -44,6 +44,7 @@ from plait.spec.policies import (
     RepeatKind,
     RetryKind,
 )
+from plait.spec.secrets import SecretsKind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -214,6 +215,7 @@ WORKFLOW = Table(
         Field("params", ParamsKind(), "Params and their defaults."),
         Field("env", EnvKind(), "Environment variables of every step."),
         Field("dotenv", Words(), "`.env` files to load."),
+        Field("secrets", SecretsKind(), "Variables whose values come from env or a file."),
         Field("schedule", ScheduleKind(), "Cron lines, or {start, stop, restart}."),
         Field("skipIfSuccessful", Flag(), "Skip a scheduled run if one already succeeded."),
         Field("catchupWindow", Duration(), "How far back missed schedules are run (`6h`)."),

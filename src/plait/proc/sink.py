@@ -1,0 +1,70 @@
+"""Where a step's stdout or stderr goes: its log file, masked and capped.
+
+The file is created at the first byte, so a stream that writes nothing leaves no file. Past
+the cap (per attempt and stream) the file ends with a line saying where it was cut; the step
+goes on and what it writes after is counted, not kept.
+"""
+
+from __future__ import annotations
+
+import os
+
+from plait.model.secret import Masker
+
+__all__ = ["DEFAULT_LOG_CAP", "LogSink", "cut_notice"]
+
+DEFAULT_LOG_CAP = 100 * 1024 * 1024
+
+
+def cut_notice(cap: int) -> bytes:
+    notice = f"[plait: log cut here at {cap} bytes (the step's log cap); the rest is not kept]"
+    return f"\n{notice}\n".encode()
+
+
+class LogSink:
+    """One stream of one step attempt, written as it arrives."""
+
+    __slots__ = ("_fd", "_masker", "cap", "cut", "error", "path", "written")
+
+    def __init__(self, path: str, masker: Masker | None = None, cap: int = DEFAULT_LOG_CAP) -> None:
+        self.path = path
+        self.cap = cap
+        self._masker = masker.stream() if masker else None
+        self._fd: int | None = None
+        self.written = 0  # bytes kept in the file
+        self.cut = False
+        self.error: str | None = None  # the file could not be written (disk full ...)
+
+    def write(self, data: bytes) -> None:
+        if self._masker is not None:
+            data = self._masker.feed(data)
+        self._keep(data)
+
+    def close(self) -> None:
+        if self._masker is not None:
+            self._keep(self._masker.flush())
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _keep(self, data: bytes) -> None:
+        if not data or self.cut or self.error is not None:
+            return
+        room = self.cap - self.written
+        if len(data) > room:
+            self._append(data[:room] + cut_notice(self.cap))
+            self.written = self.cap
+            self.cut = True
+            return
+        self._append(data)
+        self.written += len(data)
+
+    def _append(self, data: bytes) -> None:
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as error:  # the stream is still drained, so the step is not blocked
+            self.error = f"cannot write the log {self.path}: {error.strerror}"
