@@ -150,6 +150,7 @@ def start_run(
     """Run ``workflow`` to its end in this process (this process is the run's agent), once
     its queue and its ``maxActiveRuns`` let it start. A ``store`` given is left open."""
     own_store = store is None
+    config = load_config(home.config_file)  # a bad config: no run
     store = open_store(home) if store is None else store
     try:
         agent = Agent(
@@ -158,11 +159,12 @@ def start_run(
             environ=dict(os.environ) if environ is None else environ,
             observer=observer,
             base=load_base(home),
+            log_cap=config.max_step_log_size,
         )
         execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
         record = execution.record
         queue = queue_of(workflow)
-        capacity = load_config(home.config_file).queues.get(queue)  # a bad config: no run
+        capacity = config.queues.get(queue)
         store.enqueue(
             record,
             [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)],
@@ -222,12 +224,19 @@ def retry_run(
                 more = {n for n, deps in depends.items() if rerun.intersection(deps)}
                 grew = not more <= rerun
                 rerun |= more
-    params = tuple(Param(name, value or "") for name, value in previous.params)
+    params = previous.params_to_replay()
+    config = load_config(home.config_file)
     store = open_store(home)
     try:
-        agent = Agent(store, home, observer=observer, base=load_base(home))
+        agent = Agent(
+            store,
+            home,
+            observer=observer,
+            base=load_base(home),
+            log_cap=config.max_step_log_size,
+        )
         queue = queue_of(workflow)
-        capacity = load_config(home.config_file).queues.get(queue)
+        capacity = config.queues.get(queue)
         store.begin_retry(
             previous.run_id, agent.pid, queue=queue, max_active_runs=workflow.max_active_runs
         )
@@ -269,8 +278,13 @@ def run_claimed(run_id: str, *, home: Home) -> RunRecord:
     store = open_store(home)
     try:
         queued = store.get_run(run_id)
-        params = tuple(Param(name, value or "") for name, value in queued.params)
-        agent = Agent(store, home, base=load_base(home))
+        params = queued.params_to_replay()
+        agent = Agent(
+            store,
+            home,
+            base=load_base(home),
+            log_cap=load_config(home.config_file).max_step_log_size,
+        )
         try:
             if queued.source is None:
                 raise NotFoundError(f"run {run_id} has no workflow file")

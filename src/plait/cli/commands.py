@@ -448,7 +448,7 @@ def cmd_restart(args: argparse.Namespace, extra: list[str]) -> int:
     finally:
         store.close()
     workflow = load_workflow(args.target, home)
-    params = tuple(Param(name, value or "") for name, value in previous.params)
+    params = previous.params_to_replay()
     observer = Progress() if sys.stderr.isatty() and not args.quiet else None
     record = start_run(workflow, home=home, params=params, observer=observer)
     _print_tree(home, record)

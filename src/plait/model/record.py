@@ -6,6 +6,7 @@ import time
 
 from plait.model.secret import MASK, is_secret_name
 from plait.model.status import RunStatus, StepStatus
+from plait.model.workflow import Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -224,6 +225,15 @@ class RunRecord:
             if step.name == name:
                 return step
         raise KeyError(name)
+
+    def params_to_replay(self) -> tuple[Param, ...]:
+        """The params a retry or restart runs with: these, but a secret the store holds only
+        masked is left out, so its default (a backtick, a secret) is evaluated anew."""
+        return tuple(
+            Param(name, value or "")
+            for name, value in self.params
+            if not (value == MASK and name is not None and is_secret_name(name))
+        )
 
     def params_json(self) -> dict[str, str]:
         named: dict[str, str] = {}

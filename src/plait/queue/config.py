@@ -8,15 +8,27 @@ __all__ = ["Config", "load_config"]
 
 
 class Config:
-    __slots__ = ("queues", "timezone")
+    __slots__ = (
+        "max_param_size",
+        "max_request_size",
+        "max_step_log_size",
+        "queues",
+        "timezone",
+    )
 
     def __init__(
         self,
         queues: dict[str, int] | None = None,
         timezone: str | None = None,
+        max_step_log_size: int = 100 * 1024 * 1024,
+        max_request_size: int = 1024 * 1024,
+        max_param_size: int = 256 * 1024,
     ) -> None:
         self.queues = dict() if queues is None else queues  # name → maxConcurrency
         self.timezone = timezone
+        self.max_step_log_size = max_step_log_size  # bytes of each stream of a step attempt
+        self.max_request_size = max_request_size  # bytes of an API request body
+        self.max_param_size = max_param_size  # bytes of one param value given to the API
 
 
 def load_config(path: Path) -> Config:
@@ -25,5 +37,5 @@ def load_config(path: Path) -> Config:
         return Config()
     from plait.spec.config import parse_config
 
-    queues, timezone = parse_config(path.read_text(encoding="utf-8"), str(path))
-    return Config(queues=queues, timezone=timezone)
+    queues, timezone, sizes = parse_config(path.read_text(encoding="utf-8"), str(path))
+    return Config(queues=queues, timezone=timezone, **sizes)

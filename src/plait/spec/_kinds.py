@@ -40,6 +40,7 @@ __all__ = [
     "VarName",
     "Words",
     "parse_duration",
+    "parse_size",
     "snake",
 ]
 
@@ -69,6 +70,32 @@ INVALID: Any = _Invalid()
 def snake(name: str) -> str:
     """``maxActiveRuns`` → ``max_active_runs``; snake_case names are returned unchanged."""
     return _CAMEL_BOUNDARY.sub(r"_\1", name).lower()
+
+
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def parse_size(value: object) -> int | None:
+    """Bytes in a size: a whole number, or ``512KiB``, ``1MiB``, ``100MB``, ``2GiB`` (KiB =
+    1024 bytes, KB = 1000); None if it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    match = _SIZE.match(value)
+    if match is None:
+        return None
+    number, unit = float(match.group(1)), match.group(2).upper()
+    prefix = unit.rstrip("B").rstrip("I")
+    if prefix not in _SIZE_UNITS or (unit and "B" not in unit and unit != prefix):
+        return None
+    if "I" in unit and not prefix:
+        return None
+    scale = 1024 ** " KMGT".index(prefix) if "I" in unit and prefix else _SIZE_UNITS[prefix]
+    return int(number * scale)
 
 
 def parse_duration(text: str) -> float | None:

@@ -1,9 +1,15 @@
-"""``config.yaml`` of a plait home: declared queues and the scheduler's default timezone.
+"""``config.yaml`` of a plait home: declared queues, the scheduler's default timezone, and
+limits on what steps and the server keep.
 
     queues:
       - name: heavy-jobs
         maxConcurrency: 2
     timezone: Europe/Paris
+    logs:
+      maxStepLogSize: 100MiB      # per step attempt and stream
+    server:
+      maxRequestSize: 1MiB        # request bodies
+      maxParamSize: 256KiB        # one param value given to the API
 
 Queues may also be a map (``heavy-jobs: {maxConcurrency: 2}``) or, as the reference engine
 writes it, ``queues: {enabled: true, config: [...]}``.
@@ -11,24 +17,34 @@ writes it, ``queues: {enabled: true, config: [...]}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from plait.errors import Problem, SpecError
 from plait.spec._yaml import Path, parse_documents, show_path
 
-__all__ = ["parse_config"]
+__all__ = ["SIZES", "parse_config"]
 
-_TOP_KEYS = ("queues", "timezone", "tz")
+_TOP_KEYS = ("queues", "timezone", "tz", "logs", "server")
 _QUEUE_KEYS = ("name", "maxConcurrency", "max_concurrency")
+# (section, key) → the name of the setting (its default is in queue.config.Config)
+SIZES = {
+    ("logs", "maxStepLogSize"): "max_step_log_size",
+    ("server", "maxRequestSize"): "max_request_size",
+    ("server", "maxParamSize"): "max_param_size",
+}
 
 
-def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None]:
-    """Queues (name → maxConcurrency) and timezone; SpecError with every problem found."""
+def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict[str, int]]:
+    """Queues (name → maxConcurrency), timezone and the sizes set (by setting name);
+    SpecError with every problem found."""
     documents, problems = parse_documents(text, file)
     queues: dict[str, int] = {}
     timezone: str | None = None
+    sizes: dict[str, int] = {}
     if problems:
         raise SpecError(problems)
     if not documents or documents[0].value is None:
-        return queues, timezone
+        return queues, timezone, sizes
     doc = documents[0]
 
     def problem(path: Path, message: str) -> None:
@@ -40,7 +56,8 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None]:
         raise SpecError([Problem(file, doc.line, "", "config must be a mapping")])
     for key in value:
         if key not in _TOP_KEYS:
-            problem((key,), f"unknown key `{key}` (known: queues, timezone)")
+            problem((key,), f"unknown key `{key}` (known: {', '.join(_TOP_KEYS)})")
+    _read_sizes(value, problem, sizes)
     raw = value.get("queues")
     base: Path
     if isinstance(raw, dict) and "config" in raw:
@@ -82,4 +99,28 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None]:
             problem(("timezone",), f"unknown timezone `{timezone}`")
     if problems:
         raise SpecError(problems)
-    return queues, timezone
+    return queues, timezone, sizes
+
+
+def _read_sizes(
+    value: dict[str, object], problem: Callable[[Path, str], None], sizes: dict[str, int]
+) -> None:
+    from plait.spec._kinds import parse_size
+
+    for section in ("logs", "server"):
+        entries = value.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            problem((section,), "must be a mapping")
+            continue
+        known = [key for (where, key) in SIZES if where == section]
+        for key, raw in entries.items():
+            if key not in known:
+                problem((section, key), f"unknown key `{key}` (known: {', '.join(known)})")
+                continue
+            size = parse_size(raw)
+            if size is None or size < 1:
+                problem((section, key), f"`{raw}` is not a size (bytes, or like 512KiB, 1MiB)")
+                continue
+            sizes[SIZES[(section, key)]] = size
