@@ -180,13 +180,19 @@ class StepProcess:
 
 
 class _Orphans:
-    """One thread for the streams still open after their step's leader exited."""
+    """One thread for the streams still open after their step's leader exited.
+
+    When plait exits with such streams open (a step started a daemon that writes to its
+    stdout), a small child process takes them over: closing them would kill the daemon with
+    SIGPIPE at its next write.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sinks: dict[int, LogSink] = {}
         self._poll = select.poll()
         self._thread: threading.Thread | None = None
+        self._at_exit = False
 
     def adopt(self, sinks: dict[int, LogSink]) -> None:
         with self._lock:
@@ -196,6 +202,37 @@ class _Orphans:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="orphan-logs", daemon=True)
                 self._thread.start()
+            if not self._at_exit:
+                import atexit
+
+                atexit.register(self.detach)
+                self._at_exit = True
+
+    def detach(self) -> None:
+        """Hand the open streams to a child process of their own, which copies them to their
+        logs until they close (at plait's exit)."""
+        with self._lock:
+            sinks, self._sinks = self._sinks, {}
+            for fd in sinks:
+                self._poll.unregister(fd)
+        if not sinks:
+            return
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:  # the child: nothing but the copy, then out
+            try:
+                os.setsid()
+                _copy_until_closed(sinks)
+            finally:
+                os._exit(0)
+        for fd, sink in sinks.items():
+            os.close(fd)
+            if pid < 0:
+                sink.close()
+            else:
+                sink.abandon()  # the child writes what is left
 
     def _run(self) -> None:
         while True:
@@ -217,6 +254,20 @@ class _Orphans:
                 if not self._sinks:
                     self._thread = None
                     return
+
+
+def _copy_until_closed(sinks: dict[int, LogSink]) -> None:
+    poll = select.poll()
+    for fd in sinks:
+        poll.register(fd, _READABLE)
+    while sinks:
+        for fd, _ in poll.poll():
+            data = os.read(fd, _CHUNK)
+            if data:
+                sinks[fd].write(data)
+                continue
+            poll.unregister(fd)
+            sinks.pop(fd).close()
 
 
 _orphans = _Orphans()
