@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from plait.errors import (
@@ -27,7 +28,15 @@ from plait.errors import (
     UsageError,
 )
 
-__all__ = ["ApiError", "error_response", "install_error_handlers", "problem_json"]
+__all__ = [
+    "COMMON_ERRORS",
+    "ApiError",
+    "ErrorBody",
+    "error_response",
+    "errors",
+    "install_error_handlers",
+    "problem_json",
+]
 
 _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (NotFoundError, 404),
@@ -37,6 +46,46 @@ _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (UsageError, 400),
     (StoreError, 503),
 )
+
+
+class ProblemBody(BaseModel):
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: str = Field(description="what went wrong, for a person")
+    problems: list[ProblemBody] | None = Field(
+        default=None, description="a workflow's problems, each with its file and line"
+    )
+    details: list[dict[str, str]] | None = Field(
+        default=None, description="which part of the request is invalid, and why"
+    )
+
+
+_MEANING = {
+    400: "a request that cannot be understood (unknown status, malformed params, ...)",
+    401: "authentication is required (the server has credentials set)",
+    403: "no X-Plait-Request header on a state change, or a Host that is not local",
+    404: "no such workflow, run, step or log",
+    409: "the state of the run does not allow it",
+    413: "the request body is larger than server.maxRequestSize",
+    422: "an invalid request, workflow or param (each problem named)",
+    503: "the store cannot be reached",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of these error codes."""
+    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in codes}
+
+
+# What any route may answer: the guard (401, 403), invalid input (422), the store (503).
+COMMON_ERRORS = errors(401, 403, 422, 503)
 
 
 class ApiError(PlaitError):

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from plait.api.errors import COMMON_ERRORS, errors
 from plait.api.logs import DEFAULT_LIMIT, read_range
 from plait.api.runs import RunId, step_log_path
 from plait.api.services import Services, services_of
@@ -33,7 +34,7 @@ _SLACK_SECONDS = 5.0  # a run finished this long before the last poll is still c
 _QUEUE_SIZE = 10_000
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=COMMON_ERRORS)
 _log = logging.getLogger("plait.api")
 
 
@@ -107,7 +108,7 @@ class RunWatcher:
     "/events",
     summary="Live run status as Server-Sent Events (`event: run`)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(404)},
 )
 async def events(
     request: Request,
@@ -161,7 +162,7 @@ async def _run_events(
     summary="A step's log as it grows (`event: log`), then `event: end`",
     tags=["runs"],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(400, 404)},
 )
 async def log_stream(
     request: Request,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from plait.api.catalogue import relative_file
-from plait.api.errors import ApiError
+from plait.api.errors import COMMON_ERRORS, ApiError, errors
 from plait.api.logs import DEFAULT_LIMIT, MAX_LIMIT, read_head, read_range, read_tail
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, RunStateError
@@ -21,7 +21,7 @@ from plait.store.browse import CHILD_SORTS
 
 __all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
 
-router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=COMMON_ERRORS)
 Svc = Annotated[Services, Depends(services_of)]
 RunId = Annotated[str, Path(alias="runId", description="the run's id")]
 
@@ -59,7 +59,9 @@ def _moment(text: str | None, what: str) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-@router.get("", summary="Runs, newest first (child runs too, unless roots=true)")
+@router.get(
+    "", summary="Runs, newest first (child runs too, unless roots=true)", responses=errors(400)
+)
 def list_runs(
     services: Svc,
     workflow: Annotated[str | None, Query(description="the workflow's name")] = None,
@@ -88,9 +90,25 @@ def list_runs(
     return {"runs": [_run_row(run, dags) for run in page.runs], "total": page.total}
 
 
+BRIEF_VALUE_CHARS = 1024
+
+
+def brief(values: dict[str, str], run_id: str) -> dict[str, str]:
+    """Values as a list shows them: a long one cut, saying where the whole of it is."""
+    return {
+        name: value
+        if len(value) <= BRIEF_VALUE_CHARS
+        else f"{value[:BRIEF_VALUE_CHARS]}… [cut: {len(value)} characters in all; "
+        f"GET /api/v1/runs/{run_id} has the whole value]"
+        for name, value in values.items()
+    }
+
+
 def _run_row(run: RunRecord, dags: PathType) -> dict[str, Any]:
     row = run.to_json()
     del row["steps"], row["children"]
+    row["params"] = brief(row["params"], run.run_id)
+    row["outputs"] = brief(row["outputs"], run.run_id)
     row["createdAt"] = _iso(run.created_at)
     row["workflowFile"] = relative_file(dags, run.source)
     return row
@@ -102,7 +120,11 @@ def _iso(epoch: float | None) -> str | None:
     return iso_time(epoch)
 
 
-@router.get("/{runId}", summary="A run: steps, direct children, attempts, ancestors")
+@router.get(
+    "/{runId}",
+    summary="A run: steps, direct children, attempts, ancestors",
+    responses=errors(404),
+)
 def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
     services.upkeep()
     run = services.store.get_run(run_id)
@@ -118,7 +140,7 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
     return body
 
 
-@router.get("/{runId}/tree", summary="A run and its child runs at any depth")
+@router.get("/{runId}/tree", summary="A run and its child runs at any depth", responses=errors(404))
 def get_tree(run_id: RunId, services: Svc) -> dict[str, Any]:
     tree = services.browse.tree(run_id)
     if tree is None:
@@ -126,7 +148,11 @@ def get_tree(run_id: RunId, services: Svc) -> dict[str, Any]:
     return tree.to_json()
 
 
-@router.get("/{runId}/children", summary="A page of a run's direct child runs")
+@router.get(
+    "/{runId}/children",
+    summary="A page of a run's direct child runs",
+    responses=errors(400, 404),
+)
 def get_children(
     run_id: RunId,
     services: Svc,
@@ -147,7 +173,12 @@ def get_children(
     return {"children": page.children, "total": page.total, "counts": page.counts}
 
 
-@router.post("/{runId}/stop", status_code=202, summary="Stop a running or queued run")
+@router.post(
+    "/{runId}/stop",
+    status_code=202,
+    summary="Stop a running or queued run",
+    responses=errors(400, 404, 409, 413),
+)
 def stop(run_id: RunId, services: Svc) -> dict[str, Any]:
     run = services.store.get_run(run_id)
     if run.status.is_final:
@@ -156,7 +187,12 @@ def stop(run_id: RunId, services: Svc) -> dict[str, Any]:
     return {"runId": run_id, "status": str(run.status), "stopRequested": True}
 
 
-@router.post("/{runId}/retry", status_code=202, summary="Run a finished root run again")
+@router.post(
+    "/{runId}/retry",
+    status_code=202,
+    summary="Run a finished root run again",
+    responses=errors(400, 404, 409, 413),
+)
 def retry(run_id: RunId, services: Svc, body: RetryBody | None = None) -> dict[str, Any]:
     wanted = body or RetryBody()
     run = services.store.get_run(run_id)
@@ -187,7 +223,11 @@ def _wait_for_new_attempt(services: Services, before: RunRecord, timeout: float 
     return str(before.status)
 
 
-@router.post("/{runId}/dequeue", summary="Take a waiting run out of its queue")
+@router.post(
+    "/{runId}/dequeue",
+    summary="Take a waiting run out of its queue",
+    responses=errors(400, 404, 409, 413),
+)
 def dequeue(run_id: RunId, services: Svc) -> dict[str, Any]:
     run = services.store.get_run(run_id)
     if not services.store.dequeue(run_id):
@@ -212,7 +252,11 @@ def step_log_path(
     return run, record, record.stderr_path if stream == "stderr" else record.stdout_path
 
 
-@router.get("/{runId}/steps/{step}/log", summary="A window of a step's log")
+@router.get(
+    "/{runId}/steps/{step}/log",
+    summary="A window of a step's log",
+    responses=errors(400, 404),
+)
 def get_log(
     run_id: RunId,
     step: str,

@@ -12,11 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plait.api.errors import install_error_handlers
 from plait.api.events import RunWatcher
+from plait.api.limits import BodyLimit, SecurityHeaders
 from plait.api.security import Auth, Guard, is_loopback
 from plait.api.services import Services
 from plait.store import Home
 
-__all__ = ["ServerTiming", "create_app", "serve"]
+__all__ = ["ServerTiming", "check_exposure", "create_app", "serve"]
 
 _DESCRIPTION = """The REST API of plait: workflows, runs at any depth, logs, queues.
 
@@ -55,9 +56,11 @@ def create_app(home: Home, *, auth: Auth | None = None, loopback: bool = True) -
     install_error_handlers(app)
     for module in (system, workflows, runs, events, static):
         app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=services.config().max_request_size)
     app.add_middleware(
         Guard, auth=auth if auth is not None else Auth.from_env(), local_only=loopback
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ServerTiming)
     return app
 
@@ -86,21 +89,41 @@ class ServerTiming:
         await self.app(scope, receive, timed)
 
 
-def serve(home: Home, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+def check_exposure(host: str, auth: Auth, *, insecure_no_auth: bool) -> None:
+    """Refuse to serve other machines without authentication, unless told to at the
+    command line (then say so loudly).
+
+    Raises:
+        UsageError: ``host`` is reachable from other machines and no auth is set.
+    """
+    if is_loopback(host) or auth.enabled:
+        return
+    if not insecure_no_auth:
+        from plait.errors import UsageError
+
+        raise UsageError(
+            f"refusing to listen on {host} without authentication: anyone who can connect "
+            "could run shell commands. Set PLAIT_AUTH_BASIC=user:password or "
+            "PLAIT_AUTH_TOKEN=..., bind to 127.0.0.1, or pass --insecure-no-auth"
+        )
+    banner = "!" * 78
+    print(
+        f"{banner}\nplait: WARNING: listening on {host}, reachable from other machines, "
+        "WITHOUT authentication (--insecure-no-auth).\nAnyone who can connect can start "
+        f"and stop runs, which run shell commands.\n{banner}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def serve(
+    home: Home, *, host: str = "127.0.0.1", port: int = 8080, insecure_no_auth: bool = False
+) -> None:
     """Run the server until interrupted (``plait server``)."""
     import uvicorn
 
     auth = Auth.from_env()
-    if not is_loopback(host) and not auth.enabled:
-        banner = "!" * 78
-        print(
-            f"{banner}\nplait: WARNING: listening on {host}, reachable from other machines, "
-            "WITHOUT authentication.\nAnyone who can connect can start and stop runs, which "
-            "run shell commands.\nSet PLAIT_AUTH_BASIC=user:password or PLAIT_AUTH_TOKEN=... "
-            f"or bind to 127.0.0.1.\n{banner}",
-            file=sys.stderr,
-            flush=True,
-        )
+    check_exposure(host, auth, insecure_no_auth=insecure_no_auth)
     app = create_app(home, auth=auth, loopback=is_loopback(host))
     print(f"plait server: http://{host}:{port}/ (API docs at /api/docs)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

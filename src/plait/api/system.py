@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
+from plait.api.errors import COMMON_ERRORS
 from plait.api.services import Services, services_of
 from plait.model import RunStatus
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], responses=COMMON_ERRORS)
 Svc = Annotated[Services, Depends(services_of)]
 SCHEDULER_LEASE = "scheduler"
 

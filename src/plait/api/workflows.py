@@ -19,14 +19,14 @@ from plait.api.catalogue import (
     relative_file,
     save_atomically,
 )
-from plait.api.errors import ApiError, problem_json
+from plait.api.errors import COMMON_ERRORS, ApiError, errors, problem_json
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, ParamsError, Problem, SpecError
 from plait.model import Param, RunRecord, Workflow, iso_time
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["workflows"])
+router = APIRouter(prefix="/api/v1", tags=["workflows"], responses=COMMON_ERRORS)
 Svc = Annotated[Services, Depends(services_of)]
 ParamValue = str | int | float | bool | None
 FileQuery = Annotated[
@@ -107,12 +107,18 @@ def _last_run(run: RunRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/workflows/{name}", summary="A workflow: fields, params and steps")
+@router.get(
+    "/workflows/{name}", summary="A workflow: fields, params and steps", responses=errors(404)
+)
 def get_workflow(name: str, services: Svc, file: FileQuery = None) -> dict[str, Any]:
     return describe(_loaded(services, name, file))
 
 
-@router.get("/workflows/{name}/spec", summary="The YAML text of a workflow's file")
+@router.get(
+    "/workflows/{name}/spec",
+    summary="The YAML text of a workflow's file",
+    responses=errors(404),
+)
 def get_spec(name: str, services: Svc, file: FileQuery = None) -> dict[str, Any]:
     entry = find_entry(services.home.dags_dir, name, file)
     return {
@@ -126,7 +132,7 @@ def get_spec(name: str, services: Svc, file: FileQuery = None) -> dict[str, Any]
 @router.put(
     "/workflows/{name}/spec",
     summary="Save the YAML of a workflow (or create one), after validating it",
-    responses={422: {"description": "the YAML has problems (each with its line)"}},
+    responses=errors(400, 404, 413),
 )
 def put_spec(name: str, body: SpecBody, services: Svc, file: FileQuery = None) -> JSONResponse:
     dags = services.home.dags_dir
@@ -147,7 +153,11 @@ def put_spec(name: str, body: SpecBody, services: Svc, file: FileQuery = None) -
     )
 
 
-@router.post("/validate", summary="Check a YAML text; problems come with their line")
+@router.post(
+    "/validate",
+    summary="Check a YAML text; problems come with their line",
+    responses=errors(400, 413),
+)
 def validate(body: ValidateBody, services: Svc) -> dict[str, Any]:
     source = "<editor>"
     if body.name:
@@ -173,6 +183,7 @@ def _problems(text: str, source: str, services: Services) -> list[Problem]:
     "/workflows/{name}/start",
     status_code=202,
     summary="Start a run now (if its queue has room; else it waits in its queue)",
+    responses=errors(400, 404, 409, 413),
 )
 def start(
     name: str, services: Svc, body: StartBody | None = None, file: FileQuery = None
@@ -184,6 +195,7 @@ def start(
     "/workflows/{name}/enqueue",
     status_code=202,
     summary="Put a run in its queue; the scheduler starts it",
+    responses=errors(400, 404, 409, 413),
 )
 def enqueue(
     name: str, services: Svc, body: StartBody | None = None, file: FileQuery = None
@@ -205,7 +217,7 @@ def _enqueue(
             f"{name!r} is a later document of {entry.file}: a child workflow that only the "
             "file's own (first) workflow runs; start that one",
         )
-    params = _params(body.params if body else None)
+    params = _params(body.params if body else None, services.config().max_param_size)
     run_id = enqueue_run(services.store, workflow, params=params)
     if dispatch_now:
         queue = queue_of(workflow)
@@ -225,7 +237,22 @@ def _loaded(services: Services, name: str, file: str | None = None) -> Entry:
     return entry
 
 
-def _params(given: dict[str, ParamValue] | str | None) -> tuple[Param, ...]:
+def _params(given: dict[str, ParamValue] | str | None, limit: int) -> tuple[Param, ...]:
+    """The params of a start request; each value at most ``limit`` bytes (else a 422)."""
+    params = _parsed_params(given)
+    for position, param in enumerate(params, start=1):
+        size = len(param.value.encode("utf-8", "surrogateescape"))
+        if size > limit:
+            name = param.name or f"${position}"
+            raise ApiError(
+                422,
+                f"param {name} is {size} bytes, more than {limit} (server.maxParamSize in "
+                "config.yaml); pass big values through a file or a step's output",
+            )
+    return params
+
+
+def _parsed_params(given: dict[str, ParamValue] | str | None) -> tuple[Param, ...]:
     from plait.spec import parse_params
 
     if given is None:

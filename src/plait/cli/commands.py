@@ -458,7 +458,7 @@ def cmd_restart(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_server(args: argparse.Namespace, extra: list[str]) -> int:
     from plait.api import serve  # the web stack is imported by this command alone
 
-    serve(Home.from_env(), host=args.host, port=args.port)
+    serve(Home.from_env(), host=args.host, port=args.port, insecure_no_auth=args.insecure_no_auth)
     return 0
 
 
@@ -468,7 +468,10 @@ def cmd_start_all(args: argparse.Namespace, extra: list[str]) -> int:
     import subprocess
 
     from plait.api import serve
+    from plait.api.security import Auth
+    from plait.api.server import check_exposure
 
+    check_exposure(args.host, Auth.from_env(), insecure_no_auth=args.insecure_no_auth)
     home = Home.from_env()
     home.root.mkdir(parents=True, exist_ok=True)
     scheduler = subprocess.Popen(
@@ -476,7 +479,7 @@ def cmd_start_all(args: argparse.Namespace, extra: list[str]) -> int:
         env={**os.environ, "PLAIT_EXIT_WITH_PARENT": str(os.getpid())},
     )
     try:
-        serve(home, host=args.host, port=args.port)
+        serve(home, host=args.host, port=args.port, insecure_no_auth=args.insecure_no_auth)
     finally:
         scheduler.terminate()
         try:

@@ -149,9 +149,19 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     server = add("server", help="serve the REST API and the web UI")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     server.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    server.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address without authentication (refused otherwise)",
+    )
     start_all = add("start-all", help="the server and the scheduler together")
     start_all.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     start_all.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    start_all.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address without authentication (refused otherwise)",
+    )
 
     add("schema", help="print the JSON Schema of the workflow format")
     add("version", help="print the version")
