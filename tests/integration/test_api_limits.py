@@ -26,9 +26,11 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     (dags / "echo.yaml").write_text(
         "name: echo\nparams:\n  - V: x\nsteps:\n  - name: s\n    command: 'true'\n"
     )
-    with plait_server(root, dags) as (url, _):
-        with httpx.Client(base_url=url, headers=HEADERS, timeout=30) as client:
-            yield client
+    with (
+        plait_server(root, dags) as (url, _),
+        httpx.Client(base_url=url, headers=HEADERS, timeout=30) as client,
+    ):
+        yield client
 
 
 def test_a_body_over_the_limit_is_a_413_with_a_json_error(api: httpx.Client) -> None:
