@@ -106,9 +106,7 @@ def test_read_endpoints_answer_as_documented(api_schema: Any, live_server: str) 
         _fuzz(operation, live_server)
 
 
-def test_state_changing_endpoints_answer_as_documented(
-    api_schema: Any, live_server: str
-) -> None:
+def test_state_changing_endpoints_answer_as_documented(api_schema: Any, live_server: str) -> None:
     changes = api_schema.exclude(method="GET")
     operations = _operations(changes)
     assert len(operations) >= 6

@@ -134,6 +134,22 @@ TOLERANT = """
 """
 
 
+UI_SECRET = "ui-secret-5e1b0c9d"
+SECRETIVE = """
+    name: secretive
+    description: Prints a secret (masked) and more than its log may keep.
+    secrets:
+      - name: API_TOKEN
+        provider: env
+        key: UI_SOURCE_TOKEN
+    steps:
+      - name: tell
+        command: echo "the token is $API_TOKEN"
+        output: TOLD
+      - name: loud
+        command: head -c 200000 /dev/zero | tr '\\0' 'x'
+"""
+
 SERVER_ENV: dict[str, dict[str, str]] = {}
 """The environment of each test server (by base URL), for processes started beside it."""
 
@@ -156,8 +172,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "fan-thousand.yaml").write_text(fan + "---" + FAN_THOUSAND.split("---")[1])
     (dags / "greeter.yaml").write_text(textwrap.dedent(GREETER).lstrip())
     (dags / "tolerant.yaml").write_text(textwrap.dedent(TOLERANT).lstrip())
-    with plait_server(root, dags) as (base, _):
-        SERVER_ENV[base] = server_env(root / "home", dags)
+    (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
+    (root / "home").mkdir()
+    (root / "home" / "config.yaml").write_text("logs:\n  maxStepLogSize: 64KiB\n")
+    extra = {"UI_SOURCE_TOKEN": UI_SECRET}
+    with plait_server(root, dags, env=extra) as (base, _):
+        SERVER_ENV[base] = server_env(root / "home", dags, extra)
         yield base
 
 
@@ -539,3 +559,21 @@ def test_child_workflows_of_subfolders_and_documents_have_a_page(page: Page, ser
     expect(page.get_by_test_id("workflow-file")).to_contain_text("sharing-data.yaml (document 2)")
     expect(page.get_by_test_id("graph").locator(".gnode[data-step='extract']")).to_be_visible()
     shot(page, "24-child-document-workflow")
+
+
+def test_secrets_are_masked_and_a_cut_log_says_so(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/secretive/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "succeeded")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("the token is *******")
+    assert UI_SECRET not in page.content()
+    shot(page, "25-masked-secret")
+    page.locator("tr[data-step='tell'] a", has_text="stdout").click()
+    expect(page.get_by_test_id("log")).to_have_text("the token is *******\n")
+    assert UI_SECRET not in page.content()
+    page.goto(f"/runs/{run_id}")
+    page.locator("tr[data-step='loud'] a", has_text="stdout").click()
+    expect(page.get_by_test_id("log-cut")).to_contain_text("cap of 64 KiB")
+    expect(page.get_by_test_id("log-cap")).to_contain_text("cap 64 KiB per attempt")
+    expect(page.get_by_test_id("log")).to_contain_text("log cut here at 65536 bytes")
+    shot(page, "26-log-cut")

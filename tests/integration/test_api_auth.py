@@ -1,5 +1,5 @@
 """Auth of ``plait server``: basic auth and bearer tokens from the environment, ``/health``
-open, and a loud warning when it listens beyond loopback without auth."""
+open, and a loud warning when told to listen beyond loopback without auth."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_a_bearer_token_needs_no_csrf_header_but_basic_auth_does(guarded: str) -
 
 def test_listening_beyond_loopback_without_auth_warns_loudly(tmp_path: Path) -> None:
     env = {"PLAIT_AUTH_BASIC": "", "PLAIT_AUTH_TOKEN": ""}
-    process, _ = _serve(tmp_path, "--host", "0.0.0.0", env=env)
+    process, _ = _serve(tmp_path, "--host", "0.0.0.0", "--insecure-no-auth", env=env)
     err = _stop(process)
     assert "WARNING" in err and "WITHOUT authentication" in err
 

@@ -108,5 +108,3 @@ def test_insecure_no_auth_is_a_loud_choice(capsys: pytest.CaptureFixture[str]) -
     check_exposure("127.0.0.1", Auth(), insecure_no_auth=False)  # loopback: fine
     with pytest.raises(UsageError):
         check_exposure("192.0.2.1", Auth(), insecure_no_auth=False)
-
-

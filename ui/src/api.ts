@@ -136,6 +136,10 @@ export interface LogChunk {
   nextOffset: number;
   size: number;
   truncated: boolean;
+  /** bytes kept of each stream of a step attempt (logs.maxStepLogSize) */
+  cap?: number;
+  /** the log reached its cap and was cut there */
+  cut?: boolean;
 }
 export interface QueueRun {
   runId: string;

@@ -123,6 +123,17 @@ export function span(
 
 /** The last 8 characters of a run id: its first ones are a timestamp (UUIDv7), shared by runs
  * started in the same instant, so only the end tells sibling runs apart. */
+export function fmtBytes(n: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${n} bytes` : `${value % 1 === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
 export function shortId(id: string): string {
   return id.length > 10 ? id.slice(-8) : id;
 }

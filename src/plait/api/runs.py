@@ -284,4 +284,11 @@ def get_log(
         window = read_head(path, head, offset, limit or MAX_LIMIT)
     else:
         window = read_range(path, offset, limit or DEFAULT_LIMIT)
-    return {**window.to_json(), "stream": stream, "attempt": record.attempt}
+    cap = services.config().max_step_log_size
+    return {
+        **window.to_json(),
+        "stream": stream,
+        "attempt": record.attempt,
+        "cap": cap,
+        "cut": window.size > cap,
+    }

@@ -3,7 +3,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { api } from "../api";
 import { useLoader, useRunEvents, useThrottled } from "../hooks";
 import { ErrorBox, Loading, logUrl, runUrl } from "../components/common";
-import { StatusBadge, shortId, stepStatus } from "../format";
+import { StatusBadge, fmtBytes, shortId, stepStatus } from "../format";
 import { Breadcrumbs, concerns } from "./Run";
 
 const TAIL_LINES = 1000;
@@ -15,6 +15,11 @@ interface View {
   start: number; // byte offset of text's first byte in the file
   end: number; // byte offset just past the text
   size: number;
+}
+
+interface Cap {
+  cap: number | null; // bytes kept of each stream of an attempt
+  cut: boolean; // this log reached it
 }
 
 /** One step's log: its last lines first, earlier parts on demand, and a live tail while it runs. */
@@ -31,6 +36,7 @@ export function LogPage() {
   const running = rec?.status === "running" && latestAttempt;
 
   const [view, setView] = useState<View | null>(null);
+  const [cap, setCap] = useState<Cap>({ cap: null, cut: false });
   const [error, setError] = useState<string | null>(null);
   const [follow, setFollow] = useState(true);
   const [streaming, setStreaming] = useState(false);
@@ -41,6 +47,7 @@ export function LogPage() {
       setError(null);
       const c = await api.log(runId, step, { stream, attempt, ...q });
       setView({ text: c.content, start: c.offset, end: c.nextOffset, size: c.size });
+      setCap({ cap: c.cap ?? null, cut: c.cut ?? false });
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -174,6 +181,11 @@ export function LogPage() {
                 showing bytes {view.start.toLocaleString()}–{view.end.toLocaleString()} of {view.size.toLocaleString()}
               </span>
             ) : null}
+            {cap.cap !== null ? (
+              <span className="muted small" data-testid="log-cap" title="logs.maxStepLogSize in config.yaml">
+                cap {fmtBytes(cap.cap)} per attempt
+              </span>
+            ) : null}
           </div>
         </div>
       </div>
@@ -205,6 +217,12 @@ export function LogPage() {
         ) : null}
       </div>
       <ErrorBox error={error ?? run.error} />
+      {cap.cut && cap.cap !== null ? (
+        <div className="notice warn" data-testid="log-cut">
+          This log reached its cap of {fmtBytes(cap.cap)} and was cut there; the step went on, and what it wrote
+          after was not kept.
+        </div>
+      ) : null}
       {!view && !error ? <Loading /> : null}
       {view ? (
         <pre
