@@ -347,7 +347,10 @@ class StepExecution:
         limit = self.run.workflow.max_output_size
         try:
             with open(path, "rb") as handle:
-                data = handle.read(limit + 1)
+                # Read what is there, not `limit` at once: a buffer of maxOutputSize per step
+                # (1 MiB by default) left the agent's memory fragmented across threads.
+                size = os.fstat(handle.fileno()).st_size
+                data = handle.read(min(size, limit) + 1)
         except OSError:
             return ""
         if len(data) > limit:
