@@ -14,10 +14,11 @@ from plait.expr.expand import (
     render,
     resolve_reference,
 )
-from plait.expr.shell import ShellText, UnsafeValueError, to_shell
+from plait.expr.shell import Resolve, ShellText, UnsafeValueError, plain_argv, to_shell
 
 __all__ = [
     "REFERENCE",
+    "Resolve",
     "ShellText",
     "StepRef",
     "UnsafeValueError",
@@ -25,6 +26,7 @@ __all__ = [
     "expand",
     "json_path",
     "parse_json_value",
+    "plain_argv",
     "render",
     "resolve_reference",
     "to_shell",

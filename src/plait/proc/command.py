@@ -14,6 +14,7 @@ __all__ = [
     "ShellChoice",
     "command_argv",
     "is_posix_shell",
+    "is_shell_word",
     "needs_shell",
     "script_is_posix",
     "shell_for",
@@ -96,6 +97,11 @@ class ShellChoice:
 
 def needs_shell(command: str) -> bool:
     return any(char in _SHELL_SYNTAX for char in command)
+
+
+def is_shell_word(word: str) -> bool:
+    """Whether a command starting with ``word`` is something only a shell can run."""
+    return word in _SHELL_WORDS
 
 
 def is_posix_shell(program: str) -> bool:

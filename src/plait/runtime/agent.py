@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 
 from plait.model import RunRecord, StepRecord
+from plait.model.secret import Masker, secrets_by_name
 from plait.proc.sink import DEFAULT_LOG_CAP
 
 TYPE_CHECKING = False
@@ -60,6 +61,8 @@ class Agent:
         # The server's credentials are never handed to steps (or written into their logs).
         source = os.environ if environ is None else environ
         self.environ = {k: v for k, v in source.items() if not k.startswith("PLAIT_AUTH_")}
+        # Values of its environment whose names say they are secrets: masked in every run.
+        self.masker = Masker(secrets_by_name(self.environ))
         self.observer: Observer = observer or Observer()
         self.base = base
         self.pid = os.getpid()

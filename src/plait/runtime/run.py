@@ -145,7 +145,7 @@ class RunExecution:
         )
         self.special_env: dict[str, str] = {}
         # What is masked in everything this run writes: its parent's secrets and its own.
-        self.masker: Masker = Masker() if parent is None else parent.run.masker
+        self.masker: Masker = agent.masker if parent is None else parent.run.masker
         base = agent.base
         self.shell = workflow.shell or (base.shell if base is not None else None)
 
@@ -165,7 +165,8 @@ class RunExecution:
     def log(self, message: str) -> None:
         """One line in the run log (``DAG_RUN_LOG_FILE``): the root run's file, where child
         runs at any depth write too, each line naming its run."""
-        message = self.masker.text(message)
+        if self.masker:
+            message = self.masker.text(message)
         if self.parent is not None:
             self.root.log(f"[{self.workflow.name} {self.run_id}] {message}")
             return
@@ -519,8 +520,9 @@ class RunExecution:
     def save_step(self, record: StepRecord, masker: Masker | None = None) -> None:
         """Write a step's state; what it holds is masked first (``masker``: the step's)."""
         masker = masker or self.masker
-        record.error = masker.optional(record.error)
-        record.output = masker.optional(record.output)
+        if masker:
+            record.error = masker.optional(record.error)
+            record.output = masker.optional(record.output)
         self.store.update_step(self.run_id, record, self.epoch)
 
     def save_attempt(self, record: StepRecord, masker: Masker | None = None) -> None:

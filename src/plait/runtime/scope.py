@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from plait.expr import (
+    Resolve,
     ShellText,
     StepRef,
     evaluate,
@@ -72,6 +73,7 @@ class Scope:
         self.working_dir = working_dir
         self.backticks = True  # False for a dry run: nothing is executed
         self.secret_values: list[str] = []  # resolved from `secrets:`, to be masked
+        self.assigned: set[str] = set()  # names this scope set (the rest: the agent's env)
         self._env_output_bytes = 0
 
     def runner(self) -> Callable[[ShellText], str] | None:
@@ -105,11 +107,15 @@ class Scope:
             return text
         return expand(text, self.variables, self.steps)
 
-    def shell(self, text: str, extra: Mapping[str, str] | None = None) -> ShellText:
-        """Shell text whose references to the values plait owns are shell variables."""
+    def resolver(self, extra: Mapping[str, str] | None = None) -> Resolve:
+        """The values of the references plait owns (params, outputs, items, steps)."""
         owned = self._owned(extra)
         steps = self.steps
-        return to_shell(text, lambda match: resolve_reference(match, owned, steps))
+        return lambda match: resolve_reference(match, owned, steps)
+
+    def shell(self, text: str, extra: Mapping[str, str] | None = None) -> ShellText:
+        """Shell text whose references to the values plait owns are shell variables."""
+        return to_shell(text, self.resolver(extra))
 
     def evaluate(self, text: str, extra: Mapping[str, str] | None = None) -> str:
         """The value of author text (env values, param defaults, conditions): references
@@ -122,6 +128,7 @@ class Scope:
         if variable:
             self.variables[name] = value
         self.env[name] = value
+        self.assigned.add(name)
 
     def apply_params(self, params: list[tuple[Param, bool]]) -> None:
         """Params in order, each seeing those before it: a given value as it is, a default
@@ -189,14 +196,12 @@ class Scope:
         else:
             self.env.pop(name, None)
 
-    def masker(self, base: Masker | None = None) -> Masker:
-        """``base`` and every secret this scope knows: from ``secrets:``, and each env
-        variable or param whose name says it is one."""
-        masker = base if base is not None else Masker()
-        named = {p.name: p.value for p in self.params if p.name is not None}
-        return masker.with_values(
-            [*self.secret_values, *secrets_by_name(self.env), *secrets_by_name(named)]
-        )
+    def masker(self, base: Masker) -> Masker:
+        """``base`` (which knows the secrets of the agent's environment) and every secret
+        this scope added: from ``secrets:``, and each variable whose name says it is one."""
+        env = self.env
+        added = {name: env[name] for name in self.assigned if name in env}
+        return base.with_values([*self.secret_values, *secrets_by_name(added)])
 
     def add_step(self, names: tuple[str, ...], ref: StepRef) -> None:
         for name in names:
@@ -212,6 +217,7 @@ class Scope:
         other.working_dir = self.working_dir
         other.backticks = self.backticks
         other.secret_values = list(self.secret_values)
+        other.assigned = set(self.assigned)
         other._env_output_bytes = self._env_output_bytes
         return other
 

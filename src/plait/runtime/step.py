@@ -12,7 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from plait.expr import UnsafeValueError
+from plait.expr import UnsafeValueError, plain_argv
 from plait.model import Condition, RepeatMode, Step, StepRecord, StepStatus
 from plait.model.secret import secrets_by_name
 from plait.proc import (
@@ -20,6 +20,7 @@ from plait.proc import (
     capture,
     command_argv,
     is_posix_shell,
+    is_shell_word,
     script_is_posix,
     shell_for,
 )
@@ -318,6 +319,12 @@ class StepExecution:
         if command is None:
             raise ValueError("a step needs a command or a script")
         text = command if isinstance(command, str) else "\n".join(command)
+        if not shell.explicit and isinstance(command, str) and "$" in text:
+            # Plain words and references need no shell: the argv it would make, one process
+            # less (a reference quoted is one word; unquoted, it splits at blanks).
+            argv = plain_argv(text, scope.resolver())
+            if argv is not None and not is_shell_word(argv[0]):
+                return argv, env, Delivery(text, env, [])
         if is_posix_shell(shell.argv[0]):
             delivery = deliver(scope.shell(text), env, folder)
         else:
