@@ -12,9 +12,10 @@ from pathlib import Path
 
 from plait.errors import NotFoundError, PlaitError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
-from plait.queue import load_config, queue_of, wait_for_slot
+from plait.queue import Config, load_config, queue_of, wait_for_slot
 from plait.runtime import Agent, Observer, RunExecution
 from plait.store import Home, SQLiteStore
+from plait.store.base import RunStore
 
 __all__ = [
     "enqueue_run",
@@ -88,9 +89,7 @@ def load_workflow(target: str, home: Home, *, check_children: bool = False) -> W
 
 def notices(workflow: Workflow) -> list[str]:
     """Fields a run accepts but that do nothing here, to be said rather than ignored."""
-    said: list[str] = []
-    if any(workflow.mail_on.values()) or any(s.mail_on_error for s in workflow.steps):
-        said.append("`mailOn`/`mailOnError` are accepted, but plait sends no mail")
+    said: list[str] = list(workflow.notes)
     if workflow.worker_selector or any(s.worker_selector for s in workflow.steps):
         said.append("`workerSelector` is accepted, but this plait runs every step on this machine")
     return said
@@ -134,6 +133,26 @@ def _stop_on_signals(agent: Agent) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _agent(
+    store: RunStore,
+    home: Home,
+    config: Config,
+    *,
+    environ: dict[str, str] | None = None,
+    observer: Observer | None = None,
+) -> Agent:
+    """The agent of this process, with the home's base config and settings."""
+    return Agent(
+        store,
+        home,
+        environ=environ,
+        observer=observer,
+        base=load_base(home),
+        log_cap=config.max_step_log_size,
+        smtp=config.smtp,
+    )
+
+
 def start_run(
     workflow: Workflow,
     *,
@@ -153,13 +172,12 @@ def start_run(
     config = load_config(home.config_file)  # a bad config: no run
     store = open_store(home) if store is None else store
     try:
-        agent = Agent(
+        agent = _agent(
             store,
             home,
+            config,
             environ=dict(os.environ) if environ is None else environ,
             observer=observer,
-            base=load_base(home),
-            log_cap=config.max_step_log_size,
         )
         execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
         record = execution.record
@@ -228,13 +246,7 @@ def retry_run(
     config = load_config(home.config_file)
     store = open_store(home)
     try:
-        agent = Agent(
-            store,
-            home,
-            observer=observer,
-            base=load_base(home),
-            log_cap=config.max_step_log_size,
-        )
+        agent = _agent(store, home, config, observer=observer)
         queue = queue_of(workflow)
         capacity = config.queues.get(queue)
         store.begin_retry(
@@ -279,12 +291,7 @@ def run_claimed(run_id: str, *, home: Home) -> RunRecord:
     try:
         queued = store.get_run(run_id)
         params = queued.params_to_replay()
-        agent = Agent(
-            store,
-            home,
-            base=load_base(home),
-            log_cap=load_config(home.config_file).max_step_log_size,
-        )
+        agent = _agent(store, home, load_config(home.config_file))
         try:
             if queued.source is None:
                 raise NotFoundError(f"run {run_id} has no workflow file")

@@ -517,15 +517,13 @@ def test_fan_out_of_child_workflows_nested_two_levels(cli, write) -> None:
 @pytest.mark.parametrize(
     ("parallel", "line", "message"),
     [
-        ('parallel: "not a list"', 4, "must be a list"),
-        ("parallel: '{\"a\": 1}'", 4, "must be a list"),
         ("parallel: '[1, 2'", 4, "not a valid JSON array"),
         ("parallel:\n      items: 5", 5, "must be a list"),
         ("parallel:\n      items: [a]\n      maxConcurrent: 0", 6, ">= 1"),
         ("parallel:\n      items: [a]\n      maxConcurrent: -2", 6, ">= 1"),
         ("parallel:\n      maxConcurrent: 2", 4, "items"),
     ],
-    ids=["string", "json-object", "broken-json", "number", "zero", "negative", "no-items"],
+    ids=["broken-json", "number", "zero", "negative", "no-items"],
 )
 def test_bad_parallel_is_a_validation_error_with_file_and_line(
     cli, write, parallel, line, message
@@ -544,23 +542,30 @@ def test_bad_parallel_is_a_validation_error_with_file_and_line(
     assert f"{source}:{line}:" in started.err
 
 
-def test_items_that_are_not_a_list_at_run_time_fail_the_step_clearly(cli, write) -> None:
+def test_text_items_split_as_the_reference_splits_them(cli, write, tmp_path) -> None:
     source = write(
         "fan.yaml",
-        """
+        f"""
         name: fan
         steps:
           - name: make
-            command: echo '{"a" 1}' | tr ' ' ':'
-            output: X
-          - name: each
-            command: echo ${ITEM}
-            parallel: ${X}
+            command: echo '{{"a" 1}}' | tr ' ' ':'
+            output: OBJECT
+          - name: one-object
+            command: printf '%s\\n' "${{ITEM}}" >> {tmp_path}/object.txt
+            parallel: ${{OBJECT}}
+          - name: commas
+            command: printf '%s\\n' "${{ITEM}}" >> {tmp_path}/commas.txt
+            parallel: "x, y,z"
+          - name: words
+            command: printf '%s\\n' "${{ITEM}}" >> {tmp_path}/words.txt
+            parallel: $WORDS
+        params:
+          - WORDS: "p q  r"
         """,
     )
     result = cli("start", source)
-    assert result.code == 1
-    assert "Traceback" not in result.out + result.err
-    step = status_json(cli, "fan")["steps"][1]
-    assert step["status"] == "failed"
-    assert "parallel items must be a list" in step["error"]
+    assert result.code == 0, result.out + result.err
+    assert (tmp_path / "object.txt").read_text() == '{"a": 1}\n'  # one JSON object: one item
+    assert sorted((tmp_path / "commas.txt").read_text().split()) == ["x", "y", "z"]
+    assert sorted((tmp_path / "words.txt").read_text().split()) == ["p", "q", "r"]

@@ -426,7 +426,7 @@ def test_start_with_a_malformed_config_leaves_nothing_waiting(cli, write, home: 
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "two"])
+@pytest.mark.parametrize("value", ["-3", "two", "1.5"])
 def test_max_active_runs_must_be_a_positive_whole_number(cli, write, value: str) -> None:
     path = write(
         "neg.yaml", f"name: neg\nmaxActiveRuns: {value}\nsteps:\n  - name: a\n    command: 'true'\n"

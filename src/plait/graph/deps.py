@@ -1,7 +1,9 @@
 """Which steps each step waits for, and the one check every plan needs first: no cycles.
 
 The rule (design §1): in a ``chain`` workflow a step without ``depends`` follows the previous
-step; a step with ``depends`` waits for exactly what it names. In a ``graph`` workflow a step
+step — all of a group's steps when the previous item was a group (a nested list), and the
+steps of a group all follow what came before the group; a step with ``depends`` waits for
+exactly what it names. In a ``graph`` workflow a step
 without ``depends`` starts at once. ``depends`` may name a step by its name or by its id.
 """
 
@@ -22,16 +24,22 @@ def effective_depends(workflow: Workflow) -> dict[str, tuple[str, ...]]:
     """
     by_id = {step.id: step.name for step in workflow.steps if step.id}
     result: dict[str, tuple[str, ...]] = {}
-    previous: str | None = None
+    chain = workflow.type is GraphType.CHAIN
+    before: tuple[str, ...] = ()  # what a step without depends follows: the unit before it
+    unit: list[str] = []  # the current unit: one step, or the steps of one group
+    group: int | None = None
     for step in workflow.steps:
+        if step.group is None or step.group != group:  # a new unit starts
+            if unit:
+                before = tuple(unit)
+            unit = []
+            group = step.group
+        unit.append(step.name)
         if step.depends is not None:
             names = (by_id.get(ref, ref) for ref in step.depends)
             result[step.name] = tuple(dict.fromkeys(names))
-        elif workflow.type is GraphType.CHAIN and previous is not None:
-            result[step.name] = (previous,)
         else:
-            result[step.name] = ()
-        previous = step.name
+            result[step.name] = before if chain else ()
     return result
 
 

@@ -15,10 +15,13 @@ __all__ = [
     "DEFAULT_MAX_ACTIVE_RUNS",
     "DEFAULT_MAX_CONCURRENT",
     "DEFAULT_MAX_OUTPUT_SIZE",
+    "UNLIMITED_ACTIVE_RUNS",
     "Condition",
     "ContinueOn",
+    "Executor",
     "GraphType",
     "HandlerEvent",
+    "MailConfig",
     "Parallel",
     "Param",
     "RepeatMode",
@@ -33,6 +36,7 @@ __all__ = [
 DEFAULT_MAX_OUTPUT_SIZE = 1024 * 1024
 DEFAULT_MAX_CONCURRENT = 10
 DEFAULT_MAX_ACTIVE_RUNS = 1
+UNLIMITED_ACTIVE_RUNS = 1_000_000  # `maxActiveRuns: -1`: runs of the workflow never wait
 
 
 class GraphType(StrEnum):
@@ -50,6 +54,7 @@ class HandlerEvent(StrEnum):
     FAILURE = "failure"
     CANCEL = "cancel"
     EXIT = "exit"
+    WAIT = "wait"  # the run waits for a person (a `hitl` step)
 
 
 class RepeatMode(StrEnum):
@@ -90,6 +95,42 @@ class Secret(Value):
         self.key = key
         self.options = dict() if options is None else options
         self.line = line
+
+
+class Executor(Value):
+    """What runs a step other than its shell: ``type`` (``jq``, ``http``, ``mail``, ``ssh``,
+    ``docker``, ``archive``, ``hitl``) and its ``config``, as written (values are expanded when
+    the step runs)."""
+
+    __slots__ = ("config", "line", "type")
+
+    def __init__(
+        self, type: str, config: Mapping[str, object] | None = None, line: int | None = None
+    ) -> None:
+        self.type = type
+        self.config = dict() if config is None else config
+        self.line = line
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.line))
+
+
+class MailConfig(Value):
+    """``errorMail``, ``infoMail``, ``waitMail``: who sends to whom, and how."""
+
+    __slots__ = ("attach_logs", "from_", "prefix", "to")
+
+    def __init__(
+        self,
+        from_: str = "",
+        to: tuple[str, ...] = (),
+        prefix: str = "",
+        attach_logs: bool = False,
+    ) -> None:
+        self.from_ = from_
+        self.to = to
+        self.prefix = prefix
+        self.attach_logs = attach_logs
 
 
 class Condition(Value):
@@ -223,14 +264,20 @@ class Step(Value):
         "depends",
         "description",
         "env",
+        "executor",
+        "group",
         "id",
         "line",
+        "log_output",
         "mail_on_error",
         "name",
         "output",
+        "output_key",
+        "output_omit",
         "parallel",
         "params",
         "preconditions",
+        "refused",
         "repeat_policy",
         "retry_policy",
         "run",
@@ -271,6 +318,12 @@ class Step(Value):
         signal_on_stop: str | None = None,
         mail_on_error: bool = False,
         worker_selector: Mapping[str, str] | None = None,
+        executor: Executor | None = None,
+        group: int | None = None,
+        output_key: str | None = None,
+        output_omit: bool = False,
+        log_output: str | None = None,
+        refused: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.name = name
         self.line = line
@@ -297,6 +350,15 @@ class Step(Value):
         self.signal_on_stop = signal_on_stop
         self.mail_on_error = mail_on_error
         self.worker_selector = dict() if worker_selector is None else worker_selector
+        self.executor = executor  # None: the step's shell runs it
+        self.group = group  # the index of the nested list of steps it belongs to
+        self.output_key = output_key  # its key in the run's outputs (default: `output`)
+        self.output_omit = output_omit  # usable by later steps, left out of the run's outputs
+        self.log_output = log_output  # "merged": stderr into the stdout log
+        self.refused = refused  # (field, why) plait cannot run here: refused when the run starts
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.line))
 
 
 class Workflow(Value):
@@ -307,33 +369,42 @@ class Workflow(Value):
         "description",
         "dotenv",
         "env",
+        "error_mail",
         "group",
         "handlers",
         "hist_retention_days",
         "hist_retention_runs",
+        "info_mail",
         "line",
         "local",
         "log_dir",
+        "log_output",
         "mail_on",
         "max_active_runs",
         "max_active_steps",
         "max_clean_up_time_sec",
         "max_output_size",
         "name",
+        "notes",
         "overlap_policy",
         "params",
         "preconditions",
         "queue",
+        "refused",
         "restart_wait_sec",
+        "run_config",
         "schedule",
         "secrets",
         "shell",
         "skip_if_successful",
+        "smtp",
         "source",
+        "ssh",
         "steps",
         "tags",
         "timeout_sec",
         "type",
+        "wait_mail",
         "worker_selector",
         "working_dir",
     )
@@ -374,6 +445,15 @@ class Workflow(Value):
         mail_on: Mapping[str, bool] | None = None,
         worker_selector: Mapping[str, str] | None = None,
         local: Mapping[str, Workflow] | None = None,
+        smtp: Mapping[str, str] | None = None,
+        error_mail: MailConfig | None = None,
+        info_mail: MailConfig | None = None,
+        wait_mail: MailConfig | None = None,
+        run_config: Mapping[str, bool] | None = None,
+        log_output: str | None = None,
+        ssh: Mapping[str, object] | None = None,
+        refused: tuple[tuple[str, str], ...] = (),
+        notes: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.steps = steps
@@ -409,6 +489,15 @@ class Workflow(Value):
         self.mail_on = dict() if mail_on is None else mail_on
         self.worker_selector = dict() if worker_selector is None else worker_selector
         self.local = dict() if local is None else local
+        self.smtp = dict() if smtp is None else smtp  # host, port, username, password
+        self.error_mail = error_mail
+        self.info_mail = info_mail
+        self.wait_mail = wait_mail
+        self.run_config = dict() if run_config is None else run_config
+        self.log_output = log_output
+        self.ssh = ssh  # the default ssh settings of its steps
+        self.refused = refused  # (field, why): the run is refused when it starts
+        self.notes = notes  # fields accepted that change nothing here, said at start
 
     def step(self, name: str) -> Step:
         for step in self.steps:

@@ -13,6 +13,7 @@ class Config:
         "max_request_size",
         "max_step_log_size",
         "queues",
+        "smtp",
         "timezone",
     )
 
@@ -23,12 +24,14 @@ class Config:
         max_step_log_size: int = 100 * 1024 * 1024,
         max_request_size: int = 1024 * 1024,
         max_param_size: int = 256 * 1024,
+        smtp: dict[str, str] | None = None,
     ) -> None:
         self.queues = dict() if queues is None else queues  # name → maxConcurrency
         self.timezone = timezone
         self.max_step_log_size = max_step_log_size  # bytes of each stream of a step attempt
         self.max_request_size = max_request_size  # bytes of an API request body
         self.max_param_size = max_param_size  # bytes of one param value given to the API
+        self.smtp = dict() if smtp is None else smtp  # the default SMTP server
 
 
 def load_config(path: Path) -> Config:
@@ -38,4 +41,4 @@ def load_config(path: Path) -> Config:
     from plait.spec.config import parse_config
 
     queues, timezone, sizes = parse_config(path.read_text(encoding="utf-8"), str(path))
-    return Config(queues=queues, timezone=timezone, **sizes)
+    return Config(queues=queues, timezone=timezone, **sizes)  # type: ignore[arg-type]

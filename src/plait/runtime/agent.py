@@ -54,9 +54,11 @@ class Agent:
         observer: Observer | None = None,
         base: Workflow | None = None,
         log_cap: int = DEFAULT_LOG_CAP,
+        smtp: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.log_cap = log_cap  # bytes kept of each stream of each step attempt
+        self.smtp: Mapping[str, str] = smtp or {}  # config.yaml's mail server
         self.home = home
         # The server's credentials are never handed to steps (or written into their logs).
         source = os.environ if environ is None else environ

@@ -10,7 +10,7 @@ import json
 import threading
 
 from plait.errors import PlaitError
-from plait.expr import parse_json_value, render
+from plait.expr import REFERENCE, parse_json_value, render
 from plait.model import ContinueOn, Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.run import Parent, RunExecution
@@ -93,17 +93,58 @@ def _items(execution: StepExecution) -> list[object]:
     scope = execution.scope
     if isinstance(parallel.items, tuple):
         return [scope.expand(item) if isinstance(item, str) else item for item in parallel.items]
-    text = scope.expand(parallel.items).strip()
-    if "${" in text:
-        raise PlaitError(f"parallel items {parallel.items} refer to an unknown variable")
+    written = parallel.items.strip()
+    text = scope.evaluate(written).strip()
+    if text == written and REFERENCE.fullmatch(written):
+        raise PlaitError(f"parallel items {written} refer to an unknown variable")
+    return split_items(text)
+
+
+def split_items(text: str) -> list[object]:
+    """The items in a text, as the reference finds them: a JSON array (its elements), one
+    JSON object (one item), else one item per line, or split at the separator the text uses
+    most (``,`` ``;`` ``|`` tab), or quoted words, or words."""
+    text = text.strip()
     if not text:
         return []
     value = parse_json_value(text)
     if isinstance(value, list):
         return value
     if value is not None:
-        raise PlaitError(f"parallel items must be a list, got: {text[:80]}")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+        return [value]
+    if "\n" in text or "\r" in text:
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    if text.count('"') >= 2 and (
+        text.startswith('"') or text.endswith('"') or '" ' in text or ' "' in text
+    ):
+        return _quoted_words(text)
+    separators = ("\t", "|", ";", ",")  # on a tie, the first of these
+    most = max(text.count(sep) for sep in separators)
+    if most:
+        best = next(sep for sep in separators if text.count(sep) == most)
+        return [part.strip() for part in text.split(best) if part.strip()]
+    return list(text.split())
+
+
+def _quoted_words(text: str) -> list[object]:
+    items: list[object] = []
+    position = 0
+    while position < len(text):
+        char = text[position]
+        if char == '"':
+            end = text.find('"', position + 1)
+            end = len(text) if end < 0 else end
+            items.append(text[position + 1 : end])
+            position = end + 1
+        elif char.isspace():
+            position += 1
+        else:
+            end = position
+            while end < len(text) and not text[end].isspace() and text[end] != '"':
+                end += 1
+            items.append(text[position:end])
+            position = end
+    return items
 
 
 def _params(execution: StepExecution, item: object | None, has_item: bool) -> tuple[Param, ...]:
@@ -114,6 +155,12 @@ def _params(execution: StepExecution, item: object | None, has_item: bool) -> tu
     params = tuple(Param(p.name, scope.evaluate(p.value, extra)) for p in step.params)
     if step.run is None and has_item:
         params = (*params, Param("ITEM", render(item)))
+    elif has_item and not step.params:
+        # A child fan-out without `params:`: an object item gives the child its keys as named
+        # params; any other item is its positional param $1 (as the reference passes it).
+        if isinstance(item, dict):
+            return tuple(Param(str(k), render(v)) for k, v in item.items())
+        return (Param(None, render(item)),)
     return params
 
 

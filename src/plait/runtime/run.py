@@ -215,6 +215,32 @@ class RunExecution:
         for key, value in self.special_env.items():
             scope.set(key, value, variable=False)
 
+    def _refusal(self) -> str | None:
+        """Why this run cannot start here: a field that needs what this machine lacks (an
+        LLM provider, a Docker engine, nix-shell), named with its step. None: it can."""
+        workflow = self.workflow
+        steps = [*workflow.steps, *workflow.handlers.values()]
+        problems = [
+            f"step {step.name}: `{field}`: {why}" for step in steps for field, why in step.refused
+        ]
+        problems.extend(f"`{field}`: {why}" for field, why in workflow.refused)
+        if any(
+            s.executor is not None and s.executor.type in ("docker", "container") for s in steps
+        ):
+            from plait.runtime.executors.docker import engine_problem
+
+            problem = engine_problem()
+            if problem is not None:
+                users = [
+                    s.name
+                    for s in steps
+                    if s.executor is not None and s.executor.type in ("docker", "container")
+                ]
+                problems.append(f"step {', '.join(users)}: docker: {problem}")
+        if not problems:
+            return None
+        return "refused before any step ran: " + "; ".join(problems)
+
     def _shown_param(self, param: Param) -> str:
         """A param as the store keeps it: a secret's value never."""
         if param.name is not None and param.value and is_secret_name(param.name):
@@ -277,6 +303,7 @@ class RunExecution:
         try:
             try:
                 self._prepare_scope()
+                self.record.error = self._refusal()
             except PlaitError as error:
                 self.record.error = error.message
             if self.admitted:
@@ -325,7 +352,8 @@ class RunExecution:
                 self._end(RunStatus.SKIPPED)
                 return
             init = self._handler(HandlerEvent.INIT, RunStatus.RUNNING)
-            if init is not None and init.status is not StepStatus.SUCCEEDED:
+            # an init handler skipped by its precondition lets the run go on
+            if init is not None and init.status not in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
                 self.record.error = "onInit handler failed"
                 self._end(self._after(RunStatus.FAILED))
                 return
@@ -534,10 +562,23 @@ class RunExecution:
         """Make a finished step's output and references visible to the steps after it."""
         with self._lock:
             if step.output and record.output is not None:
-                self.outputs[step.output] = record.output
+                if not step.output_omit:  # `omit`: for later steps, not the run's outputs
+                    self.outputs[step.output_key or step.output] = record.output
                 self.scope.add_output(step.output, record.output)
             names = (step.name,) if step.id is None else (step.name, step.id)
             self.scope.add_step(names, _ref(record))
+
+    def smtp(self) -> dict[str, str]:
+        """The mail server of this run: its workflow's, base.yaml's, config.yaml's."""
+        from plait.runtime.mail import smtp_settings
+
+        base = self.agent.base
+        return smtp_settings(
+            self.workflow.smtp,
+            self.root.workflow.smtp if self.parent is not None else None,
+            base.smtp if base is not None else None,
+            self.agent.smtp,
+        )
 
     def step_timeout(self, step: Step) -> tuple[float | None, bool]:
         """How long ``step`` may run, and whether that limit is the run's deadline."""

@@ -107,15 +107,21 @@ class Scope:
             return text
         return expand(text, self.variables, self.steps)
 
-    def resolver(self, extra: Mapping[str, str] | None = None) -> Resolve:
-        """The values of the references plait owns (params, outputs, items, steps)."""
-        owned = self._owned(extra)
+    def resolver(
+        self, extra: Mapping[str, str] | None = None, *, everything: bool = False
+    ) -> Resolve:
+        """The values of the references plait owns (params, outputs, items, steps), or with
+        ``everything`` of every name it knows (the environment too)."""
+        known = self._all(extra) if everything else self._owned(extra)
         steps = self.steps
-        return lambda match: resolve_reference(match, owned, steps)
+        return lambda match: resolve_reference(match, known, steps)
 
-    def shell(self, text: str, extra: Mapping[str, str] | None = None) -> ShellText:
-        """Shell text whose references to the values plait owns are shell variables."""
-        return to_shell(text, self.resolver(extra))
+    def shell(
+        self, text: str, extra: Mapping[str, str] | None = None, *, everything: bool = False
+    ) -> ShellText:
+        """Shell text whose references to the values plait owns (with ``everything``: every
+        name it knows, for a shell on another host) are shell variables."""
+        return to_shell(text, self.resolver(extra, everything=everything))
 
     def evaluate(self, text: str, extra: Mapping[str, str] | None = None) -> str:
         """The value of author text (env values, param defaults, conditions): references

@@ -222,6 +222,9 @@ class StepExecution:
             from plait.runtime.children import run_children
 
             return run_children(self, env)
+        executor = self.step.executor
+        if executor is not None and executor.type not in ("", "shell", "command"):
+            return self._run_executor(env, cwd)
         return self._run_process(env, cwd)
 
     # ------------------------------------------------------------------ a process
@@ -245,8 +248,7 @@ class StepExecution:
             argv, env, delivery = self._argv(env)
         except UnsafeValueError as error:
             return Attempt(exit_code=1, error=str(error))
-        cap = self.run.agent.log_cap
-        sinks = (LogSink(stdout, self.masker, cap), LogSink(stderr, self.masker, cap))
+        sinks = self._sinks()
         try:
             process = StepProcess(argv, env=env, cwd=cwd, stdout=sinks[0], stderr=sinks[1])
         except BaseException:
@@ -255,10 +257,7 @@ class StepExecution:
         run = self.run
         run.track(process, _signal_number(step.signal_on_stop))
         try:
-            if self.record.handler:
-                timeout, by_run = step.timeout_sec or None, False
-            else:
-                timeout, by_run = run.step_timeout(step)
+            timeout, by_run = self._timeout()
             code = process.wait(timeout)
             timed_out = code is None
             if timed_out:
@@ -268,9 +267,37 @@ class StepExecution:
         finally:
             run.untrack(process)
             delivery.close()
+        return self._outcome(code, None, timed_out, by_run, timeout, sinks)
+
+    def _sinks(self) -> tuple[LogSink, LogSink]:
+        """The log sinks of this attempt: stdout, and stderr (its own file, or with
+        ``logOutput: merged`` the stdout file)."""
+        record = self.record
+        assert record.stdout_path is not None and record.stderr_path is not None
+        cap = self.run.agent.log_cap
+        merged = (self.step.log_output or self.run.workflow.log_output) == "merged"
+        stderr = record.stdout_path if merged else record.stderr_path
+        return LogSink(record.stdout_path, self.masker, cap), LogSink(stderr, self.masker, cap)
+
+    def _timeout(self) -> tuple[float | None, bool]:
+        if self.record.handler:
+            return self.step.timeout_sec or None, False
+        return self.run.step_timeout(self.step)
+
+    def _outcome(
+        self,
+        code: int | None,
+        error: str | None,
+        timed_out: bool,
+        by_run: bool,
+        timeout: float | None,
+        sinks: tuple[LogSink, LogSink],
+    ) -> Attempt:
+        """The attempt of a process or an executor that ended with ``code`` (and ``error``)."""
+        run, step, record = self.run, self.step, self.record
         if timed_out and by_run and not run.timed_out:
             run.time_out()  # the run's deadline passed first here: stop the rest as well
-        run_timed_out = run.timed_out and not self.record.handler
+        run_timed_out = run.timed_out and not record.handler
         attempt = Attempt(exit_code=code, timed_out=timed_out or run_timed_out)
         if run_timed_out:
             attempt.error = run.timeout_reason
@@ -278,20 +305,45 @@ class StepExecution:
             attempt.error = f"timed out after {_seconds(timeout)}"
         elif run.stopping.is_set():  # stopped under it, even if it exited cleanly
             attempt.cancelled = True
+        elif error is not None:
+            attempt.error = error
         elif code is not None and code < 0:
             attempt.error = f"killed by signal {-code}"
         elif code:
             attempt.error = f"exit code {code}"
-        problem = next((sink.error for sink in sinks if sink.error), None)
+        assert record.stdout_path is not None and record.stderr_path is not None
         problem = (
-            problem or self._copy_to(step.stdout, stdout) or self._copy_to(step.stderr, stderr)
+            next((sink.error for sink in sinks if sink.error), None)
+            or self._copy_to(step.stdout, record.stdout_path)
+            or self._copy_to(step.stderr, record.stderr_path)
         )
         if problem is not None:
             attempt.error = problem
             attempt.broken = True
         if step.output:
-            attempt.output = self._read_output(stdout, attempt)
+            attempt.output = self._read_output(record.stdout_path, attempt)
         return attempt
+
+    def _run_executor(self, env: dict[str, str], cwd: str) -> Attempt:
+        """A step run by an executor of plait's own (jq, http, mail, ssh, ...)."""
+        from plait.runtime.executors import ExecutorFailure, StepIO, run_executor
+
+        sinks = self._sinks()
+        timeout, by_run = self._timeout()
+        io = StepIO(self, env, cwd, sinks[0], sinks[1], timeout)
+        code: int | None = None
+        error: str | None = None
+        timed_out = False
+        try:
+            code = run_executor(io)
+        except ExecutorFailure as failure:
+            code, error = failure.exit_code, self.masker.text(failure.message)
+            io.stderr.write(f"{error}\n".encode())
+        except TimeoutError:
+            timed_out = True
+        finally:
+            io.close()
+        return self._outcome(code, error, timed_out, by_run, timeout, sinks)
 
     def _argv(self, env: dict[str, str]) -> tuple[list[str], dict[str, str], Delivery]:
         """The step's argv and environment. Run-time values reach a POSIX shell as shell

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from plait.errors import Problem, SpecError
 from plait.graph.deps import effective_depends, find_cycle
-from plait.model import GraphType, Step, Workflow
+from plait.model import (
+    DEFAULT_MAX_ACTIVE_RUNS,
+    UNLIMITED_ACTIVE_RUNS,
+    Executor,
+    GraphType,
+    Step,
+    Workflow,
+)
 from plait.spec._kinds import INVALID, Ctx, Entries
 from plait.spec._yaml import Document, Path, parse_documents
-from plait.spec.fields import WORKFLOW
+from plait.spec.fields import WORKFLOW, name_unnamed_steps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,7 +27,19 @@ if TYPE_CHECKING:
 
 __all__ = ["build_base", "build_workflows"]
 
-_NOT_STORED = frozenset({"name", "steps", "handler_on", "type", "error_mail", "info_mail", "smtp"})
+_NOT_STORED = frozenset(
+    {
+        "name",
+        "steps",
+        "handler_on",
+        "type",
+        "max_active_runs",
+        "container",
+        "registry_auths",
+        "otel",
+        "llm",
+    }
+)
 
 
 def build_workflows(text: str, file: str, source: str | None, stem: str | None) -> list[Workflow]:
@@ -85,20 +104,65 @@ def _build_workflow(
     if base and entries.given("steps"):
         ctx.error(entries.at("steps"), "a base config cannot have steps")
     name = entries.get("name") or default_name or _missing_name(ctx, entries)
-    numbered = entries.get("steps", [])
-    steps = tuple(step for step in numbered if step is not INVALID)
+    written = entries.get("steps", [])
+    numbered = [step for _, step in written]
+    valid = [(i, step) for i, step in written if step is not INVALID]
+    steps = name_unnamed_steps([step for _, step in valid], [i for i, _ in valid])
+    numbered = _renamed(numbered, steps)
+    steps = _on_default_hosts(entries, steps)
     workflow = Workflow(
         name=name,
-        steps=steps,
+        steps=tuple(steps),
         source=source,
         line=doc.line,
         type=GraphType(entries.get("type", "chain")),
         handlers=entries.get("handler_on", {}),
         local=local,
+        max_active_runs=_active_runs(entries.get("max_active_runs", DEFAULT_MAX_ACTIVE_RUNS)),
+        notes=_notes(entries),
         **{k: v for k, v in entries.values.items() if k not in _NOT_STORED},
     )
     _check_steps(ctx, workflow, numbered)
     return workflow
+
+
+def _renamed(numbered: list[Any], named: list[Step]) -> list[Any]:
+    """``numbered`` (with its invalid entries) holding the named steps."""
+    valid = iter(named)
+    return [step if step is INVALID else next(valid) for step in numbered]
+
+
+def _active_runs(value: int) -> int:
+    """``maxActiveRuns``: -1 (any negative) means no limit; 0, as in the reference, 1."""
+    if value < 0:
+        return UNLIMITED_ACTIVE_RUNS
+    return value or DEFAULT_MAX_ACTIVE_RUNS
+
+
+def _on_default_hosts(entries: Entries, steps: list[Step]) -> list[Step]:
+    """With a workflow-level ``ssh:`` (or ``container:``), a step that names no executor and
+    runs no child runs there, as in the reference."""
+    if "ssh" in entries:
+        kind, config = "ssh", {}
+    elif "container" in entries:
+        from plait.spec.fields import container_config
+
+        kind, config = "docker", container_config(entries.get("container"))
+    else:
+        return steps
+    return [
+        step.replace(executor=Executor(kind, config))
+        if step.executor is None and step.run is None
+        else step
+        for step in steps
+    ]
+
+
+def _notes(entries: Entries) -> tuple[str, ...]:
+    notes = []
+    if "otel" in entries:
+        notes.append("`otel` is accepted, but this plait exports no traces yet")
+    return tuple(notes)
 
 
 def _missing_name(ctx: Ctx, entries: Entries) -> str:

@@ -10,6 +10,9 @@ limits on what steps and the server keep.
     server:
       maxRequestSize: 1MiB        # request bodies
       maxParamSize: 256KiB        # one param value given to the API
+    smtp:                         # the mail server of every workflow that names none
+      host: smtp.example.com
+      port: 587
 
 Queues may also be a map (``heavy-jobs: {maxConcurrency: 2}``) or, as the reference engine
 writes it, ``queues: {enabled: true, config: [...]}``.
@@ -24,7 +27,8 @@ from plait.spec._yaml import Path, parse_documents, show_path
 
 __all__ = ["SIZES", "parse_config"]
 
-_TOP_KEYS = ("queues", "timezone", "tz", "logs", "server")
+_TOP_KEYS = ("queues", "timezone", "tz", "logs", "server", "smtp")
+_SMTP_KEYS = ("host", "port", "username", "password")
 _QUEUE_KEYS = ("name", "maxConcurrency", "max_concurrency")
 # (section, key) → the name of the setting (its default is in queue.config.Config)
 SIZES = {
@@ -34,13 +38,13 @@ SIZES = {
 }
 
 
-def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict[str, int]]:
-    """Queues (name → maxConcurrency), timezone and the sizes set (by setting name);
-    SpecError with every problem found."""
+def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict[str, object]]:
+    """Queues (name → maxConcurrency), timezone and the other settings given (by their
+    name in ``queue.config.Config``); SpecError with every problem found."""
     documents, problems = parse_documents(text, file)
     queues: dict[str, int] = {}
     timezone: str | None = None
-    sizes: dict[str, int] = {}
+    sizes: dict[str, object] = {}
     if problems:
         raise SpecError(problems)
     if not documents or documents[0].value is None:
@@ -58,6 +62,7 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict
         if key not in _TOP_KEYS:
             problem((key,), f"unknown key `{key}` (known: {', '.join(_TOP_KEYS)})")
     _read_sizes(value, problem, sizes)
+    _read_smtp(value, problem, sizes)
     raw = value.get("queues")
     base: Path
     if isinstance(raw, dict) and "config" in raw:
@@ -102,8 +107,25 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict
     return queues, timezone, sizes
 
 
+def _read_smtp(
+    value: dict[str, object], problem: Callable[[Path, str], None], settings: dict[str, object]
+) -> None:
+    smtp = value.get("smtp")
+    if smtp is None:
+        return
+    if not isinstance(smtp, dict):
+        problem(("smtp",), "must be a mapping {host, port, username, password}")
+        return
+    for key, item in smtp.items():
+        if key not in _SMTP_KEYS:
+            problem(("smtp", key), f"unknown key `{key}` (known: {', '.join(_SMTP_KEYS)})")
+        elif isinstance(item, dict | list):
+            problem(("smtp", key), "must be a string")
+    settings["smtp"] = {k: str(v) for k, v in smtp.items() if v is not None}
+
+
 def _read_sizes(
-    value: dict[str, object], problem: Callable[[Path, str], None], sizes: dict[str, int]
+    value: dict[str, object], problem: Callable[[Path, str], None], sizes: dict[str, object]
 ) -> None:
     from plait.spec._kinds import parse_size
 

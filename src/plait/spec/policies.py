@@ -260,16 +260,17 @@ RepeatKind = Struct(REPEAT, _make_repeat)
 
 
 class ParallelItems(Kind):
-    """The items of a fan-out: a list, a ``${VAR}`` reference, or a JSON array text."""
+    """The items of a fan-out: a list, a JSON array text, or text evaluated when the step runs
+    (``${VAR}``, ``$VAR``, backticks, words) and split into items."""
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         if isinstance(value, list):
             return tuple(_item(ctx, (*path, i), v) for i, v in enumerate(value))
-        if isinstance(value, str) and "${" in value:
-            return value.strip()
         if isinstance(value, str) and value.strip().startswith("["):
             return _json_items(ctx, path, value)
-        return ctx.error(path, "parallel items must be a list or a ${VAR} reference")
+        if isinstance(value, str) and value.strip():
+            return value.strip()  # `${VAR}`, `$VAR`, or text split into items when it runs
+        return ctx.error(path, "parallel items must be a list, a ${VAR} reference or text")
 
     def schema(self, defs: dict[str, Schema]) -> Schema:
         return {"anyOf": [{"type": "string"}, {"type": "array"}]}
