@@ -5,14 +5,18 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
-# Browser tests drive Debian's chromium with Playwright (no browser download): install it if missing.
-if [ ! -x /usr/bin/chromium ]; then
+# Peers the tests start themselves, from Debian's packages: chromium (browser tests, driven by
+# Playwright, no browser download) and OpenSSH's server (the ssh executor). Installed if missing.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    echo "== installing chromium (apt)"
+    echo "== installing ${missing[*]} (apt)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "chromium is missing and this is not root: run 'sudo apt-get install chromium'" >&2
+    echo "missing ${missing[*]} and this is not root: run 'sudo apt-get install ${missing[*]}'" >&2
   fi
 fi
 export PLAIT_TEST_CHROMIUM=/usr/bin/chromium

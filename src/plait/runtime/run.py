@@ -541,6 +541,10 @@ class RunExecution:
         if any(step.run or step.parallel for step in self.workflow.steps):
             record.children = self.store.children(self.run_id)
         self.log(f"run {status}" + (f": {record.error}" if record.error else ""))
+        if any(self.workflow.mail_on.values()):
+            from plait.runtime.notify import notify_run
+
+            notify_run(self, status)
         self.agent.observer.run_finished(record)
 
     # ------------------------------------------------------------------ for steps

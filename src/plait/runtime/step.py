@@ -115,6 +115,10 @@ class StepExecution:
         if record.finished_at is None:
             record.finished_at = time.time()
         self.run.save_step(record, self.masker)
+        if self.step.mail_on_error and record.status is StepStatus.FAILED:
+            from plait.runtime.notify import notify_step_failed
+
+            notify_step_failed(self.run, record)
         self.run.log(
             f"step {record.name} {record.status}"
             + (f" (exit {record.exit_code})" if record.exit_code else "")

@@ -37,6 +37,7 @@ __all__ = [
     "REFUSED_TYPES",
     "ExecutorKind",
     "Mapping_",
+    "Settings",
     "read_config",
 ]
 
@@ -206,6 +207,21 @@ def read_config(ctx: Ctx, path: Path, kind: str, value: object) -> Any:
     ):
         return ctx.error(path, "docker needs `image` (a new container) or `containerName`")
     return dict(value)
+
+
+class Settings(Kind):
+    """Settings checked by a table and kept as written (``ssh:`` of a workflow)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def read(self, ctx: Ctx, path: Path, value: object) -> Any:
+        return read_config(ctx, path, self.kind, value)
+
+    def schema(self, defs: dict[str, Schema]) -> Schema:
+        from plait.spec.schema import table_schema
+
+        return table_schema(CONFIGS[self.kind], defs)
 
 
 class ExecutorKind(Kind):

@@ -36,12 +36,12 @@ from plait.spec._yaml import Path
 from plait.spec.cron import ScheduleKind
 from plait.spec.executors import (
     COMMAND_TYPES,
-    CONFIGS,
     KNOWN_TYPES,
     REFUSED_TYPES,
     ExecutorKind,
     Mapping_,
     Port,
+    Settings,
     read_config,
 )
 from plait.spec.params import EnvKind, ParamsKind
@@ -515,7 +515,7 @@ WORKFLOW = Table(
         Field("smtp", Struct(SMTP), "The SMTP server mail goes through."),
         Field("runConfig", Struct(RUN_CONFIG), "What the UI and API let a person change."),
         Field("logOutput", Choice(("separate", "merged")), "merged: stderr into the stdout log."),
-        Field("ssh", Struct(CONFIGS["ssh"]), "Default ssh settings: steps run on that host."),
+        Field("ssh", Settings("ssh"), "Default ssh settings: steps run on that host."),
         Field("container", Mapping_(), "A container every step runs in (needs Docker)."),
         Field("registryAuths", Anything(), "Registry credentials for docker steps."),
         Field("otel", Anything(), "OpenTelemetry settings (accepted; plait exports none yet)."),

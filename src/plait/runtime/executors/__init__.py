@@ -84,6 +84,12 @@ class StepIO:
             raise TimeoutError
         return left
 
+    def remaining_or_zero(self) -> float:
+        """Seconds left before the step's timeout, 0 when it passed (inf without one)."""
+        if self.deadline is None:
+            return float("inf")
+        return max(self.deadline - time.monotonic(), 0.0)
+
     def expand(self, text: str) -> str:
         """``text`` with its references replaced by their values (as text of the field)."""
         return self.execution.scope.expand(text, self.env_only())

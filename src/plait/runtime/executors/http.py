@@ -42,7 +42,9 @@ def run(io: StepIO) -> int:
                     io.err(f"{name}: {value}\n")
             response = client.send(request)
     except httpx.TimeoutException:
-        raise TimeoutError from None
+        if io.deadline is not None and io.remaining_or_zero() <= 0.05:
+            raise TimeoutError from None  # the step's timeoutSec
+        raise ExecutorFailure(f"http: {method} {url}: no answer within {timeout:g}s") from None
     except httpx.HTTPError as error:
         raise ExecutorFailure(f"http: {method} {url}: {error}") from None
     ok = 200 <= response.status_code < 300
