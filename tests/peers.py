@@ -145,9 +145,7 @@ def ssh_peer(root: Path) -> Iterator[SshPeer]:
     root.mkdir(parents=True, exist_ok=True)
     host_key, client_key = root / "host_key", root / "client_key"
     for key in (host_key, client_key):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
-        )
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     authorized = root / "authorized_keys"
     authorized.write_text((root / "client_key.pub").read_text())
     authorized.chmod(0o600)
@@ -168,9 +166,12 @@ def ssh_peer(root: Path) -> Iterator[SshPeer]:
     process = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log, stderr=log)
     try:
         _wait_listening(port, process, root / "sshd.log")
-        user = os.environ.get("USER") or subprocess.run(
-            ["id", "-un"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        user = (
+            os.environ.get("USER")
+            or subprocess.run(
+                ["id", "-un"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        )
         yield SshPeer("127.0.0.1", port, user, client_key, known)
     finally:
         process.terminate()

@@ -216,9 +216,11 @@ def retry_run(
     downstream: bool = False,
     observer: Observer | None = None,
     on_wait: Callable[[str], None] | None = None,
+    resume: bool = False,
 ) -> RunRecord:
     """A new attempt of a finished root run, in this process: succeeded steps keep their
-    outputs; failed and not-started steps run again (only ``step``, if given)."""
+    outputs; failed and not-started steps run again (only ``step``, if given). With
+    ``resume``, a run that waited for a person goes on: every step that ended is kept."""
     from plait.errors import RunStateError
     from plait.graph.deps import effective_depends
     from plait.spec import load_file
@@ -253,7 +255,13 @@ def retry_run(
             previous.run_id, agent.pid, queue=queue, max_active_runs=workflow.max_active_runs
         )
         execution = RunExecution(
-            agent, workflow, params=params, previous=previous, rerun=rerun, admitted=True
+            agent,
+            workflow,
+            params=params,
+            previous=previous,
+            rerun=rerun,
+            admitted=True,
+            resuming=resume,
         )
         with _stop_on_signals(agent):
             if not wait_for_slot(
@@ -263,6 +271,70 @@ def retry_run(
             return execution.execute()
     finally:
         store.close()
+
+
+def decide_step(
+    run_id: str,
+    step: str,
+    *,
+    home: Home,
+    approve: bool,
+    inputs: dict[str, str] | None = None,
+    reason: str | None = None,
+) -> RunRecord:
+    """A person's answer to a waiting ``hitl`` step of any run (a child run's too): approved
+    with its inputs (they become the step's outputs), or rejected (the step fails). Returns
+    the root run, to resume.
+
+    Raises:
+        NotFoundError: no such run or step. RunStateError: the step does not wait.
+        ParamsError: a required input is missing, or an input is not one the step asks for.
+    """
+    import json
+
+    from plait.errors import ParamsError, RunStateError
+    from plait.model import StepStatus
+    from plait.runtime.executors.hitl import request_of
+
+    store = open_store(home)
+    try:
+        run = store.get_run(run_id)
+        try:
+            record = run.step(step)
+        except KeyError:
+            raise NotFoundError(f"run {run_id} has no step {step!r}") from None
+        if record.status is not StepStatus.WAITING:
+            raise RunStateError(f"step {step} of run {run_id} is {record.status}, not waiting")
+        request = request_of(record.output)
+        given = dict(inputs or {})
+        if approve:
+            declared = _names(request.get("input"))
+            required = _names(request.get("required"))
+            missing = [name for name in required if not given.get(name)]
+            if missing:
+                raise ParamsError(f"step {step} needs the input {', '.join(missing)}")
+            unknown = [name for name in given if declared and name not in declared]
+            if unknown:
+                raise ParamsError(
+                    f"step {step} asks for {', '.join(declared)}, not {', '.join(unknown)}"
+                )
+        decided = store.decide_waiting_step(
+            run_id,
+            step,
+            status=StepStatus.SUCCEEDED if approve else StepStatus.FAILED,
+            output=json.dumps(given, ensure_ascii=False) if approve else None,
+            output_var=None,
+            error=None if approve else "rejected" + (f": {reason}" if reason else ""),
+        )
+        if not decided:
+            raise RunStateError(f"step {step} of run {run_id} was decided already")
+        return store.get_run(run.root_run_id or run.run_id)
+    finally:
+        store.close()
+
+
+def _names(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def enqueue_run(

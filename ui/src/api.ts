@@ -10,7 +10,8 @@ export type StepStatus =
   | "failed"
   | "skipped"
   | "cancelled"
-  | "upstream_failed";
+  | "upstream_failed"
+  | "waiting";
 export type RunStatus =
   | "queued"
   | "running"
@@ -18,7 +19,8 @@ export type RunStatus =
   | "partially_succeeded"
   | "failed"
   | "cancelled"
-  | "skipped";
+  | "skipped"
+  | "waiting";
 
 export interface LastRun {
   runId: string;
@@ -105,6 +107,8 @@ export interface StepRecord {
   handler?: string | boolean | null;
   /** A failure that continueOn tolerated (the run went on). */
   tolerated?: boolean;
+  /** A step waiting for a person: what it asks. */
+  waiting?: { prompt?: string; input?: string[]; required?: string[] };
 }
 export interface ChildRef {
   runId: string;
@@ -255,6 +259,10 @@ export const api = {
   retry: (runId: string, step: string | null, downstream = true) =>
     request<{ runId?: string }>("POST", `/runs/${enc(runId)}/retry`, { step, downstream }),
   dequeue: (runId: string) => request<{ runId?: string }>("POST", `/runs/${enc(runId)}/dequeue`, {}),
+  approve: (runId: string, step: string, inputs: Record<string, string>) =>
+    request<{ rootRunId?: string }>("POST", `/runs/${enc(runId)}/steps/${enc(step)}/approve`, { inputs }),
+  reject: (runId: string, step: string, reason: string) =>
+    request<{ rootRunId?: string }>("POST", `/runs/${enc(runId)}/steps/${enc(step)}/reject`, { reason }),
   log: (runId: string, step: string, q: Record<string, string | number | undefined>) =>
     request<LogChunk>("GET", `/runs/${enc(runId)}/steps/${enc(step)}/log${qs(q)}`),
   logStreamUrl: (runId: string, step: string, q: Record<string, string | number | undefined>) =>

@@ -16,7 +16,7 @@ from plait.api.errors import COMMON_ERRORS, ApiError, errors
 from plait.api.logs import DEFAULT_LIMIT, MAX_LIMIT, read_head, read_range, read_tail
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, RunStateError
-from plait.model import RunRecord, RunStatus, StepRecord
+from plait.model import RunRecord, RunStatus, StepRecord, StepStatus
 from plait.store.browse import CHILD_SORTS
 
 __all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
@@ -24,6 +24,16 @@ __all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=COMMON_ERRORS)
 Svc = Annotated[Services, Depends(services_of)]
 RunId = Annotated[str, Path(alias="runId", description="the run's id")]
+
+
+class ApproveBody(BaseModel):
+    inputs: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="the inputs the step asks for: they become its outputs"
+    )
+
+
+class RejectBody(BaseModel):
+    reason: str | None = Field(default=None, description="why (kept in the step's error)")
 
 
 class RetryBody(BaseModel):
@@ -137,6 +147,12 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
         if step.attempt > 1
     }
     body["ancestors"] = services.browse.ancestors(run_id)
+    for step, shown in zip(run.steps, body["steps"], strict=True):
+        if step.status is StepStatus.WAITING:
+            from plait.runtime.executors.hitl import request_of
+
+            shown["waiting"] = request_of(step.output)
+            shown["output"] = None
     return body
 
 
@@ -210,6 +226,59 @@ def retry(run_id: RunId, services: Svc, body: RetryBody | None = None) -> dict[s
     services.launch_plait(args, run_id)
     status = _wait_for_new_attempt(services, run)
     return {"runId": run_id, "status": status}
+
+
+@router.post(
+    "/{runId}/steps/{step}/approve",
+    status_code=202,
+    summary="Approve a step that waits for a person; the run goes on",
+    responses=errors(400, 404, 409, 413),
+)
+def approve(
+    run_id: RunId, step: str, services: Svc, body: ApproveBody | None = None
+) -> dict[str, Any]:
+    inputs = {
+        name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in (body.inputs if body else {}).items()
+    }
+    return _decide(services, run_id, step, approve=True, inputs=inputs)
+
+
+@router.post(
+    "/{runId}/steps/{step}/reject",
+    status_code=202,
+    summary="Reject a step that waits for a person: it fails, and the run goes on to its end",
+    responses=errors(400, 404, 409, 413),
+)
+def reject(
+    run_id: RunId, step: str, services: Svc, body: RejectBody | None = None
+) -> dict[str, Any]:
+    return _decide(services, run_id, step, approve=False, reason=body.reason if body else None)
+
+
+def _decide(
+    services: Services,
+    run_id: str,
+    step: str,
+    *,
+    approve: bool,
+    inputs: dict[str, str] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    from plait.app import decide_step
+
+    root = decide_step(
+        run_id, step, home=services.home, approve=approve, inputs=inputs, reason=reason
+    )
+    services.launch_plait(["resume", root.run_id, "-q"], root.run_id)
+    status = _wait_for_new_attempt(services, root)
+    return {
+        "runId": run_id,
+        "step": step,
+        "decision": "approved" if approve else "rejected",
+        "rootRunId": root.run_id,
+        "status": status,
+    }
 
 
 def _wait_for_new_attempt(services: Services, before: RunRecord, timeout: float = 5.0) -> str:

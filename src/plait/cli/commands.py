@@ -430,6 +430,58 @@ def cmd_retry(args: argparse.Namespace, extra: list[str]) -> int:
     return exit_code(record.status)
 
 
+def cmd_approve(args: argparse.Namespace, extra: list[str]) -> int:
+    inputs: dict[str, str] = {}
+    for pair in args.input:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"approve: an input is NAME=VALUE, not {pair!r}")
+        inputs[name] = value
+    return _decide(args, approve=True, inputs=inputs)
+
+
+def cmd_reject(args: argparse.Namespace, extra: list[str]) -> int:
+    return _decide(args, approve=False, reason=args.reason)
+
+
+def _decide(
+    args: argparse.Namespace,
+    *,
+    approve: bool,
+    inputs: dict[str, str] | None = None,
+    reason: str | None = None,
+) -> int:
+    from plait.app import decide_step
+
+    home = Home.from_env()
+    root = decide_step(
+        args.run_id, args.step, home=home, approve=approve, inputs=inputs, reason=reason
+    )
+    said = "approved" if approve else "rejected"
+    print(f"step {args.step} of run {args.run_id} {said}", file=sys.stderr)
+    if args.no_resume:
+        return 0
+    return _resume(home, root.run_id, quiet=args.quiet)
+
+
+def cmd_resume(args: argparse.Namespace, extra: list[str]) -> int:
+    return _resume(Home.from_env(), args.run_id, quiet=args.quiet)
+
+
+def _resume(home: Home, run_id: str, *, quiet: bool) -> int:
+    from plait.app import retry_run
+
+    store = _store_or_none(home)
+    try:
+        run = store.get_run(run_id)
+    finally:
+        store.close()
+    observer = Progress() if sys.stderr.isatty() and not quiet else None
+    record = retry_run(run, home=home, observer=observer, on_wait=_tell_waiting, resume=True)
+    _print_tree(home, record)
+    return exit_code(record.status)
+
+
 def cmd_restart(args: argparse.Namespace, extra: list[str]) -> int:
     home = Home.from_env()
     store = _store_or_none(home)

@@ -12,6 +12,7 @@ EXIT_CODES = {
     RunStatus.PARTIALLY_SUCCEEDED: 3,
     RunStatus.SKIPPED: 4,
     RunStatus.CANCELLED: 5,
+    RunStatus.WAITING: 7,
 }
 
 

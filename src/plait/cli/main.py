@@ -141,6 +141,28 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     retry.add_argument("--downstream", action="store_true", help="with --step: and what follows")
     retry.add_argument("--quiet", "-q", action="store_true")
 
+    approve = add("approve", help="approve a step that waits for a person; the run goes on")
+    approve.add_argument("run_id", metavar="RUN_ID")
+    approve.add_argument("step", metavar="STEP")
+    approve.add_argument(
+        "--input", "-i", action="append", default=[], metavar="K=V", help="an input (repeat)"
+    )
+    approve.add_argument("--quiet", "-q", action="store_true")
+    approve.add_argument(
+        "--no-resume", action="store_true", help="record the answer; let another process resume"
+    )
+    reject = add("reject", help="reject a step that waits for a person: it fails")
+    reject.add_argument("run_id", metavar="RUN_ID")
+    reject.add_argument("step", metavar="STEP")
+    reject.add_argument("--reason", default=None, help="why (kept in the step's error)")
+    reject.add_argument("--quiet", "-q", action="store_true")
+    reject.add_argument(
+        "--no-resume", action="store_true", help="record the answer; let another process resume"
+    )
+    resume = add("resume", help="go on with a run whose waiting steps were decided")
+    resume.add_argument("run_id", metavar="RUN_ID")
+    resume.add_argument("--quiet", "-q", action="store_true")
+
     restart = add("restart", help="stop a run, then start it with its params")
     restart.add_argument("target", metavar="FILE|NAME")
     restart.add_argument("--run-id", default=None)

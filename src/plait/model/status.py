@@ -17,6 +17,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    WAITING = "waiting"  # a step waits for a person; no process runs it meanwhile
 
     @property
     def is_final(self) -> bool:
@@ -33,10 +34,11 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     UPSTREAM_FAILED = "upstream_failed"
+    WAITING = "waiting"  # a `hitl` step waiting to be approved or rejected
 
     @property
     def is_final(self) -> bool:
-        return self not in (StepStatus.NOT_STARTED, StepStatus.RUNNING)
+        return self not in (StepStatus.NOT_STARTED, StepStatus.RUNNING, StepStatus.WAITING)
 
 
 FINAL_RUN_STATUSES = frozenset(

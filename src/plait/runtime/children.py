@@ -212,12 +212,21 @@ def _single(
     output = json.dumps(child_result(record), ensure_ascii=False)
     if record.succeeded:
         return Attempt(exit_code=0, output=output)
+    if record.status is RunStatus.WAITING:
+        return _waiting(output)
     return Attempt(
         exit_code=1,
         output=output,
         error=_child_error(execution, record),
         cancelled=record.status is RunStatus.CANCELLED and execution.run.stopping.is_set(),
     )
+
+
+def _waiting(output: str) -> Attempt:
+    """A step whose child runs wait for a person: it waits with them."""
+    attempt = Attempt(exit_code=None, output=output)
+    attempt.waiting = True
+    return attempt
 
 
 def _child_error(execution: StepExecution, record: RunRecord) -> str:
@@ -295,7 +304,7 @@ def _fan_out(
                 failed.set()
                 continue
             results[index] = record
-            if not record.succeeded:
+            if not record.succeeded and record.status is not RunStatus.WAITING:
                 failed.set()
 
     workers = min(step.parallel.max_concurrent, len(items))
@@ -345,16 +354,21 @@ def _fan_out_attempt(
         outputs.append(record.outputs)
         if record.succeeded:
             succeeded += 1
-        else:
+        elif record.status is not RunStatus.WAITING:
             failed += 1
             first_failure = first_failure or record
+    waiting = sum(1 for r in results if r is not None and r.status is RunStatus.WAITING)
     summary = {"total": len(items), "succeeded": succeeded, "failed": failed}
+    if waiting:
+        summary["waiting"] = waiting
     output = json.dumps(
         {"summary": summary, "results": records, "outputs": outputs}, ensure_ascii=False
     )
     stopped = execution.run.stopping.is_set()
     if failed == 0 and not stopped and succeeded == len(items):
         return Attempt(exit_code=0, output=output)
+    if waiting and failed == 0 and not stopped:
+        return _waiting(output)
     error = f"{failed} of {len(items)} items failed"
     if first_failure is not None:
         error += f"; first: {_child_error(execution, first_failure)}"

@@ -7,6 +7,7 @@ way inside the step thread that started them: no new process per child.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
@@ -82,6 +83,7 @@ class RunExecution:
         previous: RunRecord | None = None,
         rerun: set[str] | None = None,
         admitted: bool = False,
+        resuming: bool = False,
     ) -> None:
         self.agent = agent
         self.store = agent.store
@@ -90,6 +92,9 @@ class RunExecution:
         self.previous = previous
         self.rerun = rerun
         self.admitted = admitted  # the run's row exists and holds a slot of its queue
+        # A run that goes on after a person decided a waiting step: it keeps every step that
+        # ended (failed ones too) and runs what had not started. Its child runs do the same.
+        self.resuming: bool = resuming or (parent is not None and parent.run.resuming)
         if previous is not None:
             self.run_id = previous.run_id
         else:
@@ -263,15 +268,18 @@ class RunExecution:
             if old is None:
                 self.store.add_step(self.run_id, record)
                 continue
-            keep = (
-                record.name not in rerun
-                if rerun is not None
-                else (old.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED))
-            )
+            if rerun is not None:
+                keep = record.name not in rerun
+            elif self.resuming:
+                keep = old.status.is_final
+            else:
+                keep = old.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
             if keep:
                 old.position = index
                 records[index] = old
                 self._kept.add(old.name)
+                if old.tolerated:
+                    self._tolerated_steps.add(old.name)
                 step = self.workflow.steps[index]
                 self.publish(step, old)
             else:
@@ -377,10 +385,19 @@ class RunExecution:
             for dep in deps:
                 dependents[dep].append(name)
         for name in self._kept:
+            kept = by_name[name]
+            passed = kept.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED) or kept.tolerated
             for child in dependents[name]:
-                waiting[child] -= 1
+                if passed:
+                    waiting[child] -= 1
+                else:
+                    self._block(child, kept, by_name, dependents)
         ready = [
-            s.name for s in workflow.steps if waiting[s.name] <= 0 and s.name not in self._kept
+            s.name
+            for s in workflow.steps
+            if waiting[s.name] <= 0
+            and s.name not in self._kept
+            and by_name[s.name].status is StepStatus.NOT_STARTED
         ]
         limit = workflow.max_active_steps or len(records) or 1
         running = 0
@@ -400,6 +417,8 @@ class RunExecution:
             if done.tolerated:
                 self._tolerated_steps.add(record.name)
                 tolerated = tolerated or record.status is StepStatus.FAILED
+            if record.status is StepStatus.WAITING:
+                continue  # what depends on it waits with it
             for child in dependents[record.name]:
                 if passed:
                     waiting[child] -= 1
@@ -457,6 +476,12 @@ class RunExecution:
         if self.stopping.is_set():
             self.record.error = self.record.error or self.stop_reason or "stopped"
             return RunStatus.CANCELLED
+        if any(r.status is StepStatus.WAITING for r in records):
+            waiting = [r.name for r in records if r.status is StepStatus.WAITING]
+            self.record.error = f"waiting for approval of {', '.join(waiting)}"
+            return RunStatus.WAITING
+        if any(r.tolerated for r in records if r.name in self._kept):
+            tolerated = True
         failed = [r for r in records if r.status is StepStatus.FAILED]
         untolerated = [r for r in failed if not self._was_tolerated(r)]
         if untolerated or any(r.status is StepStatus.UPSTREAM_FAILED for r in records):
@@ -476,7 +501,11 @@ class RunExecution:
         return record.name in self._tolerated_steps
 
     def _after(self, status: RunStatus) -> RunStatus:
-        """Run the handlers for ``status``; a failing handler fails the run."""
+        """Run the handlers for ``status``; a failing handler fails the run. A waiting run
+        runs its ``wait`` handler alone (the others run when it ends)."""
+        if status is RunStatus.WAITING:
+            self._handler(HandlerEvent.WAIT, status)
+            return status
         event = {
             RunStatus.SUCCEEDED: HandlerEvent.SUCCESS,
             RunStatus.PARTIALLY_SUCCEEDED: HandlerEvent.SUCCESS,
@@ -569,6 +598,10 @@ class RunExecution:
                 if not step.output_omit:  # `omit`: for later steps, not the run's outputs
                     self.outputs[step.output_key or step.output] = record.output
                 self.scope.add_output(step.output, record.output)
+            if _approved(step, record):
+                for name, value in json.loads(record.output or "{}").items():
+                    self.outputs[name] = str(value)  # a person's inputs: outputs of the step
+                    self.scope.add_output(name, str(value))
             names = (step.name,) if step.id is None else (step.name, step.id)
             self.scope.add_step(names, _ref(record))
 
@@ -656,6 +689,16 @@ class RunExecution:
             return
         self._timed_out = True
         self.cancel(self.timeout_reason)
+
+
+def _approved(step: Step, record: StepRecord) -> bool:
+    """An approved ``hitl`` step, whose record holds the inputs a person gave."""
+    return (
+        step.executor is not None
+        and step.executor.type == "hitl"
+        and record.status is StepStatus.SUCCEEDED
+        and (record.output or "").startswith("{")
+    )
 
 
 def _ref(record: StepRecord) -> StepRef:

@@ -6,6 +6,7 @@ module owns everything around it (timing, records, tolerance of failure).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -44,7 +45,7 @@ def safe_name(name: str) -> str:
 class Attempt:
     """The result of running a step's work once."""
 
-    __slots__ = ("broken", "cancelled", "error", "exit_code", "output", "timed_out")
+    __slots__ = ("broken", "cancelled", "error", "exit_code", "output", "timed_out", "waiting")
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class Attempt:
         self.cancelled = cancelled
         self.timed_out = timed_out
         self.broken = False  # the process succeeded but plait could not do its part
+        self.waiting = False  # it waits for a person (a `hitl` step, or a child run waiting)
 
     @property
     def ok(self) -> bool:
@@ -112,7 +114,7 @@ class StepExecution:
         except Exception as error:  # a bug or an unexpected OS error: fail the step, not plait
             record.status = StepStatus.FAILED
             record.error = f"internal error: {type(error).__name__}: {error}"
-        if record.finished_at is None:
+        if record.finished_at is None and record.status is not StepStatus.WAITING:
             record.finished_at = time.time()
         self.run.save_step(record, self.masker)
         if self.step.mail_on_error and record.status is StepStatus.FAILED:
@@ -155,7 +157,7 @@ class StepExecution:
         iterations = 0
         while True:
             attempt = self._one_attempt(env, cwd)
-            if attempt.cancelled or self.run.stopping.is_set():
+            if attempt.cancelled or attempt.waiting or self.run.stopping.is_set():
                 return attempt
             self._close_attempt(attempt)
             if not attempt.ok and policy and retries < policy.limit and self._retryable(attempt):
@@ -335,11 +337,18 @@ class StepExecution:
         sinks = self._sinks()
         timeout, by_run = self._timeout()
         io = StepIO(self, env, cwd, sinks[0], sinks[1], timeout)
+        from plait.runtime.executors.hitl import StepWaits
+
         code: int | None = None
         error: str | None = None
         timed_out = False
         try:
             code = run_executor(io)
+        except StepWaits as wait:
+            io.close()
+            attempt = Attempt(exit_code=None, output=json.dumps({"waiting": wait.request}))
+            attempt.waiting = True
+            return attempt
         except ExecutorFailure as failure:
             code, error = failure.exit_code, self.masker.text(failure.message)
             io.stderr.write(f"{error}\n".encode())
@@ -463,6 +472,10 @@ class StepExecution:
         if attempt.output is not None:
             record.output = attempt.output
             record.output_var = step.output
+        if attempt.waiting:
+            record.status = StepStatus.WAITING
+            record.finished_at = None
+            return
         if attempt.cancelled:
             record.status = StepStatus.CANCELLED
             record.error = record.error or "stopped"

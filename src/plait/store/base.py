@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord
+from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,6 +65,19 @@ class RunStore(Protocol):
     def stop(self, run_id: str, reason: str = "stopped") -> str: ...
 
     def clear_stop_request(self, run_id: str) -> None: ...
+
+    def decide_waiting_step(
+        self,
+        run_id: str,
+        step: str,
+        *,
+        status: StepStatus,
+        output: str | None,
+        output_var: str | None,
+        error: str | None,
+    ) -> bool: ...
+
+    def cancel_waiting(self, run_id: str, reason: str = "stopped") -> bool: ...
 
     def stop_requests(self) -> set[str]: ...
 

@@ -77,6 +77,16 @@ WHERE id IN (SELECT id FROM tree) AND status IN ('queued', 'running')
 
 CLEAR_STOP_REQUEST = "UPDATE runs SET stop_requested = 0 WHERE id = ?"
 
+DECIDE_WAITING_STEP = """
+UPDATE steps SET status = ?, output = ?, output_var = ?, error = ?, finished_at = ?
+WHERE run_id = ? AND name = ? AND status = 'waiting'
+"""
+
+CANCEL_WAITING_RUN = """
+UPDATE runs SET status = 'cancelled', finished_at = ?, error = ?, epoch = epoch + 1
+WHERE id = ? AND status = 'waiting'
+"""
+
 SELECT_STOP_REQUESTS = "SELECT id FROM runs WHERE stop_requested = 1 AND status = 'running'"
 
 SELECT_ACTIVE = """

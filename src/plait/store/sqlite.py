@@ -317,11 +317,38 @@ class SQLiteStore:
             return db.execute(q.REQUEST_STOP, (run_id,)).rowcount
 
     def stop(self, run_id: str, reason: str = "stopped") -> str:
-        """Stop a run however far it got: a queued run leaves its queue (``cancelled`` at
-        once); a running one is asked to stop, with its children. Returns what was done."""
+        """Stop a run however far it got: a queued run leaves its queue and a waiting one
+        ends (``cancelled`` at once); a running one is asked to stop, with its children.
+        Returns what was done."""
         if self.dequeue(run_id, reason):
             return "dequeued"
+        if self.cancel_waiting(run_id, reason):
+            return "cancelled"
         return "stopping" if self.request_stop(run_id) else "not active"
+
+    def decide_waiting_step(
+        self,
+        run_id: str,
+        step: str,
+        *,
+        status: StepStatus,
+        output: str | None,
+        output_var: str | None,
+        error: str | None,
+    ) -> bool:
+        """A person approved (or rejected) a waiting step: its final status, in one
+        transaction; False when the step does not wait (any more)."""
+        with self._transaction() as db:
+            changed = db.execute(
+                q.DECIDE_WAITING_STEP,
+                (str(status), output, output_var, error, time.time(), run_id, step),
+            ).rowcount
+        return changed == 1
+
+    def cancel_waiting(self, run_id: str, reason: str = "stopped") -> bool:
+        """Stop a run that waits for a person (no agent runs it): ``cancelled`` at once."""
+        with self._transaction() as db:
+            return db.execute(q.CANCEL_WAITING_RUN, (time.time(), reason, run_id)).rowcount == 1
 
     def clear_stop_request(self, run_id: str) -> None:
         with self._transaction() as db:

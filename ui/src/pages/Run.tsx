@@ -114,7 +114,7 @@ export function RunPage() {
       parallel: isParallel(s.name) ? true : null,
       run: kidsOf(s.name)[0]?.name ?? null,
     }));
-  const finished = !isActive(run.status);
+  const finished = !isActive(run.status) && run.status !== "waiting";
   const isChild = !!run.parentRunId;
   const total = span(run.startedAt, run.finishedAt, now, isActive(run.status));
 
@@ -301,6 +301,58 @@ function KeyValues({ values, testid }: { values: Record<string, string> | null; 
   );
 }
 
+/** The form of a step waiting for a person: its prompt, its inputs, approve or reject. */
+function Approval({ run, step }: { run: RunDetail; step: StepRecord }) {
+  const ask = step.waiting ?? {};
+  const names = ask.input ?? [];
+  const required = new Set(ask.required ?? []);
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [reason, setReason] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const missing = [...required].filter((n) => !(values[n] ?? "").trim());
+  const act = async (approve: boolean) => {
+    setBusy(true);
+    setError(null);
+    try {
+      if (approve) await api.approve(run.runId, step.name, values);
+      else await api.reject(run.runId, step.name, reason);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="approval" data-testid={`approval-${step.name}`}>
+      {ask.prompt ? <div className="prompt">{ask.prompt}</div> : null}
+      {names.map((name) => (
+        <label key={name}>
+          <span className="mono small">
+            {name}
+            {required.has(name) ? " *" : ""}
+          </span>{" "}
+          <input
+            data-input={name}
+            value={values[name] ?? ""}
+            onChange={(e) => setValues({ ...values, [name]: e.target.value })}
+          />
+        </label>
+      ))}
+      <div className="row">
+        <button onClick={() => void act(true)} disabled={busy || missing.length > 0}>
+          ✓ Approve
+        </button>{" "}
+        <input placeholder="reason" value={reason} onChange={(e) => setReason(e.target.value)} />{" "}
+        <button onClick={() => void act(false)} disabled={busy}>
+          ✗ Reject
+        </button>
+      </div>
+      {error ? <div className="small step-error">{error}</div> : null}
+    </div>
+  );
+}
+
 function StepRow({
   run,
   step,
@@ -347,6 +399,7 @@ function StepRow({
         </td>
         <td>
           <StatusBadge status={st} title={step.error} />
+          {step.status === "waiting" ? <Approval run={run} step={step} /> : null}
           {step.error ? (
             <div className={`small step-error${st === "failed" ? "" : st === "tolerated" ? " quiet tol" : " quiet"}`}>
               {step.error}
