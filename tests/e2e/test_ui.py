@@ -150,6 +150,23 @@ SECRETIVE = """
         command: head -c 200000 /dev/zero | tr '\\0' 'x'
 """
 
+GATED = """
+    name: gated
+    description: Waits for a person before it deploys.
+    runConfig: {disableParamEdit: true}
+    params:
+      - TARGET: staging
+    steps:
+      - name: ask
+        type: hitl
+        config:
+          prompt: "Deploy to ${TARGET}?"
+          input: [TICKET]
+          required: [TICKET]
+      - name: deploy
+        command: echo "deployed ${TICKET} to ${TARGET}"
+"""
+
 SERVER_ENV: dict[str, dict[str, str]] = {}
 """The environment of each test server (by base URL), for processes started beside it."""
 
@@ -173,6 +190,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "greeter.yaml").write_text(textwrap.dedent(GREETER).lstrip())
     (dags / "tolerant.yaml").write_text(textwrap.dedent(TOLERANT).lstrip())
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
+    (dags / "gated.yaml").write_text(textwrap.dedent(GATED).lstrip())
     (root / "home").mkdir()
     (root / "home" / "config.yaml").write_text("logs:\n  maxStepLogSize: 64KiB\n")
     extra = {"UI_SOURCE_TOKEN": UI_SECRET}
@@ -577,3 +595,28 @@ def test_secrets_are_masked_and_a_cut_log_says_so(page: Page, server: str) -> No
     expect(page.get_by_test_id("log-cap")).to_contain_text("cap 64 KiB per attempt")
     expect(page.get_by_test_id("log")).to_contain_text("log cut here at 65536 bytes")
     shot(page, "26-log-cut")
+
+
+def test_a_waiting_step_is_approved_in_the_page_and_fixed_params_stay_fixed(
+    page: Page, server: str
+) -> None:
+    page.goto("/workflows")
+    page.locator("tr[data-workflow='gated']").get_by_role("button", name="Start").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_test_id("params-locked")).to_be_visible()
+    expect(dialog.locator("input[data-param='TARGET']")).to_have_attribute("readonly", "")
+    dialog.get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile(r"/runs/[^/]+$"))
+    expect(head_status(page, "waiting")).to_be_visible()
+    form = page.get_by_test_id("approval-ask")
+    expect(form).to_contain_text("Deploy to staging?")
+    approve = form.get_by_role("button", name="✓ Approve")
+    expect(approve).to_be_disabled()  # TICKET is required
+    form.locator("input[data-input='TICKET']").fill("T-9")
+    shot(page, "27-approval")
+    approve.click()
+    expect(head_status(page, "succeeded")).to_be_visible()
+    expect(page.locator("tr[data-step='deploy']")).to_contain_text("succeeded")
+    run_id = run_id_of(page)
+    assert api(server, "GET", f"/runs/{run_id}")["outputs"]["TICKET"] == "T-9"
+    shot(page, "28-approved")

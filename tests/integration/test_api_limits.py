@@ -108,3 +108,23 @@ def test_insecure_no_auth_is_a_loud_choice(capsys: pytest.CaptureFixture[str]) -
     check_exposure("127.0.0.1", Auth(), insecure_no_auth=False)  # loopback: fine
     with pytest.raises(UsageError):
         check_exposure("192.0.2.1", Auth(), insecure_no_auth=False)
+
+
+def test_run_config_fixes_params_and_run_ids(tmp_path: Path) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "fixed.yaml").write_text(
+        "name: fixed\nrunConfig: {disableParamEdit: true, disableRunIdEdit: true}\n"
+        "params:\n  - P: a\nsteps:\n  - name: s\n    command: 'true'\n"
+    )
+    with (
+        plait_server(tmp_path, dags) as (url, _),
+        httpx.Client(base_url=url, headers=HEADERS, timeout=30) as client,
+    ):
+        shown = client.get("/api/v1/workflows/fixed").json()["runConfig"]
+        assert shown == {"disableParamEdit": True, "disableRunIdEdit": True}
+        params = client.post("/api/v1/workflows/fixed/start", json={"params": {"P": "b"}})
+        assert params.status_code == 422 and "disableParamEdit" in params.json()["error"]
+        named = client.post("/api/v1/workflows/fixed/start", json={"runId": "mine-1"})
+        assert named.status_code == 422 and "disableRunIdEdit" in named.json()["error"]
+        assert client.post("/api/v1/workflows/fixed/start", json={}).status_code == 202

@@ -50,7 +50,7 @@ def test_a_waiting_step_is_approved_with_inputs_and_the_run_goes_on(
     write("gate.yaml", GATE.format(out=tmp_path))
     started = cli("start", "gate.yaml")
     assert started.code == 7, started.out + started.err  # waiting
-    assert "⏸ approval  waiting" in started.out
+    assert "‖ approval  waiting" in started.out
     record = _status(cli, "gate")
     assert record["status"] == "waiting"
     assert _steps(record)["approval"]["status"] == "waiting"

@@ -46,6 +46,8 @@ export interface WorkflowSummary {
   nextRun: string | null;
   lastRun: LastRun | null;
   params: Param[];
+  /** What the UI and API may not change when starting a run. */
+  runConfig?: { disableParamEdit: boolean; disableRunIdEdit: boolean };
   error: string | null;
 }
 export interface StepDef {
@@ -69,6 +71,7 @@ export interface WorkflowDetail {
   tags: string[];
   type: string;
   params: Param[];
+  runConfig?: { disableParamEdit: boolean; disableRunIdEdit: boolean };
   schedule: string[];
   steps: StepDef[];
   handlers: Record<string, unknown> | unknown[] | null;

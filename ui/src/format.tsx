@@ -16,7 +16,7 @@ const INFO: Record<AnyStatus, StatusInfo> = {
   not_started: { label: "not started", icon: "○", cls: "s-none", title: "has not started yet" },
   queued: { label: "queued", icon: "⋯", cls: "s-queued", title: "waiting in its queue" },
   running: { label: "running", icon: "◐", cls: "s-running", title: "running now" },
-  waiting: { label: "waiting", icon: "⏸", cls: "s-waiting", title: "waiting for a person to approve" },
+  waiting: { label: "waiting", icon: "‖", cls: "s-waiting", title: "waiting for a person to approve" },
   succeeded: { label: "succeeded", icon: "✓", cls: "s-ok", title: "finished successfully" },
   partially_succeeded: {
     label: "partially succeeded",

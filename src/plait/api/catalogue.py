@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.errors import NotFoundError, PlaitError, Problem, SpecError
-from plait.model import Parallel, Step, Workflow, iso_time
+from plait.model import UNLIMITED_ACTIVE_RUNS, Parallel, Step, Workflow, iso_time
 from plait.spec.discover import MAX_DEPTH, MAX_FILES, SKIPPED_FOLDERS, SUFFIXES, workflow_files
 
 __all__ = [
@@ -225,7 +225,13 @@ def describe(entry: Entry) -> dict[str, Any]:
         "params": params_json(workflow),
         "schedule": list(workflow.schedule.start),
         "queue": workflow.queue,
-        "maxActiveRuns": workflow.max_active_runs,
+        "maxActiveRuns": (
+            -1 if workflow.max_active_runs >= UNLIMITED_ACTIVE_RUNS else workflow.max_active_runs
+        ),
+        "runConfig": {
+            "disableParamEdit": bool(workflow.run_config.get("disable_param_edit")),
+            "disableRunIdEdit": bool(workflow.run_config.get("disable_run_id_edit")),
+        },
         "steps": [_step_json(step, depends.get(step.name, ())) for step in workflow.steps],
         "handlers": [str(event) for event in workflow.handlers],
     }

@@ -32,7 +32,9 @@ def create_app(home: Home, *, auth: Auth | None = None, loopback: bool = True) -
     ``loopback``: served on 127.0.0.1 only, so without auth only local Host names are let in."""
     from plait import __version__
     from plait.api import events, runs, static, system, workflows
+    from plait.spec import cron
 
+    cron.FULL_CHECK = True  # what the server shows is checked as the scheduler will read it
     services = Services(home)
 
     @asynccontextmanager

@@ -53,6 +53,9 @@ class StartBody(BaseModel):
     params: dict[str, ParamValue] | str | None = Field(
         default=None, description='params as {"K": "V"} or as text "K=V K2=\'a b\'"'
     )
+    runId: str | None = Field(
+        default=None, description="the id to give the run (default: a new UUIDv7)"
+    )
 
 
 @router.get("/workflows", summary="List the workflows of the DAGs folder and its subfolders")
@@ -94,6 +97,10 @@ def _summary(
         "nextRun": next_run(tuple(schedule), timezone) if schedule else None,
         "lastRun": None if last is None else _last_run(last),
         "params": params_json(workflow) if workflow else [],
+        "runConfig": {
+            "disableParamEdit": bool(workflow and workflow.run_config.get("disable_param_edit")),
+            "disableRunIdEdit": bool(workflow and workflow.run_config.get("disable_run_id_edit")),
+        },
         "error": entry.error,
     }
 
@@ -218,7 +225,13 @@ def _enqueue(
             "file's own (first) workflow runs; start that one",
         )
     params = _params(body.params if body else None, services.config().max_param_size)
-    run_id = enqueue_run(services.store, workflow, params=params)
+    fixed = workflow.run_config
+    if params and fixed.get("disable_param_edit"):
+        raise ApiError(422, f"the params of {name} cannot be changed (runConfig.disableParamEdit)")
+    wanted_id = body.runId if body else None
+    if wanted_id and fixed.get("disable_run_id_edit"):
+        raise ApiError(422, f"runs of {name} get their own id (runConfig.disableRunIdEdit)")
+    run_id = enqueue_run(services.store, workflow, params=params, run_id=wanted_id)
     if dispatch_now:
         queue = queue_of(workflow)
         dispatch(services.store, services.config(), services.launch_agent, queues=[queue])

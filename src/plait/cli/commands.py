@@ -231,8 +231,9 @@ def cmd_dry(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
-    from plait.spec import load_file, validate_children
+    from plait.spec import cron, load_file, validate_children
 
+    cron.FULL_CHECK = True  # cron lines are checked by the cron library too
     home = Home.from_env()
     failed = False
     for name in args.files:

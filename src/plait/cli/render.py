@@ -30,7 +30,7 @@ _MARK = {
     "not_started": " ",
     "running": "…",
     "queued": "…",
-    "waiting": "⏸",
+    "waiting": "‖",
 }
 
 

@@ -71,6 +71,9 @@ class Scheduler:
         launch: Callable[[str], object] | None = None,
         owner: str | None = None,
     ) -> None:
+        from plait.spec import cron
+
+        cron.FULL_CHECK = True  # a line croniter cannot read is reported, not skipped
         self.home = home
         self.store = store
         self.clock = clock

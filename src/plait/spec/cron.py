@@ -9,6 +9,8 @@ the form croniter takes (seconds moved last), so the scheduler need not know the
 
 from __future__ import annotations
 
+import re
+
 from plait.model import Schedule
 from plait.spec._kinds import INVALID, Ctx, Kind, Schema, parse_duration
 from plait.spec._yaml import Path
@@ -91,16 +93,53 @@ def _check_timezone(zone: str) -> None:
         raise ValueError(f"unknown timezone `{zone}`")
 
 
-def _check_fields(body: str) -> str:
-    from croniter import croniter
+# Loading a file checks its cron lines by their form alone, so that a plain `plait start`
+# need not import croniter; `plait validate`, the API and the scheduler also ask croniter
+# (they set this).
+FULL_CHECK = False
+_FIELD = re.compile(
+    r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?$|^[0-9]*[LW#][0-9]*$|^L-?[0-9]*$"
+)
+# (lowest, highest) of minute, hour, day of month, month, day of week
+_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_NAMES = (
+    (),
+    (),
+    (),
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
+)
 
+
+def _check_fields(body: str) -> str:
     fields = body.split()
     if len(fields) not in (5, 6):
         raise ValueError(f"`{body}` has {len(fields)} fields; cron needs 5 (or 6 with seconds)")
     expression = " ".join(fields[1:] + fields[:1]) if len(fields) == 6 else " ".join(fields)
-    if not croniter.is_valid(expression):
-        raise ValueError(f"`{body}` is not a valid cron expression")
+    ranges = ((0, 59), *_RANGES) if len(fields) == 6 else _RANGES
+    names = ((), *_NAMES) if len(fields) == 6 else _NAMES
+    for field, (low, high), known in zip(fields, ranges, names, strict=True):
+        if not _field_ok(field, low, high, known):
+            raise ValueError(f"`{body}` is not a valid cron expression (`{field}`)")
+    if FULL_CHECK:
+        from croniter import croniter
+
+        if not croniter.is_valid(expression):
+            raise ValueError(f"`{body}` is not a valid cron expression")
     return expression
+
+
+def _field_ok(field: str, low: int, high: int, known: tuple[str, ...]) -> bool:
+    for part in field.split(","):
+        if not part or not _FIELD.match(part):
+            return False
+        value = part.split("/")[0]
+        for bound in value.split("-") if value not in ("*", "?") else ():
+            if bound.isdigit() and not low <= int(bound) <= high:
+                return False
+            if bound.isalpha() and bound.lower() not in known and bound.upper() != "L":
+                return False
+    return True
 
 
 class ScheduleKind(Kind):

@@ -7,12 +7,15 @@ export function StartDialog({
   workflow,
   file,
   params,
+  locked = false,
   onClose,
 }: {
   workflow: string;
   /** The workflow's file relative to the DAGs folder, when known. */
   file?: string | null;
   params: Param[];
+  /** runConfig.disableParamEdit: the run starts with the declared params. */
+  locked?: boolean;
   onClose: () => void;
 }) {
   const navigate = useNavigate();
@@ -52,6 +55,11 @@ export function StartDialog({
       >
         <h2>Start {workflow}</h2>
         {params.length === 0 ? <p className="muted">This workflow declares no params.</p> : null}
+        {locked && params.length ? (
+          <p className="muted small" data-testid="params-locked">
+            This workflow's params cannot be changed here (runConfig.disableParamEdit).
+          </p>
+        ) : null}
         {params.map((p) => (
           <label key={p.name} className="field">
             <span className="field-name">{p.name}</span>
@@ -61,6 +69,7 @@ export function StartDialog({
               value={values[p.name] ?? ""}
               placeholder={p.default ?? ""}
               onChange={(e) => setValues({ ...values, [p.name]: e.target.value })}
+              readOnly={locked}
               autoFocus={p === params[0]}
             />
             {p.default !== null && p.default !== "" ? (

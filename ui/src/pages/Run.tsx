@@ -203,7 +203,10 @@ export function RunPage() {
       </div>
       <ErrorBox error={actionError} />
       {run.error ? (
-        <div className={`error-box ${run.status === "cancelled" ? "neutral" : ""}`} data-testid="run-error">
+        <div
+          className={`error-box ${run.status === "cancelled" || run.status === "waiting" ? "neutral" : ""}`}
+          data-testid="run-error"
+        >
           {run.error}
         </div>
       ) : null}

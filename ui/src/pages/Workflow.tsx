@@ -94,7 +94,7 @@ export function WorkflowPage() {
       {wf && tab === "history" ? <HistoryTab name={name} steps={wf.steps.map((s) => s.name)} /> : null}
       {wf && tab === "spec" ? <SpecTab name={name} file={file} onSaved={() => void reloadWf()} /> : null}
       {starting && wf ? (
-        <StartDialog workflow={name} file={wf.path || file} params={wf.params ?? []} onClose={() => setStarting(false)} />
+        <StartDialog workflow={name} file={wf.path || file} params={wf.params ?? []} locked={!!wf.runConfig?.disableParamEdit} onClose={() => setStarting(false)} />
       ) : null}
     </div>
   );

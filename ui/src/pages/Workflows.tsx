@@ -139,6 +139,7 @@ export function Workflows() {
           workflow={starting.name}
           file={starting.folder ? starting.path : null}
           params={starting.params ?? []}
+          locked={!!starting.runConfig?.disableParamEdit}
           onClose={() => setStarting(null)}
         />
       ) : null}
