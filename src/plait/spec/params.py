@@ -71,13 +71,69 @@ def _params_from_text(ctx: Ctx, path: Path, text: str) -> Any:
     if "\n" in text:
         lines = (line.strip() for line in text.split("\n"))
         return tuple(_split_pair(line) for line in lines if line and not line.startswith("#"))
-    import shlex
-
     try:
-        tokens = shlex.split(text)
+        tokens = split_words(text)
     except ValueError as exc:
         return ctx.error(path, f"cannot split params `{text}`: {exc}")
     return tuple(_split_token(token) for token in tokens)
+
+
+def split_words(text: str) -> list[str]:
+    """Words of a params line, as a shell splits them (quotes group and are removed, a
+    backslash escapes), with one more rule, the reference's: a `command` in backticks is one
+    piece of its word, kept as written, so ``BAR=`echo 2``` is one param.
+
+    Raises:
+        ValueError: a quote or backtick that is not closed.
+    """
+    words: list[str] = []
+    current: list[str] = []
+    started = False
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char.isspace():
+            if started:
+                words.append("".join(current))
+                current, started = [], False
+            i += 1
+            continue
+        started = True
+        if char == "\\" and i + 1 < len(text):
+            current.append(text[i + 1])
+            i += 2
+        elif char == '"':
+            i = _double_quoted(text, i, current)
+        elif char in "'`":
+            end = text.find(char, i + 1)
+            if end < 0:
+                name = {"'": "single quote", '"': "double quote", "`": "backtick"}[char]
+                raise ValueError(f"no closing {name}")
+            inner = text[i + 1 : end]
+            current.append(f"`{inner}`" if char == "`" else inner)
+            i = end + 1
+        else:
+            current.append(char)
+            i += 1
+    if started:
+        words.append("".join(current))
+    return words
+
+
+def _double_quoted(text: str, start: int, current: list[str]) -> int:
+    """The text of a double-quoted part (a backslash escapes `"` and `\\`); the index after it."""
+    i = start + 1
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
+            current.append(text[i + 1])
+            i += 2
+        elif char == '"':
+            return i + 1
+        else:
+            current.append(char)
+            i += 1
+    raise ValueError("no closing double quote")
 
 
 def _split_token(token: str) -> Param:
