@@ -15,7 +15,10 @@ from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue import Config, load_config, queue_of, wait_for_slot
 from plait.runtime import Agent, Observer, RunExecution
 from plait.store import Home, SQLiteStore
-from plait.store.base import RunStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = [
     "enqueue_run",

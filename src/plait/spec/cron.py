@@ -97,9 +97,7 @@ def _check_timezone(zone: str) -> None:
 # need not import croniter; `plait validate`, the API and the scheduler also ask croniter
 # (they set this).
 FULL_CHECK = False
-_FIELD = re.compile(
-    r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?$|^[0-9]*[LW#][0-9]*$|^L-?[0-9]*$"
-)
+_FIELD = r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?$|^[0-9]*[LW#][0-9]*$|^L-?[0-9]*$"
 # (lowest, highest) of minute, hour, day of month, month, day of week
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _NAMES = (
@@ -131,7 +129,7 @@ def _check_fields(body: str) -> str:
 
 def _field_ok(field: str, low: int, high: int, known: tuple[str, ...]) -> bool:
     for part in field.split(","):
-        if not part or not _FIELD.match(part):
+        if not part or not re.match(_FIELD, part):  # compiled once, when first needed
             return False
         value = part.split("/")[0]
         for bound in value.split("-") if value not in ("*", "?") else ():

@@ -9,6 +9,8 @@ the step runs, as text of their field.
 
 from __future__ import annotations
 
+from functools import cache
+
 from plait.model import Executor
 from plait.spec._kinds import (
     INVALID,
@@ -32,12 +34,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMAND_TYPES",
-    "CONFIGS",
     "KNOWN_TYPES",
     "REFUSED_TYPES",
     "ExecutorKind",
     "Mapping_",
     "Settings",
+    "configs",
     "read_config",
 ]
 
@@ -89,100 +91,125 @@ class PullPolicy(Kind):
         return {"anyOf": [{"type": "boolean"}, {"enum": ["always", "missing", "never"]}]}
 
 
-CONFIGS: dict[str, Table] = {
-    "jq": Table("jq config", (Field("raw", Flag(), "Print strings without quotes."),)),
-    "http": Table(
-        "http config",
-        (
-            Field("timeout", Integer(0), "Seconds before the request gives up (0: none)."),
-            Field("headers", TextMap(), "Request headers."),
-            Field("query", TextMap(), "Query parameters."),
-            Field("body", Text(), "The request body."),
-            Field("silent", Flag(), "Print only the body of a successful response."),
-            Field("debug", Flag(), "Print the request and response to stderr."),
-            Field("json", Flag(), "Print the response as JSON {status_code, headers, body}."),
-            Field("skipTLSVerify", Flag(), "Do not check the server's certificate."),
-        ),
-    ),
-    "mail": Table(
-        "mail config",
-        (
-            Field("from", Text(), "The sender's address."),
-            Field("to", Words(comma=True), "The recipients: an address or a list.", required=True),
-            Field("subject", Text(), "The subject."),
-            Field("message", Text(), "The text of the mail."),
-            Field("attachments", Words(), "Files to attach."),
-        ),
-    ),
-    "ssh": Table(
-        "ssh config",
-        (
-            Field("user", Text(), "The remote user."),
-            Field("host", Text(), "The remote host.", ("ip",)),
-            Field("port", Port(), "The SSH port (22)."),
-            Field("key", Text(), "A private key file."),
-            Field("password", Text(), "A password (prefer a key)."),
-            Field("strictHostKey", Flag(), "Check the host key against known hosts (true)."),
-            Field("knownHostFile", Text(), "The known hosts file (~/.ssh/known_hosts)."),
-            Field("shell", Text(), "The remote shell that runs the command (`bash -e`)."),
-            Field("shellArgs", Words(), "More arguments of the remote shell."),
-            Field("timeout", Integer(0), "Seconds to connect (30)."),
-        ),
-    ),
-    "docker": Table(
-        "docker config",
-        (
-            Field("image", Text(), "The image of a new container."),
-            Field(
-                "containerName",
-                Text(),
-                "A running container to exec into (or the name of the new one).",
+# The executors of plait, by type; their tables are built when a step first names one (a
+# workflow of shell steps never pays for them).
+TYPES = frozenset(
+    {
+        "jq",
+        "http",
+        "mail",
+        "ssh",
+        "docker",
+        "container",
+        "archive",
+        "hitl",
+        "dag",
+        "subworkflow",
+        "parallel",
+    }
+)
+
+
+@cache
+def configs() -> dict[str, Table]:
+    """The settings table of each executor type."""
+    tables: dict[str, Table] = {
+        "jq": Table("jq config", (Field("raw", Flag(), "Print strings without quotes."),)),
+        "http": Table(
+            "http config",
+            (
+                Field("timeout", Integer(0), "Seconds before the request gives up (0: none)."),
+                Field("headers", TextMap(), "Request headers."),
+                Field("query", TextMap(), "Query parameters."),
+                Field("body", Text(), "The request body."),
+                Field("silent", Flag(), "Print only the body of a successful response."),
+                Field("debug", Flag(), "Print the request and response to stderr."),
+                Field("json", Flag(), "Print the response as JSON {status_code, headers, body}."),
+                Field("skipTLSVerify", Flag(), "Do not check the server's certificate."),
             ),
-            Field("pull", PullPolicy(), "always, missing (default) or never."),
-            Field("platform", Text(), "The image's platform (linux/amd64)."),
-            Field("autoRemove", Flag(), "Remove the container when the step ends."),
-            Field("keepContainer", Flag(), "Keep the container after the step."),
-            Field("workingDir", Text(), "The working directory in the container."),
-            Field("volumes", Words(), "Bind mounts `HOST:CONTAINER[:ro]`."),
-            Field("env", Words(), "Environment `NAME=value` of the container."),
-            Field("container", Mapping_(), "Docker's container settings."),
-            Field("host", Mapping_(), "Docker's host settings."),
-            Field("network", Mapping_(), "Docker's network settings."),
-            Field("exec", Mapping_(), "Settings of an exec into `containerName`."),
         ),
-    ),
-    "archive": Table(
-        "archive config",
-        (
-            Field("source", Text(), "What to archive, or the archive to read.", required=True),
-            Field("destination", Text(), "The archive to write, or where to extract."),
-            Field("format", Choice(("tar", "tar.gz", "tgz", "zip")), "Archive format."),
-            Field("compressionLevel", Integer(-1), "Compression level (-1: default)."),
-            Field("overwrite", Flag(), "Replace files that exist."),
-            Field("preservePaths", Flag(), "Keep folders in the archive (true)."),
-            Field("stripComponents", Integer(0), "Leading folders to drop on extract."),
-            Field("include", Words(), "Glob patterns of files to take."),
-            Field("exclude", Words(), "Glob patterns of files to leave out."),
-            Field("dryRun", Flag(), "Say what would be done, do nothing."),
-            Field("verbose", Flag(), "List each file."),
-            Field("followSymlinks", Flag(), "Archive what links point to."),
-            Field("verifyIntegrity", Flag(), "Check the archive after writing it."),
-            Field("continueOnError", Flag(), "Go on past a file that fails."),
-            Field("password", Text(), "Not supported (encrypted archives)."),
+        "mail": Table(
+            "mail config",
+            (
+                Field("from", Text(), "The sender's address."),
+                Field(
+                    "to", Words(comma=True), "The recipients: an address or a list.", required=True
+                ),
+                Field("subject", Text(), "The subject."),
+                Field("message", Text(), "The text of the mail."),
+                Field("attachments", Words(), "Files to attach."),
+            ),
         ),
-    ),
-    "hitl": Table(
-        "hitl config",
-        (
-            Field("prompt", Text(), "What the person is asked."),
-            Field("input", Words(), "Names of the values the person gives."),
-            Field("required", Words(), "Inputs that must be given."),
+        "ssh": Table(
+            "ssh config",
+            (
+                Field("user", Text(), "The remote user."),
+                Field("host", Text(), "The remote host.", ("ip",)),
+                Field("port", Port(), "The SSH port (22)."),
+                Field("key", Text(), "A private key file."),
+                Field("password", Text(), "A password (prefer a key)."),
+                Field("strictHostKey", Flag(), "Check the host key against known hosts (true)."),
+                Field("knownHostFile", Text(), "The known hosts file (~/.ssh/known_hosts)."),
+                Field("shell", Text(), "The remote shell that runs the command (`bash -e`)."),
+                Field("shellArgs", Words(), "More arguments of the remote shell."),
+                Field("timeout", Integer(0), "Seconds to connect (30)."),
+            ),
         ),
-    ),
-}
-CONFIGS["container"] = CONFIGS["docker"]
-for _alias in ("dag", "subworkflow", "parallel"):
-    CONFIGS[_alias] = Table(f"{_alias} config", ())
+        "docker": Table(
+            "docker config",
+            (
+                Field("image", Text(), "The image of a new container."),
+                Field(
+                    "containerName",
+                    Text(),
+                    "A running container to exec into (or the name of the new one).",
+                ),
+                Field("pull", PullPolicy(), "always, missing (default) or never."),
+                Field("platform", Text(), "The image's platform (linux/amd64)."),
+                Field("autoRemove", Flag(), "Remove the container when the step ends."),
+                Field("keepContainer", Flag(), "Keep the container after the step."),
+                Field("workingDir", Text(), "The working directory in the container."),
+                Field("volumes", Words(), "Bind mounts `HOST:CONTAINER[:ro]`."),
+                Field("env", Words(), "Environment `NAME=value` of the container."),
+                Field("container", Mapping_(), "Docker's container settings."),
+                Field("host", Mapping_(), "Docker's host settings."),
+                Field("network", Mapping_(), "Docker's network settings."),
+                Field("exec", Mapping_(), "Settings of an exec into `containerName`."),
+            ),
+        ),
+        "archive": Table(
+            "archive config",
+            (
+                Field("source", Text(), "What to archive, or the archive to read.", required=True),
+                Field("destination", Text(), "The archive to write, or where to extract."),
+                Field("format", Choice(("tar", "tar.gz", "tgz", "zip")), "Archive format."),
+                Field("compressionLevel", Integer(-1), "Compression level (-1: default)."),
+                Field("overwrite", Flag(), "Replace files that exist."),
+                Field("preservePaths", Flag(), "Keep folders in the archive (true)."),
+                Field("stripComponents", Integer(0), "Leading folders to drop on extract."),
+                Field("include", Words(), "Glob patterns of files to take."),
+                Field("exclude", Words(), "Glob patterns of files to leave out."),
+                Field("dryRun", Flag(), "Say what would be done, do nothing."),
+                Field("verbose", Flag(), "List each file."),
+                Field("followSymlinks", Flag(), "Archive what links point to."),
+                Field("verifyIntegrity", Flag(), "Check the archive after writing it."),
+                Field("continueOnError", Flag(), "Go on past a file that fails."),
+                Field("password", Text(), "Not supported (encrypted archives)."),
+            ),
+        ),
+        "hitl": Table(
+            "hitl config",
+            (
+                Field("prompt", Text(), "What the person is asked."),
+                Field("input", Words(), "Names of the values the person gives."),
+                Field("required", Words(), "Inputs that must be given."),
+            ),
+        ),
+    }
+    tables["container"] = tables["docker"]
+    for alias in ("dag", "subworkflow", "parallel"):
+        tables[alias] = Table(f"{alias} config", ())
+    return tables
 
 
 def read_config(ctx: Ctx, path: Path, kind: str, value: object) -> Any:
@@ -191,7 +218,7 @@ def read_config(ctx: Ctx, path: Path, kind: str, value: object) -> Any:
         value = {}
     if not isinstance(value, dict):
         return ctx.error(path, f"the settings of executor `{kind}` must be a mapping")
-    table = CONFIGS.get(kind)
+    table = configs().get(kind)
     if table is None:
         return dict(value)  # a refused or unknown type: reported elsewhere
     before = len(ctx.problems)
@@ -221,7 +248,7 @@ class Settings(Kind):
     def schema(self, defs: dict[str, Schema]) -> Schema:
         from plait.spec.schema import table_schema
 
-        return table_schema(CONFIGS[self.kind], defs)
+        return table_schema(configs()[self.kind], defs)
 
 
 class ExecutorKind(Kind):
@@ -254,4 +281,4 @@ class ExecutorKind(Kind):
         }
 
 
-KNOWN_TYPES = frozenset(CONFIGS) | COMMAND_TYPES | frozenset(REFUSED_TYPES)
+KNOWN_TYPES = TYPES | COMMAND_TYPES | frozenset(REFUSED_TYPES)
