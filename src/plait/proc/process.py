@@ -22,6 +22,7 @@ _READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
 _CHUNK = 64 * 1024
 _POLL_MS = 250  # how often a step without a pidfd is checked for its exit
 _HAS_PIDFD = hasattr(os, "pidfd_open")
+_FIRST_LOOK = 0.05  # seconds a step's pipes are read before its exit is watched too
 _SIGTERM = signal.SIGTERM
 _SIGKILL = signal.SIGKILL
 
@@ -59,7 +60,7 @@ class StepProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=out_write,
                 stderr=err_write,
-                env=dict(env),
+                env=env,
                 cwd=cwd,
                 start_new_session=True,
                 close_fds=True,
@@ -85,18 +86,20 @@ class StepProcess:
         for fd, sink in ((out_read, stdout), (err_read, stderr)):
             self._sinks[fd] = sink
             self._poll.register(fd, _READABLE)
-        if self.pid is not None and _HAS_PIDFD:
-            try:
-                self._pidfd = os.pidfd_open(self.pid)
-                self._poll.register(self._pidfd, _READABLE)
-            except OSError:
-                self._pidfd = None
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code (negative: killed by that signal), or None if still running after
         ``timeout`` seconds. Copies the step's output into its logs meanwhile."""
         deadline = None if timeout is None else time.monotonic() + timeout
         exited = self._popen is None
+        if self._sinks and not exited:
+            # Most steps are done in a moment: their pipes close as they exit. Only a step
+            # still going after that is watched for its exit (a pidfd), in case something it
+            # started keeps the pipes open after it.
+            first = _FIRST_LOOK if deadline is None else min(_FIRST_LOOK, max(timeout or 0, 0))
+            self._pump(first, look=False)
+            if self._sinks:
+                self._watch_exit()
         while self._sinks:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
@@ -116,10 +119,20 @@ class StepProcess:
         except subprocess.TimeoutExpired:
             return None
 
-    def _pump(self, timeout: float | None) -> bool:
-        """Copy what the pipes hold, waiting up to ``timeout``; True once the leader exited."""
+    def _watch_exit(self) -> None:
+        if self.pid is None or not _HAS_PIDFD:
+            return
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            self._poll.register(self._pidfd, _READABLE)
+        except OSError:
+            self._pidfd = None
+
+    def _pump(self, timeout: float | None, look: bool = True) -> bool:
+        """Copy what the pipes hold, waiting up to ``timeout``; True once the leader exited
+        (known only when ``look``)."""
         wait_ms = None if timeout is None else math.ceil(timeout * 1000)
-        if self._pidfd is None:  # the exit is noticed by looking now and then
+        if self._pidfd is None and look:  # the exit is noticed by looking now and then
             wait_ms = _POLL_MS if wait_ms is None else min(wait_ms, _POLL_MS)
         exited = False
         for fd, _ in self._poll.poll(wait_ms):
@@ -137,6 +150,8 @@ class StepProcess:
                 os.close(fd)
                 del self._sinks[fd]
                 sink.close()
+        if not look:
+            return False
         if self._pidfd is None:
             return self._popen is None or self._popen.poll() is not None
         return exited

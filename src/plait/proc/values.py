@@ -49,13 +49,14 @@ def deliver(
     """Bind the values of ``shell_text`` for a POSIX shell.
 
     Args:
-        env: the environment the shell gets; the small values are added to a copy of it.
+        env: the environment the shell gets; the small values are added to a copy of it
+            (without values, ``env`` itself is used).
         folder: where the files of big values go (private, removed by ``Delivery.close``).
         header: the text is a script whose first line may be ``#!``: the reads go after it.
     """
-    out = dict(env)
     if not shell_text.values:
-        return Delivery(shell_text.text, out, [])
+        return Delivery(shell_text.text, dict(env) if not isinstance(env, dict) else env, [])
+    out = dict(env)
     total = 0
     reads: list[str] = []
     files: list[str] = []

@@ -72,7 +72,7 @@ def snake(name: str) -> str:
     return _CAMEL_BOUNDARY.sub(r"_\1", name).lower()
 
 
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)\s*$", re.IGNORECASE)
+_SIZE = r"(?i)^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)\s*$"  # compiled when first used
 _SIZE_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
 
@@ -85,7 +85,7 @@ def parse_size(value: object) -> int | None:
         return value if value >= 0 else None
     if not isinstance(value, str):
         return None
-    match = _SIZE.match(value)
+    match = re.match(_SIZE, value)
     if match is None:
         return None
     number, unit = float(match.group(1)), match.group(2).upper()
