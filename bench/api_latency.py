@@ -22,9 +22,9 @@ from pathlib import Path
 
 import httpx
 
-from plait.store import SQLiteStore
 from plait.store import queries as q
-from plait.store.sqlite import new_run_id
+from plait.store.ids import new_run_id
+from plait.store.sqlite import SQLiteStore
 
 STEPS = ("fetch", "transform", "load")
 

@@ -75,7 +75,7 @@ def bench_plait(runs: int, tmp: Path) -> dict[str, object]:
     sys.path.insert(0, str(ROOT / "src"))
     from plait.queue import enqueue_run
     from plait.spec import load_file
-    from plait.store import SQLiteStore
+    from plait.store.sqlite import SQLiteStore
 
     sample = min(20, runs)
     began = time.perf_counter()

@@ -1,4 +1,9 @@
-"""Fixtures shared by every test: a fresh PLAIT_HOME and ways to call the real CLI."""
+"""Fixtures shared by every test: a fresh PLAIT_HOME and ways to call the real CLI.
+
+Every integration test that uses a home runs twice: on the embedded SQLite store, and on a
+private PostgreSQL (a database of its own per test, see ``tests/pg.py``). A test marked
+``sqlite_only`` runs on SQLite alone; its mark says why.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from plait.cli.main import main
+from tests.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +34,49 @@ class Result:
         return json.loads(self.out)
 
 
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): runs on the SQLite store only, for the reason given"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_backend" not in metafunc.fixturenames:
+        return
+    integration = "tests/integration/" in str(metafunc.definition.path).replace("\\", "/")
+    only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    backends = BACKENDS if integration and not only_sqlite else ("sqlite",)
+    metafunc.parametrize("store_backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL for this test process, started when first needed."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The store the test's home uses: with "postgres", a new database of its own."""
+    backend = str(getattr(request, "param", "sqlite"))
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        monkeypatch.setenv("PLAIT_DATABASE_URL", server.new_database())
+    else:
+        monkeypatch.delenv("PLAIT_DATABASE_URL", raising=False)
+    return backend
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_backend: str) -> Iterator[Path]:
     """A fresh, empty PLAIT_HOME; the working directory is the test's tmp folder."""
     root = tmp_path / "home"
     monkeypatch.setenv("PLAIT_HOME", str(root))

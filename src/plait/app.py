@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -14,7 +13,8 @@ from plait.errors import NotFoundError, PlaitError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue import Config, load_config, queue_of, wait_for_slot
 from plait.runtime import Agent, Observer, RunExecution
-from plait.store import Home, SQLiteStore
+from plait.store import Home
+from plait.store.sqlite import SQLiteStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,7 +36,30 @@ __all__ = [
 _SUFFIXES = ("", ".yaml", ".yml")
 
 
-def open_store(home: Home) -> SQLiteStore:
+def store_url(home: Home) -> str | None:
+    """The PostgreSQL store configured (``PLAIT_DATABASE_URL``, else ``store.url`` of
+    config.yaml), or None for the SQLite store of the home."""
+    url = os.environ.get("PLAIT_DATABASE_URL")
+    if url:
+        return url
+    return load_config(home.config_file).store_url if home.config_file.is_file() else None
+
+
+def open_store(home: Home, *, existing: bool = False) -> RunStore:
+    """The store of ``home``, for every process (CLI, agents, scheduler, server): PostgreSQL
+    when configured, else SQLite in the home. The PostgreSQL driver is imported only then.
+
+    Raises:
+        NotFoundError: with ``existing``, the SQLite store has not been made yet.
+        StoreError: the store cannot be opened.
+    """
+    url = store_url(home)
+    if url:
+        from plait.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    if existing and not home.db_path.exists():
+        raise NotFoundError(f"no runs yet (no store at {home.db_path})")
     return SQLiteStore(home.db_path)
 
 
@@ -167,7 +190,7 @@ def start_run(
     handle_signals: bool = True,
     no_wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
-    store: SQLiteStore | None = None,
+    store: RunStore | None = None,
 ) -> RunRecord:
     """Run ``workflow`` to its end in this process (this process is the run's agent), once
     its queue and its ``maxActiveRuns`` let it start. A ``store`` given is left open."""
@@ -378,7 +401,7 @@ def run_claimed(run_id: str, *, home: Home) -> RunRecord:
                     run_id,
                     RunStatus.FAILED,
                     epoch=epoch,
-                    finished_at=time.time(),
+                    finished_at=store.now(),
                     error=error.message,
                 )
             return store.get_run(run_id)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS
 from tests.servers import plait_server
 
 WORKFLOWS = {
@@ -176,8 +177,13 @@ class Server:
     flag: Path
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    env = {"PLAIT_DATABASE_URL": ""}
+    if request.param == "postgres":
+        env["PLAIT_DATABASE_URL"] = request.getfixturevalue("postgres").new_database()
     root = tmp_path_factory.mktemp("api")
     home, dags, flag = root / "home", root / "dags", root / "flag"
     dags.mkdir()
@@ -188,7 +194,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         body = body.format(items=items) if name == "fanout.yaml" else body
         (dags / name).parent.mkdir(parents=True, exist_ok=True)
         (dags / name).write_text(body)
-    with plait_server(root, dags) as (url, _):
+    with plait_server(root, dags, env=env) as (url, _):
         client = httpx.Client(base_url=url, headers={"X-Plait-Request": "1"}, timeout=30)
         try:
             yield Server(url, client, home, dags, flag)

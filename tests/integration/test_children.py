@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -597,7 +598,7 @@ def test_child_run_is_recorded_while_it_runs(cli, write, tmp_path) -> None:
     # The child's step reads the store while the child is still running.
     source = write(
         "flows/parent.yaml",
-        """
+        f"""
         name: parent
         steps:
           - name: call
@@ -607,11 +608,10 @@ def test_child_run_is_recorded_while_it_runs(cli, write, tmp_path) -> None:
         steps:
           - name: look
             command: >-
-              python3 -c 'import sqlite3, os, sys;
-              db = sqlite3.connect(os.path.join(os.environ["PLAIT_HOME"], "plait.db"));
-              rows = db.execute("select status from runs where id = ?",
-              (os.environ["DAG_RUN_ID"],)).fetchall();
-              print(rows[0][0])'
+              {sys.executable} -c 'import json, os, subprocess, sys;
+              done = subprocess.run([sys.executable, "-m", "plait", "status",
+              "--run-id", os.environ["DAG_RUN_ID"], "--json"], capture_output=True, text=True);
+              print(json.loads(done.stdout)["status"])'
             output: SEEN
         """,
     )

@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from plait.app import open_store
+from plait.store.home import Home
+
 
 def _start_background(path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
@@ -103,9 +106,7 @@ def test_retry_keeps_succeeded_steps_and_reruns_the_rest(cli, write, tmp_path: P
         "second": 2,
         "third": 1,
     }
-    from plait.store import SQLiteStore
-
-    store = SQLiteStore(tmp_path / "home" / "plait.db")
+    store = open_store(Home.from_env())
     try:
         earlier = store.attempts(record["runId"], "second")
     finally:

@@ -13,20 +13,17 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from tests.peek import Peek
+
 RUNS = 30
 LIMIT = 2
 KILLS = 3
-
-
-def _db(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path, timeout=30)
 
 
 def _scheduler(home: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -39,13 +36,13 @@ def _scheduler(home: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _agents_mid_run(home: Path, db_path: Path) -> list[tuple[int, str]]:
+def _agents_mid_run(home: Path) -> list[tuple[int, str]]:
     """(pid, run id) of this home's agents whose run has started (its pid is recorded)."""
     found = subprocess.run(
         ["pgrep", "-f", "plait agent --run-id"], capture_output=True, text=True
     ).stdout.split()
-    with _db(db_path) as db:
-        started = dict(db.execute("SELECT pid, id FROM runs WHERE status = 'running'"))
+    with Peek(home) as db:
+        started = dict(db.rows("SELECT pid, id FROM runs WHERE status = 'running'"))
     agents = []
     for pid in map(int, found):
         try:
@@ -60,27 +57,22 @@ def _agents_mid_run(home: Path, db_path: Path) -> list[tuple[int, str]]:
 class Sampler(threading.Thread):
     """The most runs of the queue that the store says are running, sampled every 20 ms."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, home: Path) -> None:
         super().__init__(daemon=True)
-        self.db_path = db_path
+        self.home = home
         self.peak = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with _db(self.db_path) as db:
+        with Peek(self.home) as db:
             while not self.stop.wait(0.02):
-                (n,) = db.execute(
-                    "SELECT count(*) FROM runs WHERE queue = 'crash' AND status = 'running'"
-                ).fetchone()
+                n = db.one("SELECT count(*) FROM runs WHERE queue = 'crash' AND status = 'running'")
                 self.peak = max(self.peak, n)
 
 
-def _open_runs(db_path: Path) -> int:
-    with _db(db_path) as db:
-        (n,) = db.execute(
-            "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')"
-        ).fetchone()
-    return int(n)
+def _open_runs(home: Path) -> int:
+    with Peek(home) as db:
+        return int(db.one("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')"))
 
 
 def test_kill_9_of_scheduler_and_agents_loses_no_run_and_runs_none_twice(
@@ -100,8 +92,7 @@ def test_kill_9_of_scheduler_and_agents_loses_no_run_and_runs_none_twice(
         result = cli("enqueue", "job")
         assert result.code == 0, result.err
         ids.append(result.out.strip())
-    db_path = home / "plait.db"
-    sampler = Sampler(db_path)
+    sampler = Sampler(home)
     sampler.start()
     log = tmp_path / "scheduler.log"
     killed_agents: set[str] = set()
@@ -111,10 +102,10 @@ def test_kill_9_of_scheduler_and_agents_loses_no_run_and_runs_none_twice(
             time.sleep(rng.uniform(0.2, 1.2))
             if round_ < KILLS - 1 or rng.random() < 0.5:
                 deadline = time.monotonic() + 3
-                agents = _agents_mid_run(home, db_path)
+                agents = _agents_mid_run(home)
                 while not agents and time.monotonic() < deadline:
                     time.sleep(0.02)
-                    agents = _agents_mid_run(home, db_path)
+                    agents = _agents_mid_run(home)
                 if agents:
                     pid, run_id = rng.choice(agents)
                     os.kill(pid, signal.SIGKILL)
@@ -123,14 +114,14 @@ def test_kill_9_of_scheduler_and_agents_loses_no_run_and_runs_none_twice(
             scheduler.wait(timeout=10)
             scheduler = _scheduler(home, log)
         deadline = time.monotonic() + 60
-        while _open_runs(db_path) and time.monotonic() < deadline:
+        while _open_runs(home) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _open_runs(db_path) == 0, log.read_text()[-3000:]
+        assert _open_runs(home) == 0, log.read_text()[-3000:]
 
-        with _db(db_path) as db:
-            final = dict(db.execute("SELECT id, status FROM runs"))
-            failed_at = dict(db.execute("SELECT id, finished_at FROM runs WHERE status = 'failed'"))
-            errors = dict(db.execute("SELECT id, error FROM runs WHERE status = 'failed'"))
+        with Peek(home) as db:
+            final = dict(db.rows("SELECT id, status FROM runs"))
+            failed_at = dict(db.rows("SELECT id, finished_at FROM runs WHERE status = 'failed'"))
+            errors = dict(db.rows("SELECT id, error FROM runs WHERE status = 'failed'"))
         assert set(final) == set(ids)
         assert set(failed_at) <= killed_agents, errors
         assert all(e == "agent process exited" for e in errors.values()), errors
@@ -152,11 +143,9 @@ def test_kill_9_of_scheduler_and_agents_loses_no_run_and_runs_none_twice(
                 scheduler.kill()
     sampler.join(timeout=5)
 
-    with _db(db_path) as db:
-        statuses = dict(db.execute("SELECT id, status FROM runs"))
-        (leftover,) = db.execute(
-            "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')"
-        ).fetchone()
+    with Peek(home) as db:
+        statuses = dict(db.rows("SELECT id, status FROM runs"))
+        leftover = db.one("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")
     assert leftover == 0
     assert statuses == {run_id: "succeeded" for run_id in ids}
     assert sampler.peak <= LIMIT

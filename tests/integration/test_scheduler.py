@@ -14,7 +14,6 @@ import math
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -26,12 +25,15 @@ from pathlib import Path
 
 import pytest
 
+from plait.app import open_store
 from plait.model import RunStatus
 from plait.queue import enqueue_run
 from plait.scheduler import Scheduler
 from plait.scheduler.service import LEASE_NAME, LEASE_TTL_SECONDS
 from plait.spec import load_file
-from plait.store import Home, SQLiteStore
+from plait.store import Home
+from plait.store.base import RunStore
+from tests.peek import Peek
 
 ID_PATTERN = re.compile(r"^[a-z]+\.\d{8}T\d{6}Z$")
 
@@ -60,7 +62,7 @@ class Clock:
 class Launcher:
     """A fake ``launch``: records the ids; with ``finish``, the run succeeds at once."""
 
-    def __init__(self, store: SQLiteStore, finish: bool) -> None:
+    def __init__(self, store: RunStore, finish: bool) -> None:
         self.store = store
         self.finish = finish
         self.ids: list[str] = []
@@ -84,8 +86,8 @@ def plait_home(home: Path) -> Iterator[Home]:
 
 
 @pytest.fixture
-def store(plait_home: Home) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(plait_home.db_path)
+def store(plait_home: Home) -> Iterator[RunStore]:
+    s = open_store(plait_home)
     yield s
     s.close()
 
@@ -101,14 +103,14 @@ def dag(plait_home: Home) -> Callable[[str, str], Path]:
 
 
 def scheduler(
-    home: Home, store: SQLiteStore, *, finish: bool = True, owner: str = "a", now: float = 0.0
+    home: Home, store: RunStore, *, finish: bool = True, owner: str = "a", now: float = 0.0
 ) -> tuple[Scheduler, Launcher, Clock]:
     launcher = Launcher(store, finish)
     clock = Clock(now)
     return Scheduler(home, store, clock=clock, launch=launcher, owner=owner), launcher, clock
 
 
-def status_of(store: SQLiteStore, run_id: str) -> str:
+def status_of(store: RunStore, run_id: str) -> str:
     return str(store.get_run(run_id).status)
 
 
@@ -127,7 +129,7 @@ def five_minutes(name: str, extra: str = "") -> str:
 
 
 def test_each_fire_time_enqueues_exactly_one_run_with_a_deterministic_id(
-    plait_home: Home, store: SQLiteStore, dag
+    plait_home: Home, store: RunStore, dag
 ) -> None:
     dag("five", five_minutes("five"))
     sched, launched, clock = scheduler(plait_home, store, now=ts("2024-01-01T00:02:00"))
@@ -155,7 +157,7 @@ def test_each_fire_time_enqueues_exactly_one_run_with_a_deterministic_id(
 
 
 def test_first_sight_of_a_workflow_does_not_catch_up_past_times(
-    plait_home: Home, store: SQLiteStore, dag
+    plait_home: Home, store: RunStore, dag
 ) -> None:
     dag("late", five_minutes("late", "catchupWindow: 1h\n    overlapPolicy: all"))
     sched, _, _ = scheduler(plait_home, store)
@@ -166,7 +168,7 @@ def test_first_sight_of_a_workflow_does_not_catch_up_past_times(
 
 
 def test_catchup_window_runs_missed_times_only_that_far_back(
-    plait_home: Home, store: SQLiteStore, dag
+    plait_home: Home, store: RunStore, dag
 ) -> None:
     dag("caught", five_minutes("caught", "catchupWindow: 1h\n    overlapPolicy: all"))
     dag("plain", five_minutes("plain", "overlapPolicy: all"))
@@ -200,7 +202,7 @@ def test_catchup_window_runs_missed_times_only_that_far_back(
 
 
 def test_catchup_with_overlap_skip_enqueues_one_run_not_a_backlog(
-    plait_home: Home, store: SQLiteStore, dag
+    plait_home: Home, store: RunStore, dag
 ) -> None:
     dag("busy", five_minutes("busy", "catchupWindow: 1h"))
     sched, _, _ = scheduler(plait_home, store, finish=False)
@@ -210,7 +212,7 @@ def test_catchup_with_overlap_skip_enqueues_one_run_not_a_backlog(
     assert len(report.skipped) == 5
 
 
-def test_overlap_policies_skip_all_latest(plait_home: Home, store: SQLiteStore, dag) -> None:
+def test_overlap_policies_skip_all_latest(plait_home: Home, store: RunStore, dag) -> None:
     dag("sk", five_minutes("sk"))  # skip is the default
     dag("al", five_minutes("al", "overlapPolicy: all"))
     dag("la", five_minutes("la", "overlapPolicy: latest"))
@@ -242,7 +244,7 @@ def test_overlap_policies_skip_all_latest(plait_home: Home, store: SQLiteStore, 
     assert len(launched.ids) == 3
 
 
-def test_skip_if_successful(plait_home: Home, store: SQLiteStore, dag, cli) -> None:
+def test_skip_if_successful(plait_home: Home, store: RunStore, dag, cli) -> None:
     for name, extra in (("sis", "skipIfSuccessful: true"), ("always", "")):
         dag(
             name,
@@ -275,7 +277,7 @@ def test_skip_if_successful(plait_home: Home, store: SQLiteStore, dag, cli) -> N
     assert not store.run_exists(f"sis.{stamp}")
 
 
-def test_start_stop_restart_map_form(plait_home: Home, store: SQLiteStore, dag) -> None:
+def test_start_stop_restart_map_form(plait_home: Home, store: RunStore, dag) -> None:
     path = dag(
         "svc",
         """
@@ -321,7 +323,7 @@ def test_start_stop_restart_map_form(plait_home: Home, store: SQLiteStore, dag) 
 
 
 def test_one_active_scheduler_and_standby_takeover_after_the_lease_expires(
-    plait_home: Home, store: SQLiteStore, dag
+    plait_home: Home, store: RunStore, dag
 ) -> None:
     dag(
         "sec",
@@ -335,7 +337,7 @@ def test_one_active_scheduler_and_standby_takeover_after_the_lease_expires(
             command: "true"
         """,
     )
-    other_store = SQLiteStore(plait_home.db_path)
+    other_store = open_store(plait_home)
     try:
         a, _, _ = scheduler(plait_home, store, owner="host:1")
         b, _, _ = scheduler(plait_home, other_store, owner="host:2")
@@ -362,16 +364,16 @@ def test_one_active_scheduler_and_standby_takeover_after_the_lease_expires(
         assert not back.active and not a.active and back.enqueued == []
         ids = [r.run_id for r in store.list_runs("sec", limit=1000)]
         assert len(ids) == len(set(ids)) == int(1 + LEASE_TTL_SECONDS)
-        with sqlite3.connect(plait_home.db_path) as db:
-            assert db.execute("SELECT count(*) FROM leases").fetchone()[0] == 1
+        with Peek(plait_home.root) as db:
+            assert db.one("SELECT count(*) FROM leases") == 1
     finally:
         other_store.close()
 
 
 def test_run_releases_the_lease_on_exit_so_the_standby_takes_over_at_once(
-    plait_home: Home, store: SQLiteStore
+    plait_home: Home, store: RunStore
 ) -> None:
-    other_store = SQLiteStore(plait_home.db_path)
+    other_store = open_store(plait_home)
     try:
         t = ts("2024-01-01T00:00:00")
         a, _, _ = scheduler(plait_home, store, owner="host:1", now=t)
@@ -399,7 +401,7 @@ def test_run_releases_the_lease_on_exit_so_the_standby_takes_over_at_once(
 
 
 def test_added_changed_and_removed_workflow_files_are_noticed_between_ticks(
-    plait_home: Home, store: SQLiteStore, dag
+    plait_home: Home, store: RunStore, dag
 ) -> None:
     sched, _, _ = scheduler(plait_home, store)
     assert sched.tick(now=ts("2024-01-01T00:01:00")).enqueued == []
@@ -424,7 +426,7 @@ def test_added_changed_and_removed_workflow_files_are_noticed_between_ticks(
 
 
 def test_retention_deletes_old_finished_runs_with_children_steps_and_logs(
-    plait_home: Home, store: SQLiteStore, dag, cli
+    plait_home: Home, store: RunStore, dag, cli
 ) -> None:
     dag(
         "old",
@@ -461,13 +463,10 @@ def test_retention_deletes_old_finished_runs_with_children_steps_and_logs(
     assert deleted == {r.run_id for r in old_runs} | {r.run_id for r in keep_runs[2:]}
     for run_id in [*deleted, *children]:
         assert store.find_run(run_id) is None
-    with sqlite3.connect(plait_home.db_path) as db:
+    with Peek(plait_home.root) as db:
         gone = [*deleted, *children]
         marks = ",".join("?" * len(gone))
-        assert (
-            db.execute(f"SELECT count(*) FROM steps WHERE run_id IN ({marks})", gone).fetchone()[0]
-            == 0
-        )
+        assert db.one(f"SELECT count(*) FROM steps WHERE run_id IN ({marks})", *gone) == 0
     for run in old_runs + keep_runs[2:]:
         assert not Path(run.log_dir).exists()
     for log in child_logs:
@@ -491,11 +490,11 @@ def _scheduler_process(home: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _lease_rows(db_path: Path) -> list[tuple[str, int, float]]:
+def _lease_rows(home: Path) -> list[tuple[str, int, float]]:
     try:
-        with sqlite3.connect(db_path, timeout=10) as db:
-            return list(db.execute("SELECT owner, epoch, expires_at FROM leases"))
-    except sqlite3.OperationalError:
+        with Peek(home) as db:
+            return [tuple(row) for row in db.rows("SELECT owner, epoch, expires_at FROM leases")]  # type: ignore[misc]
+    except Exception:  # the store is not made yet
         return []
 
 
@@ -515,13 +514,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _settle(store_path: Path, timeout: float = 15) -> None:
+def _settle(home: Path, timeout: float = 15) -> None:
     """Wait until the agents the scheduler launched have finished their runs."""
 
     def done() -> bool:
-        with sqlite3.connect(store_path, timeout=10) as db:
-            n = db.execute("SELECT count(*) FROM runs WHERE status IN ('queued','running')")
-            return n.fetchone()[0] == 0
+        with Peek(home) as db:
+            return db.one("SELECT count(*) FROM runs WHERE status IN ('queued','running')") == 0
 
     _wait(done, timeout, "the runs to finish")
 
@@ -552,11 +550,11 @@ def test_real_scheduler_standby_takes_over_after_kill_9(
     first = _scheduler_process(plait_home.root, tmp_path / "first.log")
     second: subprocess.Popen[bytes] | None = None
     try:
-        _wait(lambda: _lease_rows(plait_home.db_path), 10, "the first scheduler's lease")
-        assert _lease_rows(plait_home.db_path)[0][0].endswith(f":{first.pid}")
+        _wait(lambda: _lease_rows(plait_home.root), 10, "the first scheduler's lease")
+        assert _lease_rows(plait_home.root)[0][0].endswith(f":{first.pid}")
         second = _scheduler_process(plait_home.root, tmp_path / "second.log")
         time.sleep(1.5)
-        rows = _lease_rows(plait_home.db_path)
+        rows = _lease_rows(plait_home.root)
         assert len(rows) == 1 and rows[0][0].endswith(f":{first.pid}")  # second: standby
         assert second.poll() is None
 
@@ -565,8 +563,8 @@ def test_real_scheduler_standby_takes_over_after_kill_9(
         killed = time.time()
         _wait(
             lambda: (
-                _lease_rows(plait_home.db_path)[0][0].endswith(f":{second.pid}")
-                if _lease_rows(plait_home.db_path)
+                _lease_rows(plait_home.root)[0][0].endswith(f":{second.pid}")
+                if _lease_rows(plait_home.root)
                 else False
             ),
             LEASE_TTL_SECONDS + 4,
@@ -588,13 +586,13 @@ def test_real_scheduler_standby_takes_over_after_kill_9(
         _wait(ran_after_takeover, 6, "a run started by the new active scheduler")
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=10) == 0
-        assert _lease_rows(plait_home.db_path) == []  # released on exit
+        assert _lease_rows(plait_home.root) == []  # released on exit
         assert took_over - killed <= LEASE_TTL_SECONDS + 3
     finally:
         _stop(first)
         if second is not None:
             _stop(second)
-    _settle(plait_home.db_path)
+    _settle(plait_home.root)
     runs = json.loads(cli("history", "tick", "--json", "--limit", "100").out)
     lines = marks.read_text().split()
     assert len(runs) >= 2 and all(ID_PATTERN.match(r["runId"]) for r in runs)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from plait.store import Home, SQLiteStore
+from plait.app import open_store
+from plait.store import Home
 
 # A shell snippet: add one to ./count and print the new value as `n=N` (exported as $n).
 COUNT = 'n=$(( $(cat count 2>/dev/null || echo 0) + 1 )); echo "$n" > count; export n'
@@ -511,7 +512,7 @@ def test_earlier_attempts_are_recorded_with_their_outcome(cli, write, home: Path
     )
     assert cli("start", "ra.yaml").code == 0
     run_id = status_json(cli, "ra")["runId"]
-    store = SQLiteStore(Home.from_env().db_path)
+    store = open_store(Home.from_env())
     try:
         first = next(a for a in store.attempts(run_id, "flaky") if a.attempt == 1)
     finally:

@@ -1,7 +1,7 @@
 """Server-Sent Events: live run status (``event: run``) and live step logs (``event: log``).
 
 One watcher per server polls the store every 0.3 s, and only when the database changed
-(``PRAGMA data_version``); it compares each active or recently finished run with what it saw
+(the store's change mark); it compares each active or recently finished run with what it saw
 last and hands every run that changed to the streams that want it. A comment line is sent
 every 15 s so that proxies keep the connection; a stream ends when its client goes away.
 """
@@ -24,7 +24,11 @@ from plait.api.runs import RunId, step_log_path
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError
 from plait.model import StepStatus
-from plait.store.browse import Browse, RunSnapshot
+from plait.store.views import RunSnapshot
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunBrowser
 
 __all__ = ["PING_SECONDS", "POLL_SECONDS", "RunWatcher", "router", "sse"]
 
@@ -60,7 +64,7 @@ class _Subscriber:
 class RunWatcher:
     """Polls the store while somebody listens, and fans each changed run out to listeners."""
 
-    def __init__(self, browse: Browse) -> None:
+    def __init__(self, browse: RunBrowser) -> None:
         self._browse = browse
         self._subscribers: set[_Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
@@ -92,11 +96,11 @@ class RunWatcher:
                     subscriber.offer(snapshot)
 
     def _poll(self, baseline: bool) -> list[RunSnapshot]:
-        version = self._browse.data_version()
+        version = self._browse.change_mark()
         if version == self._version and not baseline:
             return []
         self._version = version
-        now = time.time()
+        now = self._browse.now()
         current = self._browse.changes_since(self._since if not baseline else now - _SLACK_SECONDS)
         self._since = now - _SLACK_SECONDS
         changed = [s for run_id, s in current.items() if self._seen.get(run_id) != s]

@@ -17,7 +17,7 @@ from plait.api.logs import DEFAULT_LIMIT, MAX_LIMIT, read_head, read_range, read
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, RunStateError
 from plait.model import RunRecord, RunStatus, StepRecord, StepStatus
-from plait.store.browse import CHILD_SORTS
+from plait.store.views import CHILD_SORTS
 
 __all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
 

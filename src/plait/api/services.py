@@ -12,8 +12,11 @@ from pathlib import Path
 from starlette.requests import Request
 
 from plait.queue import Config, load_config
-from plait.store import Home, SQLiteStore
-from plait.store.browse import Browse
+from plait.store import Home
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunBrowser, RunStore
 
 __all__ = ["RECOVER_EVERY_SECONDS", "Services", "services_of"]
 
@@ -24,15 +27,16 @@ class Services:
     """The server's handle on the home folder: one store, shared by every request thread."""
 
     def __init__(self, home: Home) -> None:
+        from plait.app import open_store
+
         self.home = home
-        self.store = SQLiteStore(home.db_path)
-        self.browse = Browse(self.store)
+        self.store: RunStore = open_store(home)
+        self.browse: RunBrowser = self.store.browse()
         self._lock = threading.Lock()
         self._last_recover = 0.0
         self._launched: set[int] = set()
 
     def close(self) -> None:
-        self.browse.close()
         self.store.close()
 
     def config(self) -> Config:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -62,7 +61,7 @@ def queues(services: Svc) -> dict[str, Any]:
 @router.get("/api/v1/scheduler", summary="Whether a scheduler holds its lease")
 def scheduler(services: Svc) -> dict[str, Any]:
     lease = services.browse.lease(SCHEDULER_LEASE)
-    active = lease is not None and lease.expires_at > time.time()
+    active = lease is not None and lease.expires_at > services.browse.now()
     return {"active": active, "owner": lease.owner if lease and active else None}
 
 

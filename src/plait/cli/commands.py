@@ -15,7 +15,11 @@ from plait.cli.main import print_json
 from plait.cli.render import Progress, history_table, run_tree
 from plait.errors import NotFoundError, PlaitError, RunStateError, UsageError
 from plait.model import ACTIVE_RUN_STATUSES, Param, RunRecord, StepRecord
-from plait.store import Home, SQLiteStore
+from plait.store import Home
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = [
     "cmd_agent",
@@ -205,7 +209,7 @@ def cmd_agent(args: argparse.Namespace, extra: list[str]) -> int:
     return exit_code(record.status)
 
 
-def _print_tree(home: Home, record: RunRecord, store: SQLiteStore | None = None) -> None:
+def _print_tree(home: Home, record: RunRecord, store: RunStore | None = None) -> None:
     if not record.children and record.steps:  # all there is to show is in hand
         sys.stdout.write("\n".join(run_tree(record)) + "\n")
         return
@@ -253,18 +257,16 @@ def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _store_or_none(home: Home) -> SQLiteStore:
+def _store_or_none(home: Home) -> RunStore:
     """The store, after marking failed the runs whose agent died."""
-    if not home.db_path.exists():
-        raise NotFoundError(f"no runs yet (no store at {home.db_path})")
     from plait.runtime.recovery import recover
 
-    store = open_store(home)
+    store = open_store(home, existing=True)
     recover(store)
     return store
 
 
-def _find_run(store: SQLiteStore, home: Home, target: str | None, run_id: str | None) -> RunRecord:
+def _find_run(store: RunStore, home: Home, target: str | None, run_id: str | None) -> RunRecord:
     if run_id:
         run = store.get_run(run_id)
         if target is not None:
@@ -325,7 +327,7 @@ def cmd_logs(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-def _log_step(store: SQLiteStore, run: RunRecord, name: str, attempt: int | None) -> StepRecord:
+def _log_step(store: RunStore, run: RunRecord, name: str, attempt: int | None) -> StepRecord:
     try:
         step = run.step(name)
     except KeyError:
@@ -339,7 +341,7 @@ def _log_step(store: SQLiteStore, run: RunRecord, name: str, attempt: int | None
     raise NotFoundError(f"step {name} of run {run.run_id} has no attempt {attempt}")
 
 
-def _copy_log(path: Path, *, follow: bool, store: SQLiteStore, run_id: str) -> None:
+def _copy_log(path: Path, *, follow: bool, store: RunStore, run_id: str) -> None:
     out = sys.stdout.buffer
     while True:  # a stream that wrote nothing (yet) has no file
         try:
@@ -365,7 +367,7 @@ def _copy_log(path: Path, *, follow: bool, store: SQLiteStore, run_id: str) -> N
 
 
 def _active_runs(
-    store: SQLiteStore, home: Home, target: str | None, run_id: str | None
+    store: RunStore, home: Home, target: str | None, run_id: str | None
 ) -> list[RunRecord]:
     if run_id:
         return [_find_run(store, home, target, run_id)]
@@ -397,7 +399,7 @@ def cmd_stop(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-def _wait_final(store: SQLiteStore, run_ids: list[str], timeout: float = 120.0) -> None:
+def _wait_final(store: RunStore, run_ids: list[str], timeout: float = 120.0) -> None:
     from plait.runtime.recovery import recover
 
     deadline = time.monotonic() + timeout

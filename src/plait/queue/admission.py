@@ -16,12 +16,13 @@ from collections.abc import Callable
 
 from plait.errors import PlaitError
 from plait.model import Workflow
+from plait.store.records import Claim, QueueState, Waiting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.store.base import RunStore
 
-__all__ = ["QueueFull", "queue_of", "wait_for_slot"]
+__all__ = ["QueueFull", "admit", "capacity_of", "queue_of", "wait_for_slot", "why_waiting"]
 
 POLL_SECONDS = 0.1
 
@@ -34,6 +35,79 @@ class QueueFull(PlaitError):
 
 def queue_of(workflow: Workflow) -> str:
     return workflow.queue or workflow.name
+
+
+def capacity_of(state: QueueState, declared: int | None) -> int:
+    """A queue's capacity: declared in config.yaml, else the largest ``maxActiveRuns`` of the
+    runs in it (running or waiting)."""
+    if declared is not None:
+        return declared
+    limits = state.running_limits + [w.max_active_runs for w in state.waiting]
+    return max(limits, default=1)
+
+
+def admit(state: QueueState, declared: int | None, only: str | None = None) -> Claim:
+    """Which waiting runs of a queue start now, first come first served, and why the first
+    one that cannot start waits. Pure: the store runs it inside the transaction that claims.
+
+    A run starts when fewer runs of the queue run than its capacity and fewer runs of its
+    workflow than its ``maxActiveRuns``. A run whose own process starts it (``dispatch``
+    "self") keeps its place: a dispatcher claims for it only when asked for it (``only``).
+    With ``only``, that run alone is claimed, and only when no run ahead of it could start
+    first.
+    """
+    size = capacity_of(state, declared)
+    total = len(state.running_limits)
+    per_workflow = dict(state.running_of)
+    claim = Claim(queue=state.queue, capacity=size, running=total)
+    for entry in state.waiting:
+        if total >= size:
+            claim.reason = claim.reason or (
+                f"maxActiveRuns {entry.max_active_runs} of {entry.name} reached ({total} running)"
+                if entry.name == state.queue
+                else f"queue {state.queue} is full ({total}/{size} running)"
+            )
+            break
+        active = per_workflow.get(entry.name, 0)
+        if active >= entry.max_active_runs:
+            if entry.run_id == only:  # what is behind this run does not matter to it
+                claim.reason = f"maxActiveRuns {entry.max_active_runs} of {entry.name} reached"
+                break
+            continue
+        if only is not None and entry.run_id != only:
+            claim.reason = f"behind run {entry.run_id} in queue {state.queue}"
+            break
+        total += 1
+        per_workflow[entry.name] = active + 1
+        if only is None and entry.dispatch != "scheduler":
+            continue  # a foreground run: its own process starts it; it keeps its place
+        claim.claimed.append(entry.run_id)
+    return claim
+
+
+def why_waiting(state: QueueState, declared: int | None) -> dict[str, str]:
+    """For each waiting run of a queue, why it does not run yet (the same rule as
+    ``admit``): for ``plait queue list`` and the API."""
+    size = capacity_of(state, declared)
+    total = len(state.running_limits)
+    per_workflow = dict(state.running_of)
+    reasons: dict[str, str] = {}
+    ahead: Waiting | None = None
+    for entry in state.waiting:
+        if per_workflow.get(entry.name, 0) >= entry.max_active_runs:
+            holder = "run" if entry.max_active_runs == 1 else "runs"
+            reason = f"maxActiveRuns {entry.max_active_runs} of {entry.name}: {holder} active"
+        elif total >= size:
+            reason = f"queue {state.queue} is full ({total}/{size} running)"
+        elif ahead is not None:
+            reason = f"behind run {ahead.run_id}"
+        elif entry.dispatch == "scheduler":
+            reason = "waiting for the scheduler to start it"
+        else:
+            reason = "starting"
+        reasons[entry.run_id] = reason
+        ahead = entry
+    return reasons
 
 
 def wait_for_slot(
@@ -59,7 +133,7 @@ def wait_for_slot(
             from plait.runtime.recovery import recover
 
             recover(store)
-        claim = store.claim(queue, capacity, only=run_id)
+        claim = store.claim(queue, lambda state: admit(state, capacity, run_id))
         if run_id in claim.claimed:
             return True
         reason = claim.reason or f"queue {queue} is busy"

@@ -14,6 +14,7 @@ class Config:
         "max_step_log_size",
         "queues",
         "smtp",
+        "store_url",
         "timezone",
     )
 
@@ -25,6 +26,7 @@ class Config:
         max_request_size: int = 1024 * 1024,
         max_param_size: int = 256 * 1024,
         smtp: dict[str, str] | None = None,
+        store_url: str | None = None,
     ) -> None:
         self.queues = dict() if queues is None else queues  # name → maxConcurrency
         self.timezone = timezone
@@ -32,6 +34,7 @@ class Config:
         self.max_request_size = max_request_size  # bytes of an API request body
         self.max_param_size = max_param_size  # bytes of one param value given to the API
         self.smtp = dict() if smtp is None else smtp  # the default SMTP server
+        self.store_url = store_url  # a PostgreSQL store; None: SQLite in the home
 
 
 def load_config(path: Path) -> Config:

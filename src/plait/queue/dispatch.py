@@ -8,9 +8,10 @@ queue after ``STALE_CLAIM_SECONDS``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from functools import partial
 
+from plait.queue.admission import admit
 from plait.queue.config import Config
 
 TYPE_CHECKING = False
@@ -29,10 +30,10 @@ def dispatch(
     queues: list[str] | None = None,
 ) -> list[str]:
     """Claim and launch every run that may start now; returns the run ids launched."""
-    store.requeue_stale_claims(time.time() - STALE_CLAIM_SECONDS)
+    store.requeue_stale_claims(store.now() - STALE_CLAIM_SECONDS)
     launched: list[str] = []
     for queue in queues if queues is not None else store.queues_with_waiting():
-        claim = store.claim(queue, config.queues.get(queue))
+        claim = store.claim(queue, partial(admit, declared=config.queues.get(queue)))
         for run_id in claim.claimed:
             pid = launch(run_id)
             if isinstance(pid, int):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from plait.errors import NotFoundError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue.admission import queue_of
-from plait.store.sqlite import check_run_id, new_run_id
+from plait.store.ids import check_run_id, new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,7 +35,7 @@ def enqueue_run(
         status=RunStatus.QUEUED,
         params=[[p.name, p.value] for p in params],
         source=workflow.source,
-        created_at=time.time(),
+        created_at=store.now(),
     )
     store.enqueue(
         record,

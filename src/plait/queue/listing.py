@@ -4,8 +4,9 @@ each waiting run waits."""
 from __future__ import annotations
 
 from plait.model import RunStatus, iso_time
+from plait.queue.admission import capacity_of, why_waiting
 from plait.queue.config import Config
-from plait.store.sqlite import QueueEntry
+from plait.store.records import QueueEntry, QueueState, Waiting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,24 +25,25 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
     for name, entries in sorted(by_queue.items()):
         running = [e for e in entries if e.status is RunStatus.RUNNING]
         waiting = [e for e in entries if e.status is RunStatus.QUEUED]
-        declared = config.queues.get(name)
-        capacity = declared or max((e.max_active_runs for e in entries), default=1)
-        runs = [_entry(e, None, None) for e in running]
-        per_workflow: dict[str, int] = {}
+        running_of: dict[str, int] = {}
         for entry in running:
-            per_workflow[entry.name] = per_workflow.get(entry.name, 0) + 1
-        ahead: QueueEntry | None = None
-        for position, entry in enumerate(waiting, start=1):
-            runs.append(
-                _entry(
-                    entry, position, _why(entry, per_workflow, len(running), capacity, name, ahead)
-                )
-            )
-            ahead = entry
+            running_of[entry.name] = running_of.get(entry.name, 0) + 1
+        state = QueueState(
+            name,
+            [e.max_active_runs for e in running],
+            [Waiting(e.run_id, e.name, e.max_active_runs, e.dispatch) for e in waiting],
+            running_of,
+        )
+        declared = config.queues.get(name)
+        reasons = why_waiting(state, declared)
+        runs = [_entry(e, None, None) for e in running]
+        runs.extend(
+            _entry(e, position, reasons[e.run_id]) for position, e in enumerate(waiting, start=1)
+        )
         listing.append(
             {
                 "name": name,
-                "capacity": capacity,
+                "capacity": capacity_of(state, declared),
                 "declared": declared is not None,
                 "running": len(running),
                 "waiting": [e.run_id for e in waiting],
@@ -49,26 +51,6 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
             }
         )
     return listing
-
-
-def _why(
-    entry: QueueEntry,
-    per_workflow: dict[str, int],
-    running: int,
-    capacity: int,
-    queue: str,
-    ahead: QueueEntry | None,
-) -> str:
-    if per_workflow.get(entry.name, 0) >= entry.max_active_runs:
-        holder = "run" if entry.max_active_runs == 1 else "runs"
-        return f"maxActiveRuns {entry.max_active_runs} of {entry.name}: {holder} active"
-    if running >= capacity:
-        return f"queue {queue} is full ({running}/{capacity} running)"
-    if ahead is not None:
-        return f"behind run {ahead.run_id}"
-    if entry.dispatch == "scheduler":
-        return "waiting for the scheduler to start it"
-    return "starting"
 
 
 def _entry(entry: QueueEntry, position: int | None, reason: str | None) -> dict[str, Any]:

@@ -10,18 +10,31 @@ from plait.runtime.agent import HEARTBEAT_SECONDS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from plait.store.base import RunStore
+    from plait.store.base import Alive, RunStore
 
-__all__ = ["STALE_AFTER_SECONDS", "agent_alive", "recover"]
+__all__ = ["STALE_AFTER_SECONDS", "agent_alive", "liveness", "recover"]
 
 STALE_AFTER_SECONDS = HEARTBEAT_SECONDS * 6
 _HOST = os.uname().nodename
 
 
-def agent_alive(pid: int | None, host: str | None, heartbeat_at: float | None) -> bool:
+def liveness(store: RunStore) -> Alive:
+    """``agent_alive`` with heartbeats judged against the store's time now."""
+    now = store.now()
+
+    def alive(pid: int | None, host: str | None, heartbeat_at: float | None) -> bool:
+        return agent_alive(pid, host, heartbeat_at, now)
+
+    return alive
+
+
+def agent_alive(
+    pid: int | None, host: str | None, heartbeat_at: float | None, now: float | None = None
+) -> bool:
     """Whether the agent of a running run still lives: its process on this host, or a fresh
-    heartbeat from another host."""
-    fresh = heartbeat_at is not None and time.time() - heartbeat_at < STALE_AFTER_SECONDS
+    heartbeat (against ``now``, the store's time) from another host."""
+    moment = time.time() if now is None else now
+    fresh = heartbeat_at is not None and moment - heartbeat_at < STALE_AFTER_SECONDS
     if host == _HOST and pid is not None:
         if pid == os.getpid():
             return True
@@ -50,8 +63,9 @@ def _zombie(pid: int) -> bool:
 def recover(store: RunStore) -> list[str]:
     """Mark failed the runs whose agent is gone and kill the step processes they left; cancel
     the queued runs whose waiting ``plait start`` is gone (they would block their queue)."""
-    dead = store.recover_dead_runs(agent_alive)
+    alive = liveness(store)
+    dead = store.recover_dead_runs(alive)
     if dead:
         kill_leftovers(dead)
-    store.drop_abandoned_waits(agent_alive)
+    store.drop_abandoned_waits(alive)
     return dead

@@ -30,7 +30,7 @@ from plait.model import (
 from plait.model.secret import MASK, Masker, is_secret_name
 from plait.runtime.scope import Scope, workflow_dir
 from plait.runtime.step import StepExecution, condition_met, safe_name
-from plait.store.sqlite import check_run_id, new_run_id
+from plait.store.ids import check_run_id, new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class RunExecution:
             name=workflow.name,
             status=RunStatus.RUNNING,
             source=workflow.source,
-            created_at=time.time(),
+            created_at=self.store.now(),
             parent_run_id=None if parent is None else parent.run.run_id,
             parent_step=None if parent is None else parent.step,
             root_run_id=self.root_id,
@@ -266,7 +266,7 @@ class RunExecution:
         for index, record in enumerate(records):
             old = before.get(record.name)
             if old is None:
-                self.store.add_step(self.run_id, record)
+                self.store.add_step(self.run_id, record, self.epoch)
                 continue
             if rerun is not None:
                 keep = record.name not in rerun
@@ -304,7 +304,7 @@ class RunExecution:
         self.record.steps = records
         if self.parent is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.record.started_at = time.time()
+        self.record.started_at = self.store.now()
         self.agent.started(self)
         if self.parent is not None:
             self.parent.run.adopt(self)
@@ -534,7 +534,7 @@ class RunExecution:
             handler=True,
         )
         self.record.steps.append(record)
-        self.store.add_step(self.run_id, record)
+        self.store.add_step(self.run_id, record, self.epoch)
         if status is not None:
             self.scope.set("DAG_RUN_STATUS", str(status))
         with self._lock:
@@ -555,7 +555,7 @@ class RunExecution:
     def _end(self, status: RunStatus) -> None:
         record = self.record
         record.status = status
-        record.finished_at = time.time()
+        record.finished_at = self.store.now()
         masker = self.masker
         record.outputs = {name: masker.text(value) for name, value in self.outputs.items()}
         record.error = masker.optional(record.error)
@@ -589,7 +589,7 @@ class RunExecution:
     def save_attempt(self, record: StepRecord, masker: Masker | None = None) -> None:
         """Keep a finished attempt of a step with its own record (masked)."""
         record.error = (masker or self.masker).optional(record.error)
-        self.store.record_attempt(self.run_id, record)
+        self.store.record_attempt(self.run_id, record, self.epoch)
 
     def publish(self, step: Step, record: StepRecord) -> None:
         """Make a finished step's output and references visible to the steps after it."""

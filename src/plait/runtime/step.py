@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 from plait.expr import UnsafeValueError, plain_argv
@@ -115,7 +114,7 @@ class StepExecution:
             record.status = StepStatus.FAILED
             record.error = f"internal error: {type(error).__name__}: {error}"
         if record.finished_at is None and record.status is not StepStatus.WAITING:
-            record.finished_at = time.time()
+            record.finished_at = self.run.store.now()
         self.run.save_step(record, self.masker)
         if self.step.mail_on_error and record.status is StepStatus.FAILED:
             from plait.runtime.notify import notify_step_failed
@@ -131,14 +130,14 @@ class StepExecution:
 
     def _execute(self) -> None:
         record, step = self.record, self.step
-        record.started_at = time.time()
+        record.started_at = self.run.store.now()
         record.status = StepStatus.RUNNING
         env = self.step_env()
         cwd = self.working_dir()
         if not self._preconditions_met(env, cwd):
             record.status = StepStatus.SKIPPED
             record.error = "precondition not met"
-            record.finished_at = time.time()
+            record.finished_at = self.run.store.now()
             self.tolerated = step.continue_on.skipped
             return
         if step.delay_sec and self.run.sleep(step.delay_sec):
@@ -177,7 +176,7 @@ class StepExecution:
         """Write what one attempt did onto the record, so that it is kept with its own
         outcome if another attempt follows, and the next iteration's conditions see it."""
         record = self.record
-        record.finished_at = time.time()
+        record.finished_at = self.run.store.now()
         record.exit_code = attempt.exit_code
         record.error = attempt.error
         record.status = StepStatus.SUCCEEDED if attempt.ok else StepStatus.FAILED
@@ -219,7 +218,7 @@ class StepExecution:
         record.error = None
         record.finished_at = None
         if record.attempt > 1:
-            record.started_at = time.time()
+            record.started_at = self.run.store.now()
         self._log_paths()
         self.run.save_step(record, self.masker)
         self.run.log(f"step {record.name} started (attempt {record.attempt})")
@@ -466,7 +465,7 @@ class StepExecution:
 
     def _finish(self, attempt: Attempt) -> None:
         record, step = self.record, self.step
-        record.finished_at = time.time()
+        record.finished_at = self.run.store.now()
         record.exit_code = attempt.exit_code
         record.error = attempt.error
         if attempt.output is not None:

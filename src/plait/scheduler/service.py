@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from plait.errors import PlaitError
 from plait.model import Workflow
 from plait.proc.launch import launch_agent
 from plait.queue import Config, dispatch, enqueue_run, load_config
-from plait.runtime.recovery import agent_alive, recover
+from plait.runtime.recovery import agent_alive, liveness, recover
 from plait.scheduler.cron import fires_between
 from plait.scheduler.registry import Registry
 from plait.spec._kinds import parse_duration
@@ -67,7 +66,7 @@ class Scheduler:
         home: Home,
         store: RunStore,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         launch: Callable[[str], object] | None = None,
         owner: str | None = None,
     ) -> None:
@@ -76,7 +75,7 @@ class Scheduler:
         cron.FULL_CHECK = True  # a line croniter cannot read is reported, not skipped
         self.home = home
         self.store = store
-        self.clock = clock
+        self.clock = clock or store.now  # the store's time: hosts with other clocks agree
         self.launch = launch or self._launch
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
         self.registry = Registry(home.dags_dir)
@@ -118,7 +117,7 @@ class Scheduler:
         report = Tick(active=True)
         self._reload_config()
         report.recovered = recover(self.store)
-        self.store.drop_abandoned_waits(agent_alive)
+        self.store.drop_abandoned_waits(liveness(self.store))
         for change in self.registry.refresh():
             _log.info("workflow %s", change)
         for workflow in self.registry.workflows():

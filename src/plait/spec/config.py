@@ -7,6 +7,8 @@ limits on what steps and the server keep.
     timezone: Europe/Paris
     logs:
       maxStepLogSize: 100MiB      # per step attempt and stream
+    store:
+      url: postgresql://plait@db.example.com/plait   # else the embedded SQLite store
     server:
       maxRequestSize: 1MiB        # request bodies
       maxParamSize: 256KiB        # one param value given to the API
@@ -27,7 +29,7 @@ from plait.spec._yaml import Path, parse_documents, show_path
 
 __all__ = ["SIZES", "parse_config"]
 
-_TOP_KEYS = ("queues", "timezone", "tz", "logs", "server", "smtp")
+_TOP_KEYS = ("queues", "timezone", "tz", "logs", "server", "smtp", "store")
 _SMTP_KEYS = ("host", "port", "username", "password")
 _QUEUE_KEYS = ("name", "maxConcurrency", "max_concurrency")
 # (section, key) → the name of the setting (its default is in queue.config.Config)
@@ -63,6 +65,7 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict
             problem((key,), f"unknown key `{key}` (known: {', '.join(_TOP_KEYS)})")
     _read_sizes(value, problem, sizes)
     _read_smtp(value, problem, sizes)
+    _read_store(value, problem, sizes)
     raw = value.get("queues")
     base: Path
     if isinstance(raw, dict) and "config" in raw:
@@ -105,6 +108,26 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict
     if problems:
         raise SpecError(problems)
     return queues, timezone, sizes
+
+
+def _read_store(
+    value: dict[str, object], problem: Callable[[Path, str], None], settings: dict[str, object]
+) -> None:
+    store = value.get("store")
+    if store is None:
+        return
+    if not isinstance(store, dict):
+        problem(("store",), "must be a mapping {url}")
+        return
+    for key in store:
+        if key != "url":
+            problem(("store", key), f"unknown key `{key}` (known: url)")
+    url = store.get("url")
+    if url is not None:
+        if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+            problem(("store", "url"), "must be a postgresql:// URL")
+        else:
+            settings["store_url"] = url
 
 
 def _read_smtp(

@@ -1,6 +1,21 @@
-"""The store as the layers above it see it: what any store (SQLite now, PostgreSQL for
-several machines later) must offer. Layers type against ``RunStore``; only ``app`` and the
-commands that open a home pick the implementation."""
+"""The store's contract: what every backend (SQLite on one machine, PostgreSQL for several)
+guarantees to the layers above it, which type against ``RunStore`` and never import a backend.
+
+Rules that hold for every method:
+
+- **One transaction.** Each method that writes does all of its writes in one transaction: a
+  kill of the process at any instant leaves either none or all of them.
+- **Epochs.** A run's row carries an ``epoch`` that grows each time an agent takes the run
+  over (``mark_started``, ``begin_retry``, ``resume_child``) and each time the run is judged
+  dead. Writes an agent makes for a run (``update_step``, ``add_step``, ``record_attempt``,
+  ``set_run_status``, ``heartbeat``) carry the epoch it got; with a stale epoch they change
+  nothing, silently — so a late agent never overwrites its successor's work.
+- **Errors.** A backend's own errors come out as ``StoreError`` (the store cannot be reached,
+  the disk is full, the schema is newer than this plait), naming the store and the cause.
+  ``NotFoundError`` means the run does not exist; ``RunStateError`` that its state forbids it.
+- **Time.** Times are epoch seconds. SQLite takes them from this host's clock; PostgreSQL from
+  the database's, so hosts with different clocks agree.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +23,135 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
+from plait.store.records import Claim, QueueEntry, QueueState
+from plait.store.views import ChildPage, Lease, RunNode, RunPage, RunSnapshot
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from plait.store.sqlite import Claim, QueueEntry
+__all__ = ["Alive", "Claim", "QueueEntry", "QueueState", "RunBrowser", "RunStore"]
 
-__all__ = ["RunStore"]
+# alive(pid, host, heartbeat_at): whether the agent of a running run still lives
+Alive = Callable[[int | None, str | None, float | None], bool]
+
+
+class RunBrowser(Protocol):
+    """Read-only views for the API and the UI; nothing here writes."""
+
+    def list_runs(
+        self,
+        *,
+        name: str | None = None,
+        statuses: Iterable[RunStatus] = (),
+        since: float | None = None,
+        until: float | None = None,
+        roots_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage:
+        """A page of runs, newest first, without their steps, and how many match in all."""
+        ...
+
+    def last_run(self, name: str) -> RunRecord | None:
+        """The newest run of a workflow (child runs count), without its steps."""
+        ...
+
+    def tree(self, run_id: str) -> RunNode | None:
+        """A run and its child runs at any depth, or None when there is no such run."""
+        ...
+
+    def descendants(self, run_id: str) -> set[str]:
+        """The ids of a run and of every run below it (empty for an unknown run)."""
+        ...
+
+    def ancestors(self, run_id: str) -> list[dict[str, object]]:
+        """The runs above a run, root first, with how each called the next (step, item)."""
+        ...
+
+    def children_page(
+        self,
+        run_id: str,
+        *,
+        step: str | None = None,
+        statuses: Iterable[RunStatus] = (),
+        sort: str = "index",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> ChildPage:
+        """A page of the direct child runs of a run, and counts per status (before the
+        status filter). ``sort``: one of ``CHILD_SORTS``."""
+        ...
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many runs (child runs included) have each status."""
+        ...
+
+    def waiting_by_queue(self) -> dict[str, int]:
+        """How many root runs wait in each queue."""
+        ...
+
+    def lease(self, name: str) -> Lease | None:
+        """A named lease (the scheduler's), whoever holds it, expired or not."""
+        ...
+
+    def now(self) -> float:
+        """The store's time now (see "Time" above); no query."""
+        ...
+
+    def change_mark(self) -> int:
+        """The "something changed" signal: a number that differs after any commit to the
+        store by any process (SQLite: ``data_version``; PostgreSQL: a counter that NOTIFY
+        bumps). Cheap: the live streams call it several times a second."""
+        ...
+
+    def changes_since(self, moment: float) -> dict[str, RunSnapshot]:
+        """Every active run, and every run created or finished since ``moment``."""
+        ...
+
+    def snapshot(self, run_id: str) -> RunSnapshot | None:
+        """The live-status view of one run, or None."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class RunStore(Protocol):
     """Runs, steps, child runs, queue slots, leases and schedule marks."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the store's connections; the object is not used after."""
+        ...
 
-    def create_run(self, run: RunRecord, steps: Iterable[StepRecord]) -> None: ...
+    def browse(self) -> RunBrowser:
+        """The read-only views (one per store, made on first use)."""
+        ...
 
-    def update_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None: ...
+    def now(self) -> float:
+        """The store's time now, in epoch seconds: what every time a caller records (a step's
+        start, a heartbeat's freshness, a lease's expiry) is measured against. No query: a
+        backend whose clock is the database's keeps its offset from this host's clock."""
+        ...
 
-    def add_step(self, run_id: str, step: StepRecord) -> None: ...
+    # ----------------------------------------------------------------- a run's life
 
-    def record_attempt(self, run_id: str, step: StepRecord) -> None: ...
+    def create_run(self, run: RunRecord, steps: Iterable[StepRecord]) -> None:
+        """Record a new run (a child run, or a dry one) and its steps, as given.
+
+        Raises:
+            RunStateError: a run with that id exists.
+        """
+        ...
+
+    def update_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
+        """Write the current state of one step; nothing when ``epoch`` is stale."""
+        ...
+
+    def add_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
+        """Record (or overwrite) a step not known when the run was created (a handler);
+        nothing when ``epoch`` is stale."""
+        ...
+
+    def record_attempt(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
+        """Keep one finished attempt of a step with its own status, times and logs;
+        nothing when ``epoch`` is stale."""
+        ...
 
     def set_run_status(
         self,
@@ -39,32 +163,39 @@ class RunStore(Protocol):
         finished_at: float | None = None,
         outputs: dict[str, str] | None = None,
         error: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Set a run's status (and what is given of its times, outputs, error); nothing
+        when ``epoch`` is stale."""
+        ...
 
-    def heartbeat(self, run_ids: Iterable[str], now: float | None = None) -> None: ...
+    def heartbeat(self, run_ids: Iterable[str], now: float | None = None) -> None:
+        """Mark the runs' agent alive now (their lease renewed)."""
+        ...
 
-    def get_run(self, run_id: str) -> RunRecord: ...
+    def mark_started(self, run_id: str, pid: int, params: list[list[str | None]]) -> int | None:
+        """The agent of a claimed run takes it over (its pid and host, its params): the new
+        epoch, or None when another agent has it already. Atomic: of two agents, one wins."""
+        ...
 
-    def find_run(self, run_id: str) -> RunRecord | None: ...
+    def resume_child(self, run_id: str, pid: int) -> tuple[int, int]:
+        """A finished child run starts a new attempt within its parent's retry: (epoch,
+        attempt).
 
-    def children(self, run_id: str) -> list[ChildRecord]: ...
+        Raises:
+            RunStateError: the run is still active.
+        """
+        ...
 
-    def attempts(self, run_id: str, step: str) -> list[StepRecord]: ...
+    def begin_retry(
+        self, run_id: str, pid: int, *, queue: str, max_active_runs: int
+    ) -> tuple[int, int]:
+        """Put a finished (or waiting) root run back in its queue for a new attempt, to be
+        started by this process: (epoch, attempt).
 
-    def list_runs(
-        self,
-        name: str | None = None,
-        *,
-        statuses: Iterable[RunStatus] = (),
-        limit: int = 50,
-        roots_only: bool = False,
-    ) -> list[RunRecord]: ...
-
-    def request_stop(self, run_id: str) -> int: ...
-
-    def stop(self, run_id: str, reason: str = "stopped") -> str: ...
-
-    def clear_stop_request(self, run_id: str) -> None: ...
+        Raises:
+            RunStateError: the run is queued or running.
+        """
+        ...
 
     def decide_waiting_step(
         self,
@@ -75,21 +206,92 @@ class RunStore(Protocol):
         output: str | None,
         output_var: str | None,
         error: str | None,
-    ) -> bool: ...
+    ) -> bool:
+        """A person approved or rejected a waiting step: its final state. False (and nothing
+        written) when the step does not wait, so of two answers one wins."""
+        ...
 
-    def cancel_waiting(self, run_id: str, reason: str = "stopped") -> bool: ...
+    # ----------------------------------------------------------------- reads
 
-    def stop_requests(self) -> set[str]: ...
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run with its steps and direct children.
 
-    def recover_dead_runs(
-        self, alive: Callable[[int | None, str | None, float | None], bool]
-    ) -> list[str]: ...
+        Raises:
+            NotFoundError: there is no such run.
+        """
+        ...
 
-    def resume_child(self, run_id: str, pid: int) -> tuple[int, int]: ...
+    def find_run(self, run_id: str) -> RunRecord | None:
+        """``get_run``, or None."""
+        ...
 
-    def begin_retry(
-        self, run_id: str, pid: int, *, queue: str, max_active_runs: int
-    ) -> tuple[int, int]: ...
+    def run_exists(self, run_id: str) -> bool: ...
+
+    def children(self, run_id: str) -> list[ChildRecord]:
+        """The direct child runs of a run, in the order they were created."""
+        ...
+
+    def attempts(self, run_id: str, step: str) -> list[StepRecord]:
+        """The earlier attempts of a step, first first."""
+        ...
+
+    def list_runs(
+        self,
+        name: str | None = None,
+        *,
+        statuses: Iterable[RunStatus] = (),
+        limit: int = 50,
+        roots_only: bool = False,
+    ) -> list[RunRecord]:
+        """Runs, newest first, without their steps."""
+        ...
+
+    def latest_run(self, name: str) -> RunRecord | None:
+        """The newest root run of a workflow, with its steps."""
+        ...
+
+    def active_count(self, name: str) -> int:
+        """How many root runs of a workflow are queued or running."""
+        ...
+
+    def succeeded_since(self, name: str, since: float) -> bool:
+        """Whether a root run of the workflow succeeded since ``since``."""
+        ...
+
+    # ----------------------------------------------------------------- stop
+
+    def request_stop(self, run_id: str) -> int:
+        """Ask the agent of a running run to stop it and its children: how many runs."""
+        ...
+
+    def stop(self, run_id: str, reason: str = "stopped") -> str:
+        """Stop a run however far it got: "dequeued" (a queued run, cancelled at once),
+        "cancelled" (a waiting run), "stopping" (its agent was asked), or "not active"."""
+        ...
+
+    def cancel_waiting(self, run_id: str, reason: str = "stopped") -> bool:
+        """End a waiting run as cancelled; False when it does not wait."""
+        ...
+
+    def stop_requests(self) -> set[str]:
+        """The running runs whose stop was asked for and not yet acted on."""
+        ...
+
+    def clear_stop_request(self, run_id: str) -> None: ...
+
+    # ----------------------------------------------------------------- agents that died
+
+    def recover_dead_runs(self, alive: Alive) -> list[str]:
+        """Mark ``failed`` ("agent process exited") every running run whose agent ``alive``
+        judges gone, with its running steps; returns their ids. A run taken over since it
+        was judged (a new epoch) is left alone."""
+        ...
+
+    def drop_abandoned_waits(self, alive: Alive) -> list[str]:
+        """Cancel the queued runs whose own waiting process (a ``plait start``) is gone."""
+        ...
+
+    # ----------------------------------------------------------------- queues
 
     def enqueue(
         self,
@@ -99,52 +301,79 @@ class RunStore(Protocol):
         queue: str,
         max_active_runs: int,
         dispatch: str,
-    ) -> None: ...
+    ) -> None:
+        """Record a new root run as ``queued`` in ``queue``, with its steps. ``dispatch``:
+        "scheduler" (a dispatcher starts it) or "self" (its own process does).
 
-    def claim(self, queue: str, capacity: int | None, only: str | None = None) -> Claim: ...
+        Raises:
+            RunStateError: a run with that id exists.
+        """
+        ...
 
-    def mark_started(self, run_id: str, pid: int, params: list[list[str | None]]) -> int | None: ...
+    def claim(self, queue: str, decide: Callable[[QueueState], Claim]) -> Claim:
+        """Read ``queue``'s state, let ``decide`` (the admission policy, pure) choose, and
+        claim the runs it chose, in one transaction that no other claim of the queue
+        interleaves with: a slot is never given twice, across processes and hosts."""
+        ...
 
-    def set_claim_pid(self, run_id: str, pid: int) -> None: ...
+    def set_claim_pid(self, run_id: str, pid: int) -> None:
+        """The pid (and host) of the agent launched for a claimed run."""
+        ...
 
-    def requeue_stale_claims(self, older_than: float) -> int: ...
+    def requeue_stale_claims(self, older_than: float) -> int:
+        """Claims whose agent never took the run over (the launcher died): queued again."""
+        ...
 
     def claimed_unstarted(self) -> list[str]: ...
 
-    def queues_with_waiting(self) -> list[str]: ...
+    def queues_with_waiting(self) -> list[str]:
+        """The queues holding runs a dispatcher should start."""
+        ...
 
-    def dequeue(self, run_id: str, reason: str = "dequeued") -> bool: ...
+    def dequeue(self, run_id: str, reason: str = "dequeued") -> bool:
+        """Take a queued run out of its queue (``cancelled``); False when it is not queued."""
+        ...
 
-    def drop_abandoned_waits(
-        self, alive: Callable[[int | None, str | None, float | None], bool]
-    ) -> list[str]: ...
+    def queue_entries(self) -> list[QueueEntry]:
+        """Every queued or running root run, by queue then position."""
+        ...
 
-    def queue_entries(self) -> list[QueueEntry]: ...
+    # ----------------------------------------------------------------- the scheduler
 
-    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> int | None: ...
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> int | None:
+        """Take or renew the lease ``name`` for ``ttl`` seconds: its epoch, or None while
+        another owner holds it unexpired."""
+        ...
 
     def steal_lease(
         self, name: str, dead_owner: str, owner: str, ttl: float, now: float
-    ) -> int | None: ...
+    ) -> int | None:
+        """Take the lease from an owner known to be dead: its epoch, or None if it moved."""
+        ...
 
     def release_lease(self, name: str, owner: str) -> None: ...
 
-    def lease(self, name: str) -> tuple[str, int, float] | None: ...
+    def lease(self, name: str) -> tuple[str, int, float] | None:
+        """(owner, epoch, expiry) of a lease, or None."""
+        ...
 
-    def schedule_mark(self, workflow: str) -> float | None: ...
+    def schedule_mark(self, workflow: str) -> float | None:
+        """The last fire time the scheduler handled for a workflow."""
+        ...
 
     def set_schedule_mark(self, workflow: str, tick: float) -> None: ...
 
-    def run_exists(self, run_id: str) -> bool: ...
+    def queued_scheduled(self, name: str) -> list[str]:
+        """The queued root runs of a workflow that a dispatcher starts."""
+        ...
 
-    def active_count(self, name: str) -> int: ...
+    # ----------------------------------------------------------------- retention
 
-    def succeeded_since(self, name: str, since: float) -> bool: ...
+    def expired_runs(self, name: str, older_than: float, keep: int) -> list[str]:
+        """Finished root runs of ``name`` created before ``older_than`` or beyond the newest
+        ``keep``; never an active or waiting one."""
+        ...
 
-    def queued_scheduled(self, name: str) -> list[str]: ...
-
-    def expired_runs(self, name: str, older_than: float, keep: int) -> list[str]: ...
-
-    def delete_run_tree(self, run_id: str) -> list[str]: ...
-
-    def latest_run(self, name: str) -> RunRecord | None: ...
+    def delete_run_tree(self, run_id: str) -> list[str]:
+        """Delete a run and every run below it, in one transaction: their log folders."""
+        ...

@@ -1,4 +1,6 @@
-"""Every SQL statement of the SQLite store, by name."""
+"""Every SQL statement of the stores, by name: standard SQL that SQLite and PostgreSQL both
+read (``?`` placeholders; the PostgreSQL store turns them into its own). A statement one of
+them writes differently is overridden in that store's module."""
 
 from __future__ import annotations
 
@@ -15,7 +17,20 @@ INSERT INTO steps (run_id, name, position, status, started_at, finished_at, exit
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
-UPSERT_STEP = INSERT_STEP.replace("INSERT INTO", "INSERT OR REPLACE INTO")
+# A step not known when the run was created (a handler), written only under the run's epoch.
+UPSERT_STEP = """
+INSERT INTO steps (run_id, name, position, status, started_at, finished_at, exit_code, output,
+                   output_var, stdout_path, stderr_path, attempt, error, handler, tolerated)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ?)
+ON CONFLICT (run_id, name) DO UPDATE SET
+    position = excluded.position, status = excluded.status, started_at = excluded.started_at,
+    finished_at = excluded.finished_at, exit_code = excluded.exit_code,
+    output = excluded.output, output_var = excluded.output_var,
+    stdout_path = excluded.stdout_path, stderr_path = excluded.stderr_path,
+    attempt = excluded.attempt, error = excluded.error, handler = excluded.handler,
+    tolerated = excluded.tolerated
+"""
 
 UPDATE_STEP = """
 UPDATE steps SET status = ?, started_at = ?, finished_at = ?, exit_code = ?, output = ?,
@@ -26,9 +41,15 @@ WHERE run_id = ? AND name = ?
 """
 
 INSERT_ATTEMPT = """
-INSERT OR REPLACE INTO step_attempts (run_id, step, attempt, status, started_at, finished_at,
-                                      exit_code, stdout_path, stderr_path, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO step_attempts (run_id, step, attempt, status, started_at, finished_at,
+                           exit_code, stdout_path, stderr_path, error)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ?)
+ON CONFLICT (run_id, step, attempt) DO UPDATE SET
+    status = excluded.status, started_at = excluded.started_at,
+    finished_at = excluded.finished_at, exit_code = excluded.exit_code,
+    stdout_path = excluded.stdout_path, stderr_path = excluded.stderr_path,
+    error = excluded.error
 """
 
 UPDATE_RUN_STATUS = """
@@ -95,7 +116,7 @@ SELECT id, pid, host, heartbeat_at, root_run_id, epoch FROM runs WHERE status IN
 
 MARK_DEAD_RUN = """
 UPDATE runs SET status = 'failed', finished_at = ?, error = ?, epoch = epoch + 1
-WHERE id = ? AND status = 'running' AND pid IS ? AND epoch = ?
+WHERE id = ? AND status = 'running' AND pid IS NOT DISTINCT FROM ? AND epoch = ?
 """
 
 MARK_DEAD_STEPS = """

@@ -1,22 +1,21 @@
-"""Read-only queries for the REST API: pages of runs, trees of child runs, counts, leases.
+"""The read-only views of a SQL store (``RunBrowser``): pages of runs, trees of child runs,
+counts, leases, live status — the same SQL for every backend; each backend gives its own
+"something changed" mark (``change_mark``) and the SQL of "now".
 
-They share the store's connection and lock; nothing here writes. The live-status stream polls
-``changes_since`` behind ``data_version``, a cheap check on a connection of its own.
+They share the store's connection and lock; nothing here writes.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from plait.model import RunRecord, RunStatus, iso_time
 from plait.store import queries as q
-from plait.store.sqlite import SQLiteStore, _run_from_row, run_filter
+from plait.store.sql import SQLStore, _run_from_row, run_filter
+from plait.store.views import ChildPage, Lease, RunNode, RunPage, RunSnapshot
 
-__all__ = ["Browse", "ChildPage", "Lease", "RunNode", "RunPage", "RunSnapshot"]
+__all__ = ["SQLBrowse"]
 
 _TREE = """
 WITH RECURSIVE tree(id, level) AS (
@@ -46,18 +45,21 @@ _CHILD_COLUMNS = """
 SELECT id, name, status, parent_step, item_index, item, started_at, finished_at, error, attempt
 FROM runs"""
 
-_DURATION = "(COALESCE(finished_at, (julianday('now') - 2440587.5) * 86400) - started_at)"
-_CHILD_SORTS = {
-    "index": "item_index, created_at",
-    "-index": "item_index DESC, created_at DESC",
-    "name": "name, item_index",
-    "status": "status, item_index",
-    "started": "started_at, item_index",
-    "-started": "started_at DESC, item_index",
-    "duration": f"{_DURATION}, item_index",
-    "-duration": f"{_DURATION} DESC, item_index",
-}
-CHILD_SORTS = tuple(_CHILD_SORTS)
+
+def _child_sorts(now: str) -> dict[str, str]:
+    """The ORDER BY of each child sort; ``now`` is the backend's SQL for the time now."""
+    duration = f"(COALESCE(finished_at, {now}) - started_at)"
+    return {
+        "index": "item_index, created_at",
+        "-index": "item_index DESC, created_at DESC",
+        "name": "name, item_index",
+        "status": "status, item_index",
+        "started": "started_at, item_index",
+        "-started": "started_at DESC, item_index",
+        "duration": f"{duration}, item_index",
+        "-duration": f"{duration} DESC, item_index",
+    }
+
 
 _CHANGED = """
 SELECT id, name, status, parent_run_id, root_run_id, parent_step, item_index, started_at,
@@ -66,113 +68,21 @@ FROM runs"""
 _CHANGED_WHERE = " WHERE status IN ('queued', 'running') OR finished_at >= ? OR created_at >= ?"
 
 
-@dataclass(slots=True)
-class RunPage:
-    runs: list[RunRecord]
-    total: int
+class SQLBrowse:
+    """Read-only views of a SQL store."""
 
+    NOW_SQL = "0"  # the backend's SQL of the time now, in epoch seconds
 
-@dataclass(slots=True)
-class ChildPage:
-    children: list[dict[str, Any]]
-    total: int
-    counts: dict[str, int]
-
-
-@dataclass(slots=True)
-class RunNode:
-    """One run of a tree of runs, with its children at any depth."""
-
-    run_id: str
-    name: str
-    status: str
-    parent_run_id: str | None
-    step: str | None
-    item_index: int | None
-    item: str | None
-    started_at: float | None
-    finished_at: float | None
-    error: str | None
-    children: list[RunNode] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "runId": self.run_id,
-            "name": self.name,
-            "status": self.status,
-            "step": self.step,
-            "itemIndex": self.item_index,
-            "item": self.item,
-            "startedAt": iso_time(self.started_at),
-            "finishedAt": iso_time(self.finished_at),
-            "error": self.error,
-            "children": [child.to_json() for child in self.children],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    name: str
-    owner: str
-    epoch: int
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class RunSnapshot:
-    """What the live-status stream tells about a run: compared to see whether it changed."""
-
-    run_id: str
-    name: str
-    status: str
-    parent_run_id: str | None
-    root_run_id: str
-    parent_step: str | None
-    item_index: int | None
-    started_at: float | None
-    finished_at: float | None
-    error: str | None
-    attempt: int
-    steps: tuple[tuple[str, str, float | None, float | None], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "runId": self.run_id,
-            "name": self.name,
-            "status": self.status,
-            "parentRunId": self.parent_run_id,
-            "rootRunId": self.root_run_id,
-            "parentStep": self.parent_step,
-            "itemIndex": self.item_index,
-            "startedAt": iso_time(self.started_at),
-            "finishedAt": iso_time(self.finished_at),
-            "error": self.error,
-            "attempt": self.attempt,
-            "steps": [
-                {
-                    "name": name,
-                    "status": status,
-                    "startedAt": iso_time(started),
-                    "finishedAt": iso_time(finished),
-                }
-                for name, status, started, finished in self.steps
-            ],
-        }
-
-
-class Browse:
-    """Read-only views of a ``SQLiteStore`` for the API."""
-
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLStore) -> None:
         self._store = store
-        self._db = store._db
-        self._lock = store._lock
-        self._version_lock = threading.Lock()
-        self._version_db: sqlite3.Connection | None = None
+        self._sorts = _child_sorts(self.NOW_SQL)
 
     def _all(self, sql: str, args: Iterable[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+        return self._store._all(sql, tuple(args))
+
+    def now(self) -> float:
+        """The store's time now, in epoch seconds."""
+        return self._store.now()
 
     # ----------------------------------------------------------------- runs
 
@@ -265,7 +175,7 @@ class Browse:
         if wanted:
             where += f" AND status IN ({','.join('?' * len(wanted))})"
             args.extend(wanted)
-        order = _CHILD_SORTS.get(sort, _CHILD_SORTS["index"])
+        order = self._sorts.get(sort, self._sorts["index"])
         rows = self._all(
             f"{_CHILD_COLUMNS}{where} ORDER BY {order} LIMIT ? OFFSET ?", (*args, limit, offset)
         )
@@ -291,15 +201,9 @@ class Browse:
 
     # ----------------------------------------------------------------- live status
 
-    def data_version(self) -> int:
-        """A number that changes whenever any connection commits to the database."""
-        with self._version_lock:
-            if self._version_db is None:
-                self._version_db = sqlite3.connect(
-                    self._store.path, check_same_thread=False, timeout=30
-                )
-            (version,) = self._version_db.execute("PRAGMA data_version").fetchone()
-        return int(version)
+    def change_mark(self) -> int:
+        """A number that differs after any commit to the store, by any process."""
+        raise NotImplementedError
 
     def changes_since(self, moment: float) -> dict[str, RunSnapshot]:
         """Every active run, and every run created or finished since ``moment``."""
@@ -340,10 +244,7 @@ class Browse:
         }
 
     def close(self) -> None:
-        with self._version_lock:
-            if self._version_db is not None:
-                self._version_db.close()
-                self._version_db = None
+        pass
 
 
 _COUNT_BY_STATUS = "SELECT status, count(*) FROM runs GROUP BY status"

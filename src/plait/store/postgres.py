@@ -1,0 +1,252 @@
+"""The PostgreSQL store: the same logic as SQLite's (``SQLStore``) on a shared database, for
+several schedulers, servers and agents on several hosts.
+
+- psycopg 3, imported only when this store is opened (``PLAIT_DATABASE_URL`` or ``store.url``).
+- One connection per store, guarded by a lock like SQLite's; lost, it is opened again at the
+  next call, so a restarted database is picked up without restarting plait. Its errors come
+  out as ``StoreError`` naming the database (never its password).
+- Time comes from the database: its clock's offset from this host's is measured when the
+  connection opens (and every minute), so every host writes the database's time.
+- A claim takes a transaction-level advisory lock on its queue, so claims of one queue from
+  any number of processes and hosts never interleave: a slot is never given twice.
+- Migrations (``migrations/postgres``) run under a session advisory lock: two processes that
+  start at once never migrate at once.
+- The change mark counts the notifications of channel ``plait_changes`` (a trigger sends one
+  at each commit that changes runs or steps).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from plait.errors import StoreError
+from plait.store.sql import SQLStore
+from plait.store.sql_browse import SQLBrowse
+
+__all__ = ["PostgresStore", "migration_files", "redacted"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations") / "postgres"
+_MIGRATION_LOCK = 727_001  # pg_advisory_lock key of plait's migrations
+_OFFSET_EVERY_SECONDS = 60.0
+_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+def migration_files() -> list[Path]:
+    """The numbered migrations of the PostgreSQL schema, in order."""
+    return sorted(_MIGRATIONS.glob("*.sql"))
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, to name it in messages."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def _placeholders(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class _Transaction:
+    """What ``SQLStore`` writes through inside a transaction: sqlite3's connection API."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Iterable[object] = ()) -> psycopg.Cursor[Any]:
+        return self._connection.execute(_placeholders(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), rows)
+
+
+class PostgresStore(SQLStore):
+    """Runs, steps and child runs in a PostgreSQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = redacted(url)
+        self._lock = threading.RLock()
+        self._connection: psycopg.Connection[Any] | None = None
+        self._offset = 0.0
+        self._offset_at = 0.0
+        self._browse: PostgresBrowse | None = None
+        with self._lock:
+            self._live()
+            self._migrate()
+
+    # ----------------------------------------------------------------- the connection
+
+    def _live(self) -> psycopg.Connection[Any]:
+        """The open connection, opened (again) when there is none or it broke."""
+        connection = self._connection
+        if connection is not None and not connection.closed and not connection.broken:
+            if time.monotonic() - self._offset_at > _OFFSET_EVERY_SECONDS:
+                self._measure_offset(connection)
+            return connection
+        try:
+            connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as error:
+            raise StoreError(f"{self.where}: cannot reach the store: {_short(error)}") from None
+        self._connection = connection
+        self._measure_offset(connection)
+        return connection
+
+    def _measure_offset(self, connection: psycopg.Connection[Any]) -> None:
+        before = time.time()
+        row = connection.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+        after = time.time()
+        assert row is not None
+        self._offset = float(row[0]) - (before + after) / 2
+        self._offset_at = time.monotonic()
+
+    def _failed(self, error: psycopg.Error) -> StoreError:
+        if isinstance(error, psycopg.OperationalError) and self._connection is not None:
+            try:
+                self._connection.close()
+            except psycopg.Error:
+                pass
+            self._connection = None  # the next call opens a new one
+        return StoreError(f"{self.where}: {_short(error)}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._browse is not None:
+                self._browse.close()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def browse(self) -> PostgresBrowse:
+        with self._lock:
+            if self._browse is None:
+                self._browse = PostgresBrowse(self)
+            return self._browse
+
+    # ----------------------------------------------------------------- what SQLStore needs
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Transaction]:
+        with self._lock:
+            connection = self._live()
+            try:
+                with connection.transaction():
+                    yield _Transaction(connection)
+            except psycopg.Error as error:
+                raise self._failed(error) from None
+
+    def _exec(self, sql: str, params: Iterable[object] = ()) -> None:
+        with self._lock:
+            try:
+                self._live().execute(_placeholders(sql), tuple(params))
+            except psycopg.Error as error:
+                raise self._failed(error) from None
+
+    def _exec_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        with self._lock:
+            try:
+                with self._live().cursor() as cursor:
+                    cursor.executemany(_placeholders(sql), rows)
+            except psycopg.Error as error:
+                raise self._failed(error) from None
+
+    def _all(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                cursor = self._live().execute(_placeholders(sql), tuple(params))
+                return cursor.fetchall() if cursor.description is not None else []
+            except psycopg.Error as error:
+                raise self._failed(error) from None
+
+    def _now(self) -> float:
+        return time.time() + self._offset
+
+    def _claim_lock(self, db: Any, queue: str) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"plait-queue:{queue}",))
+
+    # ----------------------------------------------------------------- migrations
+
+    def _migrate(self) -> None:
+        files = migration_files()
+        connection = self._live()
+        try:
+            connection.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+            try:
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS plait_schema (version INTEGER NOT NULL)"
+                )
+                version = self._version(connection)
+                if version > len(files):
+                    raise StoreError(
+                        f"{self.where}: the store was written by a newer plait (schema "
+                        f"{version}, this plait knows {len(files)})"
+                    )
+                for number, file in enumerate(files, start=1):
+                    if number <= version:
+                        continue
+                    with connection.transaction():
+                        connection.execute(file.read_text())
+                        connection.execute("DELETE FROM plait_schema")
+                        connection.execute("INSERT INTO plait_schema VALUES (%s)", (number,))
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+        except psycopg.Error as error:
+            raise self._failed(error) from None
+
+    @staticmethod
+    def _version(connection: psycopg.Connection[Any]) -> int:
+        row = connection.execute("SELECT max(version) FROM plait_schema").fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+    def schema_version(self) -> tuple[int, int]:
+        """(the store's schema, the newest this plait knows)."""
+        with self._lock:
+            return self._version(self._live()), len(migration_files())
+
+
+class PostgresBrowse(SQLBrowse):
+    """The read-only views; the change mark counts notifications of ``plait_changes``."""
+
+    NOW_SQL = "extract(epoch FROM now())"
+
+    def __init__(self, store: PostgresStore) -> None:
+        super().__init__(store)
+        self._url = store.url
+        self._where = store.where
+        self._listen_lock = threading.Lock()
+        self._listener: psycopg.Connection[Any] | None = None
+        self._count = 0
+
+    def change_mark(self) -> int:
+        with self._listen_lock:
+            try:
+                listener = self._listener
+                if listener is None or listener.closed or listener.broken:
+                    listener = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+                    listener.execute("LISTEN plait_changes")
+                    self._listener = listener
+                    self._count += 1  # what happened while nobody listened is unknown
+                for _ in listener.notifies(timeout=0, stop_after=1000):
+                    self._count += 1
+            except psycopg.Error as error:
+                self._listener = None
+                raise StoreError(f"{self._where}: {_short(error)}") from None
+            return self._count
+
+    def close(self) -> None:
+        with self._listen_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+
+
+def _short(error: psycopg.Error) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,589 @@
+"""The logic of the store, once for every backend: each method of the contract as SQL over
+a connection that the backend (``SQLiteStore``, ``PostgresStore``) opens and guards.
+
+A backend gives: ``_transaction()`` (one transaction, its errors as ``StoreError``), ``_exec``
+/ ``_exec_many`` (one statement on its own), ``_all`` / ``_one`` / ``_scalar`` (reads), and
+``_now()`` (the time writes record).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from plait.errors import NotFoundError, RunStateError
+from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
+from plait.store import queries as q
+from plait.store.records import Claim, QueueEntry, QueueState, Waiting
+
+__all__ = ["SQLStore", "run_filter"]
+
+_HOST = os.uname().nodename
+
+
+class SQLStore:
+    """Runs, steps and child runs in a SQL database (see the contract, ``store.base``)."""
+
+    _lock: threading.RLock
+
+    # ----------------------------------------------------------------- what a backend gives
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _exec(self, sql: str, params: Iterable[object] = ()) -> None:
+        raise NotImplementedError
+
+    def _exec_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        raise NotImplementedError
+
+    def _all(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _one(self, sql: str, params: Iterable[object] = ()) -> tuple[Any, ...] | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def _scalar(self, sql: str, params: Iterable[object] = ()) -> Any:
+        row = self._one(sql, params)
+        return None if row is None else row[0]
+
+    def _now(self) -> float:
+        raise NotImplementedError
+
+    def now(self) -> float:
+        """The store's time now, in epoch seconds (see "Time" in ``plait.store.base``)."""
+        return self._now()
+
+    def _claim_lock(self, db: Any, queue: str) -> None:
+        """Keep other claims of ``queue`` out until this transaction ends (SQLite: every
+        write transaction does already)."""
+
+    # ----------------------------------------------------------------- writes
+
+    def create_run(self, run: RunRecord, steps: Iterable[StepRecord]) -> None:
+        """Record a new run and its steps (all ``not_started``) in one transaction."""
+        with self._transaction() as db:
+            db.execute(
+                q.INSERT_RUN,
+                _run_row(run, str(run.status)),
+            )
+            db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
+
+    def update_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
+        """Write the current state of one step (guarded by the run's epoch)."""
+        self._exec(
+            q.UPDATE_STEP,
+            (*_step_values(step), int(step.tolerated), run_id, step.name, run_id, epoch),
+        )
+
+    def add_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
+        """Record a step that was not known when the run was created (a handler)."""
+        self._exec(q.UPSERT_STEP, (*_step_row(run_id, step), run_id, epoch))
+
+    def record_attempt(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
+        """Keep one finished attempt of a step with its own status, timing and logs."""
+        self._exec(q.INSERT_ATTEMPT, (*_attempt_row(run_id, step), run_id, epoch))
+
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        epoch: int = 1,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        outputs: dict[str, str] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._exec(
+            q.UPDATE_RUN_STATUS,
+            (
+                str(status),
+                started_at,
+                finished_at,
+                None if outputs is None else json.dumps(outputs, ensure_ascii=False),
+                error,
+                self._now(),
+                run_id,
+                epoch,
+            ),
+        )
+
+    def heartbeat(self, run_ids: Iterable[str], now: float | None = None) -> None:
+        beat = self._now() if now is None else now
+        self._exec_many(q.HEARTBEAT, [(beat, run_id) for run_id in run_ids])
+
+    # ----------------------------------------------------------------- reads
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run with its steps and direct children; NotFoundError if there is none."""
+        with self._lock:
+            row = self._one(q.SELECT_RUN + " WHERE id = ?", (run_id,))
+            if row is None:
+                raise NotFoundError(f"no run with id {run_id}")
+            run = _run_from_row(row)
+            run.steps = [_step_from_row(r) for r in self._all(q.SELECT_STEPS, (run_id,))]
+            run.children = self.children(run_id)
+        return run
+
+    def find_run(self, run_id: str) -> RunRecord | None:
+        try:
+            return self.get_run(run_id)
+        except NotFoundError:
+            return None
+
+    def children(self, run_id: str) -> list[ChildRecord]:
+        rows = self._all(q.SELECT_CHILDREN, (run_id,))
+        return [
+            ChildRecord(
+                run_id=r[0],
+                name=r[1],
+                status=RunStatus(r[2]),
+                step=r[3],
+                item_index=r[4],
+                item=r[5],
+                started_at=r[6],
+                finished_at=r[7],
+                error=r[8],
+            )
+            for r in rows
+        ]
+
+    def attempts(self, run_id: str, step: str) -> list[StepRecord]:
+        rows = self._all(q.SELECT_ATTEMPTS, (run_id, step))
+        return [
+            StepRecord(
+                name=step,
+                position=0,
+                attempt=r[0],
+                status=StepStatus(r[1]),
+                started_at=r[2],
+                finished_at=r[3],
+                exit_code=r[4],
+                stdout_path=r[5],
+                stderr_path=r[6],
+                error=r[7],
+            )
+            for r in rows
+        ]
+
+    def list_runs(
+        self,
+        name: str | None = None,
+        *,
+        statuses: Iterable[RunStatus] = (),
+        limit: int = 50,
+        roots_only: bool = False,
+    ) -> list[RunRecord]:
+        """Runs, newest first, without their steps."""
+        where, args = run_filter(name=name, statuses=statuses, roots_only=roots_only)
+        sql = f"{q.SELECT_RUN}{where} ORDER BY created_at DESC, id DESC LIMIT ?"
+        rows = self._all(sql, (*args, limit))
+        return [_run_from_row(r) for r in rows]
+
+    def request_stop(self, run_id: str) -> int:
+        """Ask the agent of a run to stop it and its children; returns how many runs."""
+        with self._transaction() as db:
+            return int(db.execute(q.REQUEST_STOP, (run_id,)).rowcount)
+
+    def stop(self, run_id: str, reason: str = "stopped") -> str:
+        """Stop a run however far it got: a queued run leaves its queue and a waiting one
+        ends (``cancelled`` at once); a running one is asked to stop, with its children.
+        Returns what was done."""
+        if self.dequeue(run_id, reason):
+            return "dequeued"
+        if self.cancel_waiting(run_id, reason):
+            return "cancelled"
+        return "stopping" if self.request_stop(run_id) else "not active"
+
+    def decide_waiting_step(
+        self,
+        run_id: str,
+        step: str,
+        *,
+        status: StepStatus,
+        output: str | None,
+        output_var: str | None,
+        error: str | None,
+    ) -> bool:
+        """A person approved (or rejected) a waiting step: its final status, in one
+        transaction; False when the step does not wait (any more)."""
+        with self._transaction() as db:
+            changed = db.execute(
+                q.DECIDE_WAITING_STEP,
+                (str(status), output, output_var, error, self._now(), run_id, step),
+            ).rowcount
+        return bool(changed == 1)
+
+    def cancel_waiting(self, run_id: str, reason: str = "stopped") -> bool:
+        """Stop a run that waits for a person (no agent runs it): ``cancelled`` at once."""
+        with self._transaction() as db:
+            return bool(
+                db.execute(q.CANCEL_WAITING_RUN, (self._now(), reason, run_id)).rowcount == 1
+            )
+
+    def clear_stop_request(self, run_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(q.CLEAR_STOP_REQUEST, (run_id,))
+
+    def stop_requests(self) -> set[str]:
+        return {row[0] for row in self._all(q.SELECT_STOP_REQUESTS)}
+
+    def recover_dead_runs(
+        self, alive: Callable[[int | None, str | None, float | None], bool]
+    ) -> list[str]:
+        """Mark ``failed`` every running run whose agent is gone; returns their ids.
+
+        ``alive(pid, host, heartbeat_at)`` decides whether a run's agent still lives.
+        """
+        rows = self._all(q.SELECT_ACTIVE)
+        # A claim whose agent never registered (pid NULL) goes back to its queue instead.
+        dead = [row for row in rows if row[1] is not None and not alive(row[1], row[2], row[3])]
+        if not dead:
+            return []
+        now = self._now()
+        reason = "agent process exited"
+        marked: list[str] = []
+        with self._transaction() as db:
+            for run_id, pid, _, _, _, epoch in dead:
+                # only if nobody took the run over since it was judged
+                if db.execute(q.MARK_DEAD_RUN, (now, reason, run_id, pid, epoch)).rowcount:
+                    db.execute(q.MARK_DEAD_STEPS, (now, reason, run_id))
+                    marked.append(run_id)
+        return marked
+
+    def resume_child(self, run_id: str, pid: int) -> tuple[int, int]:
+        """A finished child run starts a new attempt within its parent's retry."""
+        with self._transaction() as db:
+            row = db.execute(q.RESUME_CHILD, (pid, self._now(), run_id)).fetchone()
+        if row is None:
+            raise RunStateError(f"run {run_id} is still active")
+        return int(row[0]), int(row[1])
+
+    def begin_retry(
+        self, run_id: str, pid: int, *, queue: str, max_active_runs: int
+    ) -> tuple[int, int]:
+        """Put a finished run back in its queue for a new attempt: returns (epoch, attempt)."""
+        now = self._now()
+        with self._transaction() as db:
+            row = db.execute(
+                q.BEGIN_RETRY, (pid, now, now, queue, max_active_runs, run_id)
+            ).fetchone()
+        if row is None:
+            raise RunStateError(f"run {run_id} is still active; stop it before retrying")
+        return int(row[0]), int(row[1])
+
+    # ----------------------------------------------------------------- queues
+
+    def enqueue(
+        self,
+        run: RunRecord,
+        steps: Iterable[StepRecord],
+        *,
+        queue: str,
+        max_active_runs: int,
+        dispatch: str,
+    ) -> None:
+        """Record a new root run as ``queued`` (with its steps, all ``not_started``)."""
+        now = self._now()
+        with self._transaction() as db:
+            if db.execute(q.SELECT_RUN_EXISTS, (run.run_id,)).fetchone() is not None:
+                raise RunStateError(f"a run with id {run.run_id} already exists")
+            db.execute(
+                q.INSERT_RUN,
+                _run_row(run, "queued"),
+            )
+            db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
+            db.execute(q.ENQUEUE_RUN, (queue, max_active_runs, dispatch, now, run.pid, run.run_id))
+
+    def claim(self, queue: str, decide: Callable[[QueueState], Claim]) -> Claim:
+        """Read ``queue``'s state, let ``decide`` (the admission policy) choose, and claim the
+        runs it chose (``queued`` → ``running``), all in one transaction."""
+        now = self._now()
+        with self._transaction() as db:
+            self._claim_lock(db, queue)
+            running = [int(r[1]) for r in db.execute(q.SELECT_QUEUE_RUNNING, (queue,))]
+            waiting = [
+                Waiting(str(r[0]), str(r[1]), int(r[2]), str(r[3]))
+                for r in db.execute(q.SELECT_QUEUE_WAITING, (queue,))
+            ]
+            running_of = {
+                name: int(db.execute(q.COUNT_WORKFLOW_RUNNING, (name,)).fetchone()[0])
+                for name in {w.name for w in waiting}
+            }
+            claim = decide(QueueState(queue, running, waiting, running_of))
+            claim.claimed = [
+                run_id
+                for run_id in claim.claimed
+                if db.execute(q.CLAIM_RUN, (now, now, run_id)).rowcount == 1
+            ]
+        return claim
+
+    def mark_started(self, run_id: str, pid: int, params: list[list[str | None]]) -> int | None:
+        """The agent of a claimed run takes it over: returns the run's epoch, or None when
+        another agent already has it."""
+        now = self._now()
+        with self._transaction() as db:
+            row = db.execute(
+                q.MARK_STARTED,
+                (pid, _HOST, now, now, json.dumps(params), run_id, pid),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_claim_pid(self, run_id: str, pid: int) -> None:
+        """The pid of the agent launched for a claimed run, so that its death is noticed even
+        before the agent has taken the run over."""
+        with self._transaction() as db:
+            db.execute(q.SET_CLAIM_PID, (pid, _HOST, run_id))
+
+    def requeue_stale_claims(self, older_than: float) -> int:
+        """Claimed runs whose agent never started (the launcher died): back in the queue."""
+        with self._transaction() as db:
+            return int(db.execute(q.REQUEUE_STALE_CLAIMS, (older_than,)).rowcount)
+
+    def claimed_unstarted(self) -> list[str]:
+        return [row[0] for row in self._all(q.SELECT_CLAIMED_UNSTARTED)]
+
+    def queues_with_waiting(self) -> list[str]:
+        return [row[0] for row in self._all(q.SELECT_QUEUES_WITH_WAITING)]
+
+    def dequeue(self, run_id: str, reason: str = "dequeued") -> bool:
+        with self._transaction() as db:
+            return bool(db.execute(q.DEQUEUE_RUN, (self._now(), reason, run_id)).rowcount == 1)
+
+    def drop_abandoned_waits(
+        self, alive: Callable[[int | None, str | None, float | None], bool]
+    ) -> list[str]:
+        """Foreground runs still waiting in a queue whose process is gone: cancelled."""
+        rows = self._all(q.SELECT_WAITING_SELF)
+        gone = [r[0] for r in rows if r[1] is not None and not alive(r[1], r[2], None)]
+        for run_id in gone:
+            self.dequeue(run_id, "the process waiting for this run exited")
+        return gone
+
+    def queue_entries(self) -> list[QueueEntry]:
+        rows = self._all(q.SELECT_QUEUES)
+        return [
+            QueueEntry(
+                run_id=r[0],
+                name=r[1],
+                status=RunStatus(str(r[2])),
+                queue=r[3] or r[1],
+                enqueued_at=r[4],
+                started_at=r[5],
+                max_active_runs=int(r[6]),
+                dispatch=str(r[7]),
+            )
+            for r in rows
+        ]
+
+    # ----------------------------------------------------------------- scheduler
+
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> int | None:
+        """Take or renew the lease ``name``; its epoch, or None while another owner holds it."""
+        with self._transaction() as db:
+            row = db.execute(q.ACQUIRE_LEASE, (name, owner, now + ttl, now)).fetchone()
+        return None if row is None else int(row[0])
+
+    def steal_lease(
+        self, name: str, dead_owner: str, owner: str, ttl: float, now: float
+    ) -> int | None:
+        """Take the lease from an owner known to be dead (its epoch, or None if it moved)."""
+        with self._transaction() as db:
+            row = db.execute(q.STEAL_LEASE, (owner, now + ttl, name, dead_owner)).fetchone()
+        return None if row is None else int(row[0])
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._transaction() as db:
+            db.execute(q.RELEASE_LEASE, (name, owner))
+
+    def lease(self, name: str) -> tuple[str, int, float] | None:
+        row = self._one(q.SELECT_LEASE, (name,))
+        return None if row is None else (str(row[0]), int(row[1]), float(row[2]))
+
+    def schedule_mark(self, workflow: str) -> float | None:
+        row = self._one(q.SELECT_MARK, (workflow,))
+        return None if row is None else float(row[0])
+
+    def set_schedule_mark(self, workflow: str, tick: float) -> None:
+        with self._transaction() as db:
+            db.execute(q.UPSERT_MARK, (workflow, tick))
+
+    def run_exists(self, run_id: str) -> bool:
+        return self._one(q.SELECT_RUN_EXISTS, (run_id,)) is not None
+
+    def active_count(self, name: str) -> int:
+        return int(self._scalar(q.COUNT_ACTIVE_OF, (name,)))
+
+    def succeeded_since(self, name: str, since: float) -> bool:
+        return self._one(q.SELECT_SUCCEEDED_SINCE, (name, since)) is not None
+
+    def queued_scheduled(self, name: str) -> list[str]:
+        return [r[0] for r in self._all(q.SELECT_QUEUED_SCHEDULED_OF, (name,))]
+
+    def expired_runs(self, name: str, older_than: float, keep: int) -> list[str]:
+        """Finished root runs of ``name`` created before ``older_than`` or beyond the newest
+        ``keep``; never an active one."""
+        rows = self._all(q.SELECT_EXPIRED_ROOTS, (name, older_than, name, keep))
+        return [r[0] for r in rows]
+
+    def delete_run_tree(self, run_id: str) -> list[str]:
+        """Delete a run and all its descendants in one transaction; returns their log dirs."""
+        with self._transaction() as db:
+            rows = db.execute(q.SELECT_TREE, (run_id,)).fetchall()
+            for tree_id, _ in rows:
+                db.execute(q.DELETE_ATTEMPTS, (tree_id,))
+                db.execute(q.DELETE_STEPS, (tree_id,))
+                db.execute(q.DELETE_RUN, (tree_id,))
+        return [str(r[1]) for r in rows if r[1]]
+
+    def latest_run(self, name: str) -> RunRecord | None:
+        runs = self.list_runs(name, limit=1, roots_only=True)
+        return self.get_run(runs[0].run_id) if runs else None
+
+
+# --------------------------------------------------------------------- rows
+
+
+def run_filter(
+    *,
+    name: str | None = None,
+    statuses: Iterable[RunStatus] = (),
+    since: float | None = None,
+    until: float | None = None,
+    roots_only: bool = False,
+) -> tuple[str, list[object]]:
+    """The WHERE clause (with its leading space, or empty) and its arguments for a run list."""
+    clauses: list[str] = []
+    args: list[object] = []
+    if name is not None:
+        clauses.append("name = ?")
+        args.append(name)
+    wanted = [str(s) for s in statuses]
+    if wanted:
+        clauses.append(f"status IN ({','.join('?' * len(wanted))})")
+        args.extend(wanted)
+    if since is not None:
+        clauses.append("created_at >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append("created_at < ?")
+        args.append(until)
+    if roots_only:
+        clauses.append("parent_run_id IS NULL")
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+def _run_row(run: RunRecord, status: str) -> tuple[object, ...]:
+    """The values of ``INSERT_RUN`` for a new run."""
+    return (
+        run.run_id,
+        run.name,
+        run.source,
+        status,
+        json.dumps(run.params),
+        run.created_at or time.time(),
+        run.started_at,
+        run.parent_run_id,
+        run.parent_step,
+        run.root_run_id or run.run_id,
+        run.item_index,
+        run.item,
+        run.attempt,
+        run.depth,
+        run.pid,
+        _HOST if run.pid else None,
+        run.heartbeat_at,
+        run.log_dir,
+    )
+
+
+def _attempt_row(run_id: str, step: StepRecord) -> tuple[object, ...]:
+    return (
+        run_id,
+        step.name,
+        step.attempt,
+        str(step.status),
+        step.started_at,
+        step.finished_at,
+        step.exit_code,
+        step.stdout_path,
+        step.stderr_path,
+        step.error,
+    )
+
+
+def _step_values(step: StepRecord) -> tuple[object, ...]:
+    return (
+        str(step.status),
+        step.started_at,
+        step.finished_at,
+        step.exit_code,
+        step.output,
+        step.output_var,
+        step.stdout_path,
+        step.stderr_path,
+        step.attempt,
+        step.error,
+    )
+
+
+def _step_row(run_id: str, step: StepRecord) -> tuple[object, ...]:
+    return (
+        run_id,
+        step.name,
+        step.position,
+        *_step_values(step),
+        int(step.handler),
+        int(step.tolerated),
+    )
+
+
+def _step_from_row(r: tuple[object, ...]) -> StepRecord:
+    return StepRecord(
+        name=str(r[0]),
+        position=int(r[1]),  # type: ignore[call-overload]
+        status=StepStatus(str(r[2])),
+        started_at=r[3],  # type: ignore[arg-type]
+        finished_at=r[4],  # type: ignore[arg-type]
+        exit_code=r[5],  # type: ignore[arg-type]
+        output=r[6],  # type: ignore[arg-type]
+        output_var=r[7],  # type: ignore[arg-type]
+        stdout_path=r[8],  # type: ignore[arg-type]
+        stderr_path=r[9],  # type: ignore[arg-type]
+        attempt=int(r[10]),  # type: ignore[call-overload]
+        error=r[11],  # type: ignore[arg-type]
+        handler=bool(r[12]),
+        tolerated=bool(r[13]),
+    )
+
+
+def _run_from_row(r: tuple[object, ...]) -> RunRecord:
+    return RunRecord(
+        run_id=str(r[0]),
+        name=str(r[1]),
+        source=r[2],  # type: ignore[arg-type]
+        status=RunStatus(str(r[3])),
+        params=json.loads(str(r[4])),
+        outputs=json.loads(str(r[5])),
+        error=r[6],  # type: ignore[arg-type]
+        created_at=float(r[7]),  # type: ignore[arg-type]
+        started_at=r[8],  # type: ignore[arg-type]
+        finished_at=r[9],  # type: ignore[arg-type]
+        parent_run_id=r[10],  # type: ignore[arg-type]
+        parent_step=r[11],  # type: ignore[arg-type]
+        root_run_id=r[12],  # type: ignore[arg-type]
+        item_index=r[13],  # type: ignore[arg-type]
+        item=r[14],  # type: ignore[arg-type]
+        attempt=int(r[15]),  # type: ignore[call-overload]
+        depth=int(r[16]),  # type: ignore[call-overload]
+        pid=r[17],  # type: ignore[arg-type]
+        heartbeat_at=r[18],  # type: ignore[arg-type]
+        log_dir=r[19],  # type: ignore[arg-type]
+    )

@@ -1,0 +1,108 @@
+"""What the read-only views of the store return: pages of runs, trees of runs, live-status
+snapshots, leases. Backend-neutral: every store's ``browse()`` gives these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from plait.model import RunRecord, iso_time
+
+__all__ = ["CHILD_SORTS", "ChildPage", "Lease", "RunNode", "RunPage", "RunSnapshot"]
+
+# How a page of child runs may be sorted (a leading `-`: descending).
+CHILD_SORTS = ("index", "-index", "name", "status", "started", "-started", "duration", "-duration")
+
+
+@dataclass(slots=True)
+class RunPage:
+    runs: list[RunRecord]
+    total: int
+
+
+@dataclass(slots=True)
+class ChildPage:
+    children: list[dict[str, Any]]
+    total: int
+    counts: dict[str, int]
+
+
+@dataclass(slots=True)
+class RunNode:
+    """One run of a tree of runs, with its children at any depth."""
+
+    run_id: str
+    name: str
+    status: str
+    parent_run_id: str | None
+    step: str | None
+    item_index: int | None
+    item: str | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    children: list[RunNode] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "name": self.name,
+            "status": self.status,
+            "step": self.step,
+            "itemIndex": self.item_index,
+            "item": self.item,
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "error": self.error,
+            "children": [child.to_json() for child in self.children],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    name: str
+    owner: str
+    epoch: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunSnapshot:
+    """What the live-status stream tells about a run: compared to see whether it changed."""
+
+    run_id: str
+    name: str
+    status: str
+    parent_run_id: str | None
+    root_run_id: str
+    parent_step: str | None
+    item_index: int | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    attempt: int
+    steps: tuple[tuple[str, str, float | None, float | None], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "name": self.name,
+            "status": self.status,
+            "parentRunId": self.parent_run_id,
+            "rootRunId": self.root_run_id,
+            "parentStep": self.parent_step,
+            "itemIndex": self.item_index,
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "error": self.error,
+            "attempt": self.attempt,
+            "steps": [
+                {
+                    "name": name,
+                    "status": status,
+                    "startedAt": iso_time(started),
+                    "finishedAt": iso_time(finished),
+                }
+                for name, status, started, finished in self.steps
+            ],
+        }
