@@ -64,38 +64,30 @@ def open_store(home: Home, *, existing: bool = False) -> RunStore:
 
 
 def find_workflow_file(target: str, home: Home) -> Path:
-    """A workflow file by path, or by name in the DAGs folder (with or without extension);
-    failing those, the file in the DAGs folder tree whose workflow has that ``name``."""
+    """A workflow file: ``target`` as a path (from the working directory, with or without
+    extension), else the workflow ``target`` names in the DAGs folder by the one rule of
+    ``plait.spec.discover.find_workflow``."""
+    from plait.spec.discover import find_workflow
+
     searched: list[str] = []
-    for base in (Path.cwd(), home.dags_dir):
-        for suffix in _SUFFIXES:
-            candidate = (base / (target + suffix)).resolve()
-            searched.append(str(candidate))
-            if candidate.is_file():
-                return candidate
-    named = _file_of_workflow_named(target, home)
-    if named is not None:
-        return named
+    for suffix in _SUFFIXES:
+        candidate = (Path.cwd() / (target + suffix)).resolve()
+        searched.append(str(candidate))
+        if candidate.is_file():
+            return candidate
+    found = find_workflow(home.dags_dir, target)
+    if found is not None:
+        path, document = found
+        if document == 0:
+            return path.resolve()
+        raise NotFoundError(
+            f"workflow {target!r} is a later document of {path}: a child workflow that only "
+            "that file's own workflow runs"
+        )
     raise NotFoundError(
-        f"workflow {target!r} not found; looked for: {', '.join(dict.fromkeys(searched))}, "
-        f"and a workflow named {target!r} in {home.dags_dir}"
+        f"workflow {target!r} not found; looked for: {', '.join(searched)}, and the file or "
+        f"a workflow named {target!r} in {home.dags_dir}"
     )
-
-
-def _file_of_workflow_named(name: str, home: Home) -> Path | None:
-    """The first file of the DAGs folder tree whose (first) workflow is called ``name``."""
-    if "/" in name or not home.dags_dir.is_dir():
-        return None
-    from plait.spec import load_file
-    from plait.spec.discover import workflow_files
-
-    for path in workflow_files(home.dags_dir):
-        try:
-            if load_file(path).name == name:
-                return path.resolve()
-        except PlaitError:
-            continue
-    return None
 
 
 def load_workflow(target: str, home: Home, *, check_children: bool = False) -> Workflow:

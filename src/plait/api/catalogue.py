@@ -26,7 +26,14 @@ from typing import Any
 
 from plait.errors import NotFoundError, PlaitError, Problem, SpecError
 from plait.model import UNLIMITED_ACTIVE_RUNS, Parallel, Step, Workflow, iso_time
-from plait.spec.discover import MAX_DEPTH, MAX_FILES, SKIPPED_FOLDERS, SUFFIXES, workflow_files
+from plait.spec.discover import (
+    MAX_DEPTH,
+    MAX_FILES,
+    SKIPPED_FOLDERS,
+    SUFFIXES,
+    find_workflow,
+    workflow_files,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -96,8 +103,8 @@ def catalogue(dags_dir: Path) -> list[Entry]:
 
 def find_entry(dags_dir: Path, name: str, file: str | None = None) -> Entry:
     """The workflow called ``name``: in ``file`` (a path inside the folder) when given, else
-    the first of: a top-level file's workflow of that name, the top-level file ``name``.yaml,
-    any document of that name in the folder tree (top-level files first).
+    the one the name means by the rule of ``plait.spec.discover.find_workflow`` (the file
+    ``name``.yaml first, then the workflow with ``name:``), as for the CLI.
 
     Raises:
         NotFoundError: no such workflow, or ``file`` is not a workflow file inside the folder.
@@ -111,17 +118,12 @@ def find_entry(dags_dir: Path, name: str, file: str | None = None) -> Entry:
         if name in (path.stem, path.name):
             return documents[0]
         raise NotFoundError(f"no workflow named {name!r} in {file}")
-    entries = list(_entries(dags_dir))
-    top = [e for e in entries if not e.folder]
-    for entry in top:
-        if entry.document == 0 and entry.name == name:
-            return entry
-    for entry in top:
-        if entry.document == 0 and name in (entry.path.stem, entry.path.name):
-            return entry
-    for entry in entries:
-        if entry.name == name:
-            return entry
+    found = find_workflow(dags_dir, name)
+    if found is not None:
+        path, document = found
+        documents = _documents(path, dags_dir)
+        if document < len(documents):
+            return documents[document]
     raise NotFoundError(f"no workflow named {name!r} in {dags_dir}")
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["MAX_DEPTH", "MAX_FILES", "SKIPPED_FOLDERS", "SUFFIXES", "workflow_files"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILES",
+    "SKIPPED_FOLDERS",
+    "SUFFIXES",
+    "find_workflow",
+    "workflow_files",
+]
 
 SUFFIXES = (".yaml", ".yml")
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
@@ -52,3 +59,38 @@ def _resolves_inside(path: Path, real_root: Path) -> bool:
 def _order(path: Path, dags_dir: Path) -> tuple[int, str]:
     rel = path.relative_to(dags_dir).as_posix()
     return (rel.count("/"), rel)
+
+
+def find_workflow(dags_dir: Path, target: str) -> tuple[Path, int] | None:
+    """The workflow a name means, by the one rule the CLI, the API, the UI and the scheduler
+    share (and that ``run:`` follows for children): the file ``<target>.yaml`` (or ``.yml``,
+    or ``target`` itself; a relative path inside the folder may name a subfolder's file);
+    failing that, the first file of the tree (top-level files first) whose own workflow has
+    ``name: <target>``; failing that, a later document of that name. Returns the file and the
+    index of the workflow's document in it, or None."""
+    from plait.errors import PlaitError
+    from plait.spec.loader import load_all_cached
+
+    root = dags_dir.resolve() if dags_dir.is_dir() else None
+    if root is None:
+        return None
+    for suffix in ("", *SUFFIXES):
+        candidate = dags_dir / (target + suffix)
+        named = suffix or target.endswith(SUFFIXES)
+        if named and candidate.is_file() and _resolves_inside(candidate, root):
+            return candidate, 0
+    later: tuple[Path, int] | None = None
+    if "/" in target:
+        return None
+    for path in workflow_files(dags_dir):
+        try:
+            workflows = load_all_cached(str(path))
+        except (PlaitError, OSError, ValueError):
+            continue
+        for index, workflow in enumerate(workflows):
+            if workflow.name == target:
+                if index == 0:
+                    return path, 0
+                if later is None:
+                    later = (path, index)
+    return later

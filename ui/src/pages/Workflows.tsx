@@ -6,6 +6,11 @@ import { ErrorBox, Loading, runUrl, wfUrl } from "../components/common";
 import { StartDialog } from "../components/StartDialog";
 import { StatusBadge, ago, fmtTime, isActive } from "../format";
 
+/** The file to name in a workflow's link when its name alone would find another file: the
+ * name finds the file `<name>.yaml` first, then the workflow with `name:` (see docs/cli.md). */
+const byFile = (w: { name: string; path?: string | null }) =>
+  w.path && w.path.replace(/\.ya?ml$/, "") !== w.name ? w.path : null;
+
 /** Every workflow: last run's status, schedule and next run, tags; search by name or tag.
  * Workflows of subfolders of the DAGs folder come after the top-level ones, grouped by folder. */
 export function Workflows() {
@@ -86,7 +91,7 @@ export function Workflows() {
                   {g.rows.map((w) => (
                     <tr key={w.path || w.name} data-workflow={w.name} data-path={w.path}>
                       <td className={g.folder ? "indented" : undefined}>
-                        <Link to={wfUrl(w.name, w.folder ? w.path : null)} className="strong">
+                        <Link to={wfUrl(w.name, byFile(w))} className="strong">
                           {w.name}
                         </Link>
                         {g.folder ? <span className="mono muted small"> {w.path}</span> : null}
@@ -137,7 +142,7 @@ export function Workflows() {
       {starting ? (
         <StartDialog
           workflow={starting.name}
-          file={starting.folder ? starting.path : null}
+          file={byFile(starting)}
           params={starting.params ?? []}
           locked={!!starting.runConfig?.disableParamEdit}
           onClose={() => setStarting(null)}
