@@ -45,9 +45,10 @@ def store_url(home: Home) -> str | None:
     return load_config(home.config_file).store_url if home.config_file.is_file() else None
 
 
-def open_store(home: Home, *, existing: bool = False) -> RunStore:
+def open_store(home: Home, *, existing: bool = False, migrate: bool = True) -> RunStore:
     """The store of ``home``, for every process (CLI, agents, scheduler, server): PostgreSQL
     when configured, else SQLite in the home. The PostgreSQL driver is imported only then.
+    The store is migrated to this plait's schema unless ``migrate`` is false.
 
     Raises:
         NotFoundError: with ``existing``, the SQLite store has not been made yet.
@@ -57,10 +58,10 @@ def open_store(home: Home, *, existing: bool = False) -> RunStore:
     if url:
         from plait.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, migrate=migrate)
     if existing and not home.db_path.exists():
         raise NotFoundError(f"no runs yet (no store at {home.db_path})")
-    return SQLiteStore(home.db_path)
+    return SQLiteStore(home.db_path, migrate=migrate)
 
 
 def find_workflow_file(target: str, home: Home) -> Path:
@@ -199,6 +200,7 @@ def start_run(
         )
         execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
         record = execution.record
+        record.definition = execution.definition()
         queue = queue_of(workflow)
         capacity = config.queues.get(queue)
         store.enqueue(
@@ -240,8 +242,6 @@ def retry_run(
     outputs; failed and not-started steps run again (only ``step``, if given). With
     ``resume``, a run that waited for a person goes on: every step that ended is kept."""
     from plait.errors import RunStateError
-    from plait.graph.deps import effective_depends
-    from plait.spec import load_file
 
     if previous.parent_run_id is not None:
         raise RunStateError(
@@ -249,33 +249,21 @@ def retry_run(
         )
     if previous.source is None:
         raise RunStateError(f"run {previous.run_id} was not started from a file")
-    workflow = load_file(previous.source)
-    rerun: set[str] | None = None
-    if step is not None:
-        if step not in {s.name for s in workflow.steps}:
-            raise NotFoundError(f"workflow {workflow.name} has no step {step!r}")
-        rerun = {step}
-        if downstream:
-            depends = effective_depends(workflow)
-            grew = True
-            while grew:
-                more = {n for n, deps in depends.items() if rerun.intersection(deps)}
-                grew = not more <= rerun
-                rerun |= more
-    params = previous.params_to_replay()
-    config = load_config(home.config_file)
     store = open_store(home)
     try:
+        workflow = _stored_workflow(store, previous.run_id, previous.source)
+        rerun = _steps_to_rerun(workflow, step, downstream)
+        config = load_config(home.config_file)
         agent = _agent(store, home, config, observer=observer)
         queue = queue_of(workflow)
         capacity = config.queues.get(queue)
         store.begin_retry(
-            previous.run_id, agent.pid, queue=queue, max_active_runs=workflow.max_active_runs
+            previous.run_id, agent.ref, queue=queue, max_active_runs=workflow.max_active_runs
         )
         execution = RunExecution(
             agent,
             workflow,
-            params=params,
+            params=previous.params_to_replay(),
             previous=previous,
             rerun=rerun,
             admitted=True,
@@ -289,6 +277,26 @@ def retry_run(
             return execution.execute()
     finally:
         store.close()
+
+
+def _steps_to_rerun(workflow: Workflow, step: str | None, downstream: bool) -> set[str] | None:
+    """The steps a retry runs again: None for every failed one; ``step`` (and, with
+    ``downstream``, every step after it)."""
+    if step is None:
+        return None
+    from plait.graph.deps import effective_depends
+
+    if step not in {s.name for s in workflow.steps}:
+        raise NotFoundError(f"workflow {workflow.name} has no step {step!r}")
+    rerun = {step}
+    if downstream:
+        depends = effective_depends(workflow)
+        grew = True
+        while grew:
+            more = {n for n, deps in depends.items() if rerun.intersection(deps)}
+            grew = not more <= rerun
+            rerun |= more
+    return rerun
 
 
 def decide_step(
@@ -368,14 +376,32 @@ def enqueue_run(
 
     store = open_store(home)
     try:
-        return enqueue(store, workflow, params=params, run_id=run_id, queue=queue)
+        return enqueue(
+            store,
+            workflow,
+            params=params,
+            run_id=run_id,
+            queue=queue,
+            dags_dir=str(home.dags_dir),
+        )
     finally:
         store.close()
 
 
+def _stored_workflow(store: RunStore, run_id: str, source: str) -> Workflow:
+    """The workflow a run was stored with (its files' texts, so that it loads on a host
+    without them or after they changed); the file itself for a run stored without them."""
+    from plait.spec import load_file
+    from plait.spec.loader import use_stored
+
+    files = store.definition(run_id)
+    if files:
+        use_stored(files)
+    return load_file(source)
+
+
 def run_claimed(run_id: str, *, home: Home) -> RunRecord:
     """The agent of a run that the scheduler claimed from its queue: run it to its end."""
-    from plait.spec import load_file
 
     store = open_store(home)
     try:
@@ -385,9 +411,9 @@ def run_claimed(run_id: str, *, home: Home) -> RunRecord:
         try:
             if queued.source is None:
                 raise NotFoundError(f"run {run_id} has no workflow file")
-            workflow = load_file(queued.source)
+            workflow = _stored_workflow(store, run_id, queued.source)
         except PlaitError as error:
-            epoch = store.mark_started(run_id, agent.pid, queued.params)
+            epoch = store.mark_started(run_id, agent.ref, queued.params)
             if epoch is not None:
                 store.set_run_status(
                     run_id,

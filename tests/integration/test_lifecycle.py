@@ -306,3 +306,65 @@ def test_a_second_stop_ends_the_handlers_of_a_stopped_run(cli, write) -> None:
     assert final["status"] == "cancelled"
     handler = next(s for s in final["steps"] if s["name"] == "onCancel")
     assert handler["status"] == "cancelled"
+
+
+def test_a_run_is_retried_from_its_stored_definition_when_its_files_are_gone(
+    cli, write, tmp_path: Path
+) -> None:
+    # the parent and its child live in two files; both are gone (or changed) before the retry
+    write(
+        "kid.yaml",
+        """
+        name: kid
+        steps:
+          - name: k
+            command: echo kid-ran
+            output: KID
+        """,
+    )
+    parent = write(
+        "whole.yaml",
+        """
+        name: whole
+        steps:
+          - name: call
+            run: kid
+          - name: gate
+            command: test -f ready
+            depends: [call]
+        """,
+    )
+    assert cli("start", str(parent)).code == 1
+    failed = json.loads(cli("status", "whole", "--json").out)
+    parent.write_text("name: whole\nsteps:\n  - name: other\n    command: exit 9\n")
+    (tmp_path / "kid.yaml").unlink()
+    (tmp_path / "ready").write_text("")
+    result = cli("retry", "--run-id", failed["runId"])
+    assert result.code == 0, result.out + result.err
+    record = json.loads(cli("status", "--run-id", failed["runId"], "--json").out)
+    assert record["status"] == "succeeded"
+    assert [s["name"] for s in record["steps"]] == ["call", "gate"]  # what was stored
+
+
+def test_a_queued_run_starts_from_its_stored_definition(
+    cli, write, home: Path, tmp_path: Path
+) -> None:
+    path = write("later.yaml", "name: later\nsteps:\n  - name: s\n    command: echo stored\n")
+    run_id = cli("enqueue", str(path)).out.strip()
+    path.unlink()
+    with open(tmp_path / "scheduler.log", "wb") as log:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "plait", "scheduler"], stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 60
+        record: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            record = json.loads(cli("status", "--run-id", run_id, "--json").out)
+            if record["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.2)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=30)
+    assert record["status"] == "succeeded", (record, (tmp_path / "scheduler.log").read_text())

@@ -33,6 +33,7 @@ from plait.scheduler.service import LEASE_NAME, LEASE_TTL_SECONDS
 from plait.spec import load_file
 from plait.store import Home
 from plait.store.base import RunStore
+from plait.store.records import AgentRef
 from tests.peek import Peek
 
 ID_PATTERN = re.compile(r"^[a-z]+\.\d{8}T\d{6}Z$")
@@ -71,7 +72,7 @@ class Launcher:
         self.ids.append(run_id)
         if self.finish:
             run = self.store.get_run(run_id)
-            epoch = self.store.mark_started(run_id, os.getpid(), run.params)
+            epoch = self.store.mark_started(run_id, AgentRef(os.getpid()), run.params)
             assert epoch is not None
             self.store.set_run_status(
                 run_id, RunStatus.SUCCEEDED, epoch=epoch, finished_at=time.time()
@@ -308,7 +309,7 @@ def test_start_stop_restart_map_form(plait_home: Home, store: RunStore, dag) -> 
     assert status_of(store, restarted) == "queued"  # waits for the old one to end
 
     # the old run's agent stops it: the restarted run starts
-    epoch = store.mark_started(morning, os.getpid(), [])
+    epoch = store.mark_started(morning, AgentRef(os.getpid()), [])
     assert epoch is not None
     store.set_run_status(morning, RunStatus.CANCELLED, epoch=epoch, finished_at=time.time())
     assert sched.tick(now=ts("2024-01-01T12:00:05")).launched == [restarted]

@@ -231,7 +231,13 @@ def _enqueue(
     wanted_id = body.runId if body else None
     if wanted_id and fixed.get("disable_run_id_edit"):
         raise ApiError(422, f"runs of {name} get their own id (runConfig.disableRunIdEdit)")
-    run_id = enqueue_run(services.store, workflow, params=params, run_id=wanted_id)
+    run_id = enqueue_run(
+        services.store,
+        workflow,
+        params=params,
+        run_id=wanted_id,
+        dags_dir=str(services.home.dags_dir),
+    )
     if dispatch_now:
         queue = queue_of(workflow)
         dispatch(services.store, services.config(), services.launch_agent, queues=[queue])

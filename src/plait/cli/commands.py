@@ -551,6 +551,54 @@ def cmd_schema(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.app import store_url
+
+    home = Home.from_env()
+    migrating = args.db_command == "migrate"
+    if not migrating and not store_url(home) and not home.db_path.exists():
+        report: dict[str, object] = {
+            "backend": "sqlite",
+            "store": str(home.db_path),
+            "exists": False,
+            "schema": 0,
+            "latest": None,
+            "pending": [],
+            "applied": [],
+        }
+        if args.json:
+            print_json(report)
+        else:
+            print(f"store: sqlite {home.db_path} (not made yet: the first run makes it)")
+        return 0
+    store = open_store(home, migrate=False)
+    try:
+        applied = store.migrate() if migrating else []
+        version, latest = store.schema_version()
+        pending = store.pending_migrations()
+        report = {
+            "backend": store.backend,
+            "store": store.where,
+            "exists": True,
+            "schema": version,
+            "latest": latest,
+            "pending": pending,
+            "applied": applied,
+        }
+    finally:
+        store.close()
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"store: {report['backend']} {report['store']}")
+    print(f"schema: {version} (this plait's newest: {latest})")
+    if migrating:
+        print(f"applied: {', '.join(applied)}" if applied else "nothing to apply")
+    elif pending:
+        print(f"pending: {', '.join(pending)}; `plait db migrate` applies them")
+    return 0
+
+
 def cmd_version(args: argparse.Namespace, extra: list[str]) -> int:
     from plait import __version__
 

@@ -185,6 +185,14 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         help="serve a non-loopback address without authentication (refused otherwise)",
     )
 
+    db = add("db", help="the store: its schema and migrations")
+    db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", parser_class=_Parser)
+    db_commands.required = True
+    db_status = db_commands.add_parser("status", help="the store, its schema, what is pending")
+    db_status.add_argument("--json", action="store_true")
+    db_migrate = db_commands.add_parser("migrate", help="apply the migrations the store lacks")
+    db_migrate.add_argument("--json", action="store_true")
+
     add("schema", help="print the JSON Schema of the workflow format")
     add("version", help="print the version")
     return parser

@@ -147,15 +147,18 @@ class RunRecord:
         "attempt",
         "children",
         "created_at",
+        "definition",
         "depth",
         "error",
         "finished_at",
         "heartbeat_at",
+        "host",
         "item",
         "item_index",
         "log_dir",
         "name",
         "outputs",
+        "owner",
         "params",
         "parent_run_id",
         "parent_step",
@@ -192,6 +195,9 @@ class RunRecord:
         log_dir: str | None = None,
         steps: list[StepRecord] | None = None,
         children: list[ChildRecord] | None = None,
+        host: str | None = None,
+        owner: str | None = None,
+        definition: dict[str, str] | None = None,
     ) -> None:
         self.run_id = run_id
         self.name = name
@@ -212,6 +218,10 @@ class RunRecord:
         self.depth = depth
         self.pid = pid
         self.heartbeat_at = heartbeat_at
+        self.host = host  # the agent's host and owner id (its lease's holder)
+        self.owner = owner
+        # written with a new run, read with ``RunStore.definition``: its workflow files' texts
+        self.definition = definition
         self.log_dir = log_dir
         self.steps = list() if steps is None else steps
         self.children = list() if children is None else children

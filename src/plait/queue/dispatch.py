@@ -13,6 +13,7 @@ from functools import partial
 
 from plait.queue.admission import admit
 from plait.queue.config import Config
+from plait.store.records import AgentRef
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,6 +38,6 @@ def dispatch(
         for run_id in claim.claimed:
             pid = launch(run_id)
             if isinstance(pid, int):
-                store.set_claim_pid(run_id, pid)
+                store.set_claim_agent(run_id, AgentRef(pid))
             launched.append(run_id)
     return launched

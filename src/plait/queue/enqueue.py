@@ -5,6 +5,7 @@ from __future__ import annotations
 from plait.errors import NotFoundError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue.admission import queue_of
+from plait.spec.children import definition_files
 from plait.store.ids import check_run_id, new_run_id
 
 TYPE_CHECKING = False
@@ -21,8 +22,10 @@ def enqueue_run(
     params: tuple[Param, ...] = (),
     run_id: str | None = None,
     queue: str | None = None,
+    dags_dir: str | None = None,
 ) -> str:
-    """A new ``queued`` run of ``workflow`` that a dispatcher will start; returns its id.
+    """A new ``queued`` run of ``workflow`` that a dispatcher will start; returns its id. The
+    run is stored with its workflow files' texts (children looked up in ``dags_dir`` too).
 
     Raises:
         RunStateError: a run with ``run_id`` exists already.
@@ -36,6 +39,7 @@ def enqueue_run(
         params=[[p.name, p.value] for p in params],
         source=workflow.source,
         created_at=store.now(),
+        definition=definition_files(workflow, dags_dir) or None,
     )
     store.enqueue(
         record,

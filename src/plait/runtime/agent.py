@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from plait.model import RunRecord, StepRecord
 from plait.model.secret import Masker, secrets_by_name
 from plait.proc.sink import DEFAULT_LOG_CAP
+from plait.store.records import AgentRef
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Agent:
         self.observer: Observer = observer or Observer()
         self.base = base
         self.pid = os.getpid()
+        self.ref = AgentRef(self.pid)  # who this agent is, in the store
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._runs: dict[str, RunExecution] = {}
@@ -110,7 +112,7 @@ class Agent:
                     runs[run_id].cancel("stopped")
                 now = time.monotonic()
                 if now - last_beat >= HEARTBEAT_SECONDS:
-                    self.store.heartbeat(list(runs))
+                    self.store.heartbeat([(r.run_id, r.epoch) for r in runs.values()])
                     last_beat = now
             except Exception:  # a busy store must not kill the agent; the next turn retries
                 pass

@@ -6,7 +6,7 @@ import os
 import time
 
 from plait.proc.leftovers import kill_leftovers
-from plait.runtime.agent import HEARTBEAT_SECONDS
+from plait.store.records import AGENT_LEASE_SECONDS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,27 +14,27 @@ if TYPE_CHECKING:
 
 __all__ = ["STALE_AFTER_SECONDS", "agent_alive", "liveness", "recover"]
 
-STALE_AFTER_SECONDS = HEARTBEAT_SECONDS * 6
+STALE_AFTER_SECONDS = AGENT_LEASE_SECONDS  # six missed heartbeats
 _HOST = os.uname().nodename
 
 
 def liveness(store: RunStore) -> Alive:
-    """``agent_alive`` with heartbeats judged against the store's time now."""
+    """``agent_alive`` with leases judged against the store's time now."""
     now = store.now()
 
-    def alive(pid: int | None, host: str | None, heartbeat_at: float | None) -> bool:
-        return agent_alive(pid, host, heartbeat_at, now)
+    def alive(pid: int | None, host: str | None, lease_expires_at: float | None) -> bool:
+        return agent_alive(pid, host, lease_expires_at, now)
 
     return alive
 
 
 def agent_alive(
-    pid: int | None, host: str | None, heartbeat_at: float | None, now: float | None = None
+    pid: int | None, host: str | None, lease_expires_at: float | None, now: float | None = None
 ) -> bool:
-    """Whether the agent of a running run still lives: its process on this host, or a fresh
-    heartbeat (against ``now``, the store's time) from another host."""
+    """Whether the agent of a running run still lives: its process on this host, or an
+    unexpired lease (against ``now``, the store's time) for an agent of another host."""
     moment = time.time() if now is None else now
-    fresh = heartbeat_at is not None and moment - heartbeat_at < STALE_AFTER_SECONDS
+    fresh = lease_expires_at is not None and moment < lease_expires_at
     if host == _HOST and pid is not None:
         if pid == os.getpid():
             return True

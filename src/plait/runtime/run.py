@@ -146,6 +146,8 @@ class RunExecution:
             item=None if parent is None else parent.item,
             depth=self.depth,
             pid=agent.pid,
+            host=agent.ref.host,
+            owner=agent.ref.owner,
             log_dir=str(self.log_dir),
         )
         self.special_env: dict[str, str] = {}
@@ -257,7 +259,7 @@ class RunExecution:
         previous = self.previous
         assert previous is not None
         if self.parent is not None:  # a child retried with its parent: no queue to wait in
-            self.epoch, self.record.attempt = self.store.resume_child(self.run_id, self.agent.pid)
+            self.epoch, self.record.attempt = self.store.resume_child(self.run_id, self.agent.ref)
         else:
             self.record.attempt = previous.attempt + 1
         self.record.created_at = previous.created_at
@@ -288,9 +290,18 @@ class RunExecution:
                 record.attempt = old.attempt
                 self.save_step(record)
 
+    def definition(self) -> dict[str, str] | None:
+        """The workflow files' texts stored with a new root run (see ``RunStore.definition``)."""
+        from plait.spec.children import definition_files
+
+        try:
+            return definition_files(self.workflow, str(self.agent.home.dags_dir)) or None
+        except PlaitError:
+            return None
+
     def _take_over(self) -> None:
         """This agent becomes the owner of a run that was waiting in its queue."""
-        epoch = self.store.mark_started(self.run_id, self.agent.pid, self.record.params)
+        epoch = self.store.mark_started(self.run_id, self.agent.ref, self.record.params)
         if epoch is None:
             raise RunStateError(f"run {self.run_id} was taken over by another agent")
         self.epoch = epoch
@@ -319,6 +330,8 @@ class RunExecution:
             if self.previous is not None:
                 self._resume(records)
             elif not self.admitted:
+                if self.parent is None:
+                    self.record.definition = self.definition()
                 self.store.create_run(self.record, records)
             self.log(
                 f"run {self.run_id} of {workflow.name} started (attempt {self.record.attempt})"

@@ -181,7 +181,9 @@ class Scheduler:
             for waiting in self.store.queued_scheduled(workflow.name):
                 self.store.dequeue(waiting, f"replaced by the later scheduled run {run_id}")
         try:
-            enqueue_run(self.store, workflow, params=(), run_id=run_id)
+            enqueue_run(
+                self.store, workflow, params=(), run_id=run_id, dags_dir=str(self.home.dags_dir)
+            )
         except PlaitError as error:
             _log.warning("cannot enqueue %s: %s", run_id, error.message)
             return

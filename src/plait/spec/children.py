@@ -2,7 +2,9 @@
 
 A reference is looked up as (1) a document of the parent's file, (2) a path relative to the
 parent's folder, (3) a path or name in the DAGs folder; each tried as given, then with
-``.yaml``, then ``.yml``. References holding ``${`` are only known at run time and are skipped.
+``.yaml``, then ``.yml``; (4) failing those, the workflow of the DAGs folder with that
+``name:`` (the rule of ``plait.spec.discover.find_workflow``). References holding ``${`` are
+only known at run time and are skipped.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Iterator
 
 from plait.errors import NotFoundError, Problem, SpecError
 from plait.model import Step, Workflow
-from plait.spec.loader import load_all_cached
+from plait.model.secret import secrets_by_name
+from plait.spec.loader import is_workflow_file, load_all_cached, source_text
 
-__all__ = ["resolve_child", "validate_children"]
+__all__ = ["definition_files", "resolve_child", "validate_children"]
 
 _SUFFIXES = ("", ".yaml", ".yml")
 
@@ -33,9 +36,17 @@ def resolve_child(parent: Workflow, ref: str, dags_dir: str | None) -> Workflow:
     for folder in _folders(parent, dags_dir):
         for suffix in _SUFFIXES:
             candidate = os.path.normpath(os.path.join(folder, ref + suffix))
-            if os.path.isfile(candidate):
+            if is_workflow_file(candidate):
                 return load_all_cached(candidate)[0]
             searched.append(candidate)
+    if dags_dir is not None and "${" not in ref:
+        from pathlib import Path
+
+        from plait.spec.discover import find_workflow
+
+        found = find_workflow(Path(dags_dir), ref)
+        if found is not None:
+            return load_all_cached(str(found[0]))[found[1]]
     raise NotFoundError(f"child workflow `{ref}` not found; searched {', '.join(searched)}")
 
 
@@ -109,3 +120,45 @@ class _RunGraph:
 
 def _key(workflow: Workflow) -> tuple[str | None, str]:
     return (workflow.source, workflow.name)
+
+
+def definition_files(workflow: Workflow, dags_dir: str | None) -> dict[str, str]:
+    """The texts a run of ``workflow`` is stored with, by absolute path: its own file first,
+    then the file of every child workflow its static ``run:`` steps name, at any depth (a
+    child named by a ``${...}`` value is found when the step runs). A child that does not
+    load is left out: the run reports it where it is run.
+
+    The store never holds a secret: when one of these workflows writes a secret's value in
+    its file (an ``env`` or param whose name says it is a secret), nothing is stored, and
+    continuing or retrying the run reads the files again."""
+    if workflow.source is None:
+        return {}
+    files = {workflow.source: source_text(workflow.source)}
+    pending = [workflow, *workflow.local.values()]
+    seen: set[tuple[str | None, str]] = set()
+    while pending:
+        current = pending.pop()
+        if _key(current) in seen:
+            continue
+        seen.add(_key(current))
+        if _holds_literal_secret(current):
+            return {}
+        for _, step in _runs(current):
+            assert step.run is not None
+            try:
+                child = resolve_child(current, step.run, dags_dir)
+            except (NotFoundError, SpecError):
+                continue
+            if child.source is not None and child.source not in files:
+                files[child.source] = source_text(child.source)
+                pending.extend(load_all_cached(child.source)[1:])
+            pending.append(child)
+    return files
+
+
+def _holds_literal_secret(workflow: Workflow) -> bool:
+    variables: list[tuple[str | None, str]] = [*workflow.env]
+    variables += [(p.name, p.value) for p in workflow.params]
+    for step in [*workflow.steps, *workflow.handlers.values()]:
+        variables += list(step.env)
+    return bool(secrets_by_name({n: v for n, v in variables if n is not None}))

@@ -8,14 +8,45 @@ over a thousand items reads its child file once.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from plait.errors import NotFoundError, Problem, SpecError
 from plait.model import Workflow
 from plait.spec.build import build_base, build_workflows
 
-__all__ = ["load_all", "load_all_cached", "load_base_file", "load_file", "load_text"]
+__all__ = [
+    "is_workflow_file",
+    "load_all",
+    "load_all_cached",
+    "load_base_file",
+    "load_file",
+    "load_text",
+    "source_text",
+    "use_stored",
+]
 
 _CACHE: dict[str, tuple[int, int, list[Workflow]]] = {}
+# Texts read in place of the files at these absolute paths: a run's stored definition.
+_STORED: dict[str, str] = {}
+
+
+def use_stored(files: Mapping[str, str]) -> None:
+    """From now on in this process, read these texts (by absolute path) instead of the files:
+    an agent continuing or retrying a run loads the workflows the run was started with, even
+    on a host without the files or after they changed."""
+    for path, text in files.items():
+        _STORED[os.path.abspath(path)] = text
+        _CACHE.pop(os.path.abspath(path), None)
+
+
+def is_workflow_file(path: str) -> bool:
+    """Whether ``path`` is a file to load (on disk, or stored)."""
+    return os.path.abspath(path) in _STORED or os.path.isfile(path)
+
+
+def source_text(path: str | os.PathLike[str]) -> str:
+    """The text a workflow file is loaded from (the stored one, if any)."""
+    return _read(os.path.abspath(path))
 
 
 def load_text(text: str, source: str = "<text>") -> Workflow:
@@ -58,6 +89,12 @@ def load_base_file(path: str | os.PathLike[str]) -> Workflow:
 def load_all_cached(path: str) -> list[Workflow]:
     """Like ``load_all``, but reuse the result while the file's mtime and size are unchanged."""
     source = os.path.abspath(path)
+    if source in _STORED:
+        stored = _CACHE.get(source)
+        if stored is None:
+            stored = (-1, -1, load_all(source))
+            _CACHE[source] = stored
+        return stored[2]
     try:
         stat = os.stat(source)
     except OSError:
@@ -77,6 +114,9 @@ def _load_text_all(text: str, source: str) -> list[Workflow]:
 
 
 def _read(source: str) -> str:
+    stored = _STORED.get(source)
+    if stored is not None:
+        return stored
     try:
         with open(source, encoding="utf-8") as handle:
             return handle.read()

@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
-from plait.store.records import Claim, QueueEntry, QueueState
+from plait.store.records import AgentRef, Claim, QueueEntry, QueueState
 from plait.store.views import ChildPage, Lease, RunNode, RunPage, RunSnapshot
 
-__all__ = ["Alive", "Claim", "QueueEntry", "QueueState", "RunBrowser", "RunStore"]
+__all__ = ["AgentRef", "Alive", "Claim", "QueueEntry", "QueueState", "RunBrowser", "RunStore"]
 
-# alive(pid, host, heartbeat_at): whether the agent of a running run still lives
+# alive(pid, host, lease_expires_at): whether the agent of a running run still lives
 Alive = Callable[[int | None, str | None, float | None], bool]
 
 
@@ -115,8 +115,31 @@ class RunBrowser(Protocol):
 class RunStore(Protocol):
     """Runs, steps, child runs, queue slots, leases and schedule marks."""
 
+    backend: str  # "sqlite" or "postgresql"
+    where: str  # the store, for messages: a file, or a URL without its password
+
     def close(self) -> None:
         """Release the store's connections; the object is not used after."""
+        ...
+
+    # ----------------------------------------------------------------- the schema
+
+    def schema_version(self) -> tuple[int, int]:
+        """(the number of the store's schema, the newest this plait knows)."""
+        ...
+
+    def pending_migrations(self) -> list[str]:
+        """The names of the migrations the store lacks, in the order they apply."""
+        ...
+
+    def migrate(self) -> list[str]:
+        """Apply the missing migrations, each in one transaction, under a lock that keeps any
+        other process from migrating at once (a store opens migrated unless told not to);
+        the names of those applied.
+
+        Raises:
+            StoreError: the store's schema is newer than this plait's.
+        """
         ...
 
     def browse(self) -> RunBrowser:
@@ -168,16 +191,26 @@ class RunStore(Protocol):
         when ``epoch`` is stale."""
         ...
 
-    def heartbeat(self, run_ids: Iterable[str], now: float | None = None) -> None:
-        """Mark the runs' agent alive now (their lease renewed)."""
+    def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> None:
+        """Mark the agent of each (run id, epoch) alive now: its lease is renewed for
+        ``AGENT_LEASE_SECONDS``; a stale epoch renews nothing."""
         ...
 
-    def mark_started(self, run_id: str, pid: int, params: list[list[str | None]]) -> int | None:
-        """The agent of a claimed run takes it over (its pid and host, its params): the new
-        epoch, or None when another agent has it already. Atomic: of two agents, one wins."""
+    def definition(self, run_id: str) -> dict[str, str] | None:
+        """The texts of the workflow files the run's root run was started from (its own file
+        first, then the child workflows' files it names), stored with the run when it was
+        created or enqueued; None for a run stored without them."""
         ...
 
-    def resume_child(self, run_id: str, pid: int) -> tuple[int, int]:
+    def mark_started(
+        self, run_id: str, agent: AgentRef, params: list[list[str | None]]
+    ) -> int | None:
+        """``agent`` takes a claimed run over (with the params it runs with): its lease
+        begins, and the new epoch is returned; None when another agent holds the run already.
+        Atomic: of two agents, one wins."""
+        ...
+
+    def resume_child(self, run_id: str, agent: AgentRef) -> tuple[int, int]:
         """A finished child run starts a new attempt within its parent's retry: (epoch,
         attempt).
 
@@ -187,7 +220,7 @@ class RunStore(Protocol):
         ...
 
     def begin_retry(
-        self, run_id: str, pid: int, *, queue: str, max_active_runs: int
+        self, run_id: str, agent: AgentRef, *, queue: str, max_active_runs: int
     ) -> tuple[int, int]:
         """Put a finished (or waiting) root run back in its queue for a new attempt, to be
         started by this process: (epoch, attempt).
@@ -283,8 +316,8 @@ class RunStore(Protocol):
 
     def recover_dead_runs(self, alive: Alive) -> list[str]:
         """Mark ``failed`` ("agent process exited") every running run whose agent ``alive``
-        judges gone, with its running steps; returns their ids. A run taken over since it
-        was judged (a new epoch) is left alone."""
+        judges gone (given its pid, host and lease expiry), with its running steps; returns
+        their ids. A run taken over since it was judged (a new epoch) is left alone."""
         ...
 
     def drop_abandoned_waits(self, alive: Alive) -> list[str]:
@@ -316,8 +349,9 @@ class RunStore(Protocol):
         interleaves with: a slot is never given twice, across processes and hosts."""
         ...
 
-    def set_claim_pid(self, run_id: str, pid: int) -> None:
-        """The pid (and host) of the agent launched for a claimed run."""
+    def set_claim_agent(self, run_id: str, agent: AgentRef) -> None:
+        """The agent launched for a claimed run, before it takes the run over: its death
+        is noticed from then on."""
         ...
 
     def requeue_stale_claims(self, older_than: float) -> int:

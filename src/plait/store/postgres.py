@@ -70,7 +70,9 @@ class _Transaction:
 class PostgresStore(SQLStore):
     """Runs, steps and child runs in a PostgreSQL database."""
 
-    def __init__(self, url: str) -> None:
+    backend = "postgresql"
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.where = redacted(url)
         self._lock = threading.RLock()
@@ -80,7 +82,8 @@ class PostgresStore(SQLStore):
         self._browse: PostgresBrowse | None = None
         with self._lock:
             self._live()
-            self._migrate()
+            if migrate:
+                self._migrate()
 
     # ----------------------------------------------------------------- the connection
 
@@ -202,13 +205,30 @@ class PostgresStore(SQLStore):
 
     @staticmethod
     def _version(connection: psycopg.Connection[Any]) -> int:
+        made = connection.execute("SELECT to_regclass('plait_schema') IS NOT NULL").fetchone()
+        if made is None or not made[0]:
+            return 0
         row = connection.execute("SELECT max(version) FROM plait_schema").fetchone()
         return int(row[0]) if row is not None and row[0] is not None else 0
 
     def schema_version(self) -> tuple[int, int]:
         """(the store's schema, the newest this plait knows)."""
         with self._lock:
-            return self._version(self._live()), len(migration_files())
+            try:
+                return self._version(self._live()), len(migration_files())
+            except psycopg.Error as error:
+                raise self._failed(error) from None
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations the store lacks; the names of those applied."""
+        before, _ = self.schema_version()
+        with self._lock:
+            self._migrate()
+        return [f.name for f in migration_files()[before:]]
+
+    def pending_migrations(self) -> list[str]:
+        version, _ = self.schema_version()
+        return [f.name for f in migration_files()[version:]]
 
 
 class PostgresBrowse(SQLBrowse):

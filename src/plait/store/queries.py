@@ -7,8 +7,8 @@ from __future__ import annotations
 INSERT_RUN = """
 INSERT INTO runs (id, name, source, status, params, created_at, started_at, parent_run_id,
                   parent_step, root_run_id, item_index, item, attempt, depth, pid, host,
-                  heartbeat_at, log_dir)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  owner, heartbeat_at, lease_expires_at, log_dir, definition)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_STEP = """
@@ -58,16 +58,18 @@ UPDATE runs SET status = ?,
                 finished_at = ?,
                 outputs = COALESCE(?, outputs),
                 error = COALESCE(?, error),
-                heartbeat_at = ?
+                heartbeat_at = ?, lease_expires_at = ?
 WHERE id = ? AND epoch = ?
 """
 
-HEARTBEAT = "UPDATE runs SET heartbeat_at = ? WHERE id = ?"
+HEARTBEAT = "UPDATE runs SET heartbeat_at = ?, lease_expires_at = ? WHERE id = ? AND epoch = ?"
+
+SELECT_DEFINITION = "SELECT definition FROM runs WHERE id = ?"
 
 SELECT_RUN = """
 SELECT id, name, source, status, params, outputs, error, created_at, started_at, finished_at,
        parent_run_id, parent_step, root_run_id, item_index, item, attempt, depth, pid,
-       heartbeat_at, log_dir
+       heartbeat_at, log_dir, host, owner
 FROM runs"""
 
 SELECT_STEPS = """
@@ -86,14 +88,18 @@ SELECT attempt, status, started_at, finished_at, exit_code, stdout_path, stderr_
 FROM step_attempts WHERE run_id = ? AND step = ? ORDER BY attempt
 """
 
+# An UPDATE first (the tree in a subquery): a statement that begins with WITH has no row count
+# in Python's sqlite3.
 REQUEST_STOP = """
-WITH RECURSIVE tree(id) AS (
-    SELECT id FROM runs WHERE id = ?
-    UNION ALL
-    SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id
-)
 UPDATE runs SET stop_requested = 1
-WHERE id IN (SELECT id FROM tree) AND status IN ('queued', 'running')
+WHERE status IN ('queued', 'running') AND id IN (
+    WITH RECURSIVE tree(id) AS (
+        SELECT id FROM runs WHERE id = ?
+        UNION ALL
+        SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id
+    )
+    SELECT id FROM tree
+)
 """
 
 CLEAR_STOP_REQUEST = "UPDATE runs SET stop_requested = 0 WHERE id = ?"
@@ -111,7 +117,7 @@ WHERE id = ? AND status = 'waiting'
 SELECT_STOP_REQUESTS = "SELECT id FROM runs WHERE stop_requested = 1 AND status = 'running'"
 
 SELECT_ACTIVE = """
-SELECT id, pid, host, heartbeat_at, root_run_id, epoch FROM runs WHERE status IN ('running')
+SELECT id, pid, host, lease_expires_at, root_run_id, epoch FROM runs WHERE status IN ('running')
 """
 
 MARK_DEAD_RUN = """
@@ -126,22 +132,23 @@ WHERE run_id = ? AND status = 'running'
 
 RESUME_CHILD = """
 UPDATE runs SET status = 'running', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
-                error = NULL, stop_requested = 0, pid = ?, heartbeat_at = ?
+                error = NULL, stop_requested = 0, pid = ?, host = ?, owner = ?, heartbeat_at = ?,
+                lease_expires_at = ?
 WHERE id = ? AND status NOT IN ('running', 'queued')
 RETURNING epoch, attempt
 """
 
 BEGIN_RETRY = """
 UPDATE runs SET status = 'queued', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
-                error = NULL, stop_requested = 0, pid = ?, heartbeat_at = ?, claimed_at = NULL,
+                error = NULL, stop_requested = 0, pid = ?, host = ?, owner = ?, heartbeat_at = ?,
+                lease_expires_at = ?, claimed_at = NULL,
                 dispatch = 'self', enqueued_at = ?, queue = ?, max_active_runs = ?
 WHERE id = ? AND status NOT IN ('running', 'queued')
 RETURNING epoch, attempt
 """
 
 ENQUEUE_RUN = """
-UPDATE runs SET status = 'queued', queue = ?, max_active_runs = ?, dispatch = ?, enqueued_at = ?,
-                pid = ?
+UPDATE runs SET status = 'queued', queue = ?, max_active_runs = ?, dispatch = ?, enqueued_at = ?
 WHERE id = ?
 """
 
@@ -161,18 +168,19 @@ SELECT count(*) FROM runs WHERE name = ? AND status = 'running' AND parent_run_i
 """
 
 CLAIM_RUN = """
-UPDATE runs SET status = 'running', claimed_at = ?, heartbeat_at = ?
+UPDATE runs SET status = 'running', claimed_at = ?, heartbeat_at = ?, lease_expires_at = ?
 WHERE id = ? AND status = 'queued'
 """
 
 MARK_STARTED = """
-UPDATE runs SET pid = ?, host = ?, started_at = ?, heartbeat_at = ?, params = ?, epoch = epoch + 1
-WHERE id = ? AND status = 'running' AND (pid IS NULL OR pid = ?)
+UPDATE runs SET pid = ?, host = ?, owner = ?, started_at = ?, heartbeat_at = ?,
+                lease_expires_at = ?, params = ?, epoch = epoch + 1
+WHERE id = ? AND status = 'running' AND (owner IS NULL OR owner = ?)
 RETURNING epoch
 """
 
 SET_CLAIM_PID = """
-UPDATE runs SET pid = ?, host = ? WHERE id = ? AND status = 'running' AND pid IS NULL
+UPDATE runs SET pid = ?, host = ?, owner = ? WHERE id = ? AND status = 'running' AND pid IS NULL
 """
 
 STEAL_LEASE = """

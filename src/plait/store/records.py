@@ -1,13 +1,35 @@
-"""Small records the store hands out about queues: a claim's outcome, a queue's entries.
+"""Small records of the store's contract: who an agent is, a claim's outcome, a queue's
+entries.
 
 Plain classes (no dataclasses, no typing): they are on the path of every ``plait start``.
 """
 
 from __future__ import annotations
 
+import os
+
 from plait.model import RunStatus
 
-__all__ = ["Claim", "QueueEntry", "QueueState", "Waiting"]
+__all__ = ["AGENT_LEASE_SECONDS", "AgentRef", "Claim", "QueueEntry", "QueueState", "Waiting"]
+
+# An agent holds its runs' lease this long after its last heartbeat (it beats every 5 s).
+AGENT_LEASE_SECONDS = 30.0
+
+
+class AgentRef:
+    """Who an agent is, as the store records it with each run it holds: a unique owner id
+    (``host:pid`` unless given), its host and its process id. The store never guesses these:
+    every write that takes a run over is given one."""
+
+    __slots__ = ("host", "owner", "pid")
+
+    def __init__(self, pid: int, host: str | None = None, owner: str | None = None) -> None:
+        self.pid = pid
+        self.host = host or os.uname().nodename
+        self.owner = owner or f"{self.host}:{pid}"
+
+    def __repr__(self) -> str:
+        return f"AgentRef({self.owner!r})"
 
 
 class Claim:

@@ -9,7 +9,6 @@ A backend gives: ``_transaction()`` (one transaction, its errors as ``StoreError
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,11 +18,16 @@ from typing import Any
 from plait.errors import NotFoundError, RunStateError
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
 from plait.store import queries as q
-from plait.store.records import Claim, QueueEntry, QueueState, Waiting
+from plait.store.records import (
+    AGENT_LEASE_SECONDS,
+    AgentRef,
+    Claim,
+    QueueEntry,
+    QueueState,
+    Waiting,
+)
 
 __all__ = ["SQLStore", "run_filter"]
-
-_HOST = os.uname().nodename
 
 
 class SQLStore:
@@ -109,15 +113,28 @@ class SQLStore:
                 finished_at,
                 None if outputs is None else json.dumps(outputs, ensure_ascii=False),
                 error,
-                self._now(),
+                (now := self._now()),
+                now + AGENT_LEASE_SECONDS,
                 run_id,
                 epoch,
             ),
         )
 
-    def heartbeat(self, run_ids: Iterable[str], now: float | None = None) -> None:
+    def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> None:
         beat = self._now() if now is None else now
-        self._exec_many(q.HEARTBEAT, [(beat, run_id) for run_id in run_ids])
+        expires = beat + AGENT_LEASE_SECONDS
+        self._exec_many(q.HEARTBEAT, [(beat, expires, run_id, epoch) for run_id, epoch in runs])
+
+    def definition(self, run_id: str) -> dict[str, str] | None:
+        """The workflow files' texts stored with the run's root run, or None."""
+        row = self._one(
+            q.SELECT_DEFINITION,
+            (self._scalar("SELECT root_run_id FROM runs WHERE id = ?", (run_id,)) or run_id,),
+        )
+        if row is None or not row[0]:
+            return None
+        files = json.loads(row[0])
+        return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else None
 
     # ----------------------------------------------------------------- reads
 
@@ -240,7 +257,7 @@ class SQLStore:
     ) -> list[str]:
         """Mark ``failed`` every running run whose agent is gone; returns their ids.
 
-        ``alive(pid, host, heartbeat_at)`` decides whether a run's agent still lives.
+        ``alive(pid, host, lease_expires_at)`` decides whether a run's agent still lives.
         """
         rows = self._all(q.SELECT_ACTIVE)
         # A claim whose agent never registered (pid NULL) goes back to its queue instead.
@@ -258,22 +275,34 @@ class SQLStore:
                     marked.append(run_id)
         return marked
 
-    def resume_child(self, run_id: str, pid: int) -> tuple[int, int]:
+    def resume_child(self, run_id: str, agent: AgentRef) -> tuple[int, int]:
         """A finished child run starts a new attempt within its parent's retry."""
+        now = self._now()
         with self._transaction() as db:
-            row = db.execute(q.RESUME_CHILD, (pid, self._now(), run_id)).fetchone()
+            row = db.execute(
+                q.RESUME_CHILD, (*_holder(agent), now, now + AGENT_LEASE_SECONDS, run_id)
+            ).fetchone()
         if row is None:
             raise RunStateError(f"run {run_id} is still active")
         return int(row[0]), int(row[1])
 
     def begin_retry(
-        self, run_id: str, pid: int, *, queue: str, max_active_runs: int
+        self, run_id: str, agent: AgentRef, *, queue: str, max_active_runs: int
     ) -> tuple[int, int]:
         """Put a finished run back in its queue for a new attempt: returns (epoch, attempt)."""
         now = self._now()
         with self._transaction() as db:
             row = db.execute(
-                q.BEGIN_RETRY, (pid, now, now, queue, max_active_runs, run_id)
+                q.BEGIN_RETRY,
+                (
+                    *_holder(agent),
+                    now,
+                    now + AGENT_LEASE_SECONDS,
+                    now,
+                    queue,
+                    max_active_runs,
+                    run_id,
+                ),
             ).fetchone()
         if row is None:
             raise RunStateError(f"run {run_id} is still active; stop it before retrying")
@@ -300,7 +329,7 @@ class SQLStore:
                 _run_row(run, "queued"),
             )
             db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
-            db.execute(q.ENQUEUE_RUN, (queue, max_active_runs, dispatch, now, run.pid, run.run_id))
+            db.execute(q.ENQUEUE_RUN, (queue, max_active_runs, dispatch, now, run.run_id))
 
     def claim(self, queue: str, decide: Callable[[QueueState], Claim]) -> Claim:
         """Read ``queue``'s state, let ``decide`` (the admission policy) choose, and claim the
@@ -321,26 +350,37 @@ class SQLStore:
             claim.claimed = [
                 run_id
                 for run_id in claim.claimed
-                if db.execute(q.CLAIM_RUN, (now, now, run_id)).rowcount == 1
+                if db.execute(q.CLAIM_RUN, (now, now, now + AGENT_LEASE_SECONDS, run_id)).rowcount
+                == 1
             ]
         return claim
 
-    def mark_started(self, run_id: str, pid: int, params: list[list[str | None]]) -> int | None:
+    def mark_started(
+        self, run_id: str, agent: AgentRef, params: list[list[str | None]]
+    ) -> int | None:
         """The agent of a claimed run takes it over: returns the run's epoch, or None when
         another agent already has it."""
         now = self._now()
         with self._transaction() as db:
             row = db.execute(
                 q.MARK_STARTED,
-                (pid, _HOST, now, now, json.dumps(params), run_id, pid),
+                (
+                    *_holder(agent),
+                    now,
+                    now,
+                    now + AGENT_LEASE_SECONDS,
+                    json.dumps(params),
+                    run_id,
+                    agent.owner,
+                ),
             ).fetchone()
         return None if row is None else int(row[0])
 
-    def set_claim_pid(self, run_id: str, pid: int) -> None:
-        """The pid of the agent launched for a claimed run, so that its death is noticed even
-        before the agent has taken the run over."""
+    def set_claim_agent(self, run_id: str, agent: AgentRef) -> None:
+        """The agent launched for a claimed run, so that its death is noticed even before
+        the agent has taken the run over."""
         with self._transaction() as db:
-            db.execute(q.SET_CLAIM_PID, (pid, _HOST, run_id))
+            db.execute(q.SET_CLAIM_PID, (*_holder(agent), run_id))
 
     def requeue_stale_claims(self, older_than: float) -> int:
         """Claimed runs whose agent never started (the launcher died): back in the queue."""
@@ -498,10 +538,18 @@ def _run_row(run: RunRecord, status: str) -> tuple[object, ...]:
         run.attempt,
         run.depth,
         run.pid,
-        _HOST if run.pid else None,
+        run.host if run.pid else None,
+        run.owner if run.pid else None,
         run.heartbeat_at,
+        None if run.heartbeat_at is None else run.heartbeat_at + AGENT_LEASE_SECONDS,
         run.log_dir,
+        None if run.definition is None else json.dumps(run.definition, ensure_ascii=False),
     )
+
+
+def _holder(agent: AgentRef) -> tuple[object, object, object]:
+    """The (pid, host, owner) columns of a run's agent."""
+    return agent.pid, agent.host, agent.owner
 
 
 def _attempt_row(run_id: str, step: StepRecord) -> tuple[object, ...]:
@@ -586,4 +634,6 @@ def _run_from_row(r: tuple[object, ...]) -> RunRecord:
         pid=r[17],  # type: ignore[arg-type]
         heartbeat_at=r[18],  # type: ignore[arg-type]
         log_dir=r[19],  # type: ignore[arg-type]
+        host=r[20],  # type: ignore[arg-type]
+        owner=r[21],  # type: ignore[arg-type]
     )

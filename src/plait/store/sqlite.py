@@ -35,8 +35,11 @@ def migration_files() -> list[Path]:
 class SQLiteStore(SQLStore):
     """Runs, steps and child runs in ``plait.db``."""
 
-    def __init__(self, path: Path | str) -> None:
+    backend = "sqlite"
+
+    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
         self.path = Path(path)
+        self.where = str(self.path)
         self._lock = threading.RLock()
         self._browse: SQLiteBrowse | None = None
         try:
@@ -47,7 +50,8 @@ class SQLiteStore(SQLStore):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            if migrate:
+                self._migrate()
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: cannot open the store: {error}") from None
 
@@ -135,5 +139,16 @@ class SQLiteStore(SQLStore):
 
     def schema_version(self) -> tuple[int, int]:
         """(the store's schema, the newest this plait knows)."""
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        with self._lock:
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
         return int(version), len(migration_files())
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations the store lacks; the names of those applied."""
+        before, _ = self.schema_version()
+        self._migrate()
+        return [f.name for f in migration_files()[before:]]
+
+    def pending_migrations(self) -> list[str]:
+        version, _ = self.schema_version()
+        return [f.name for f in migration_files()[version:]]

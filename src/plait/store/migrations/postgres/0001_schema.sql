@@ -1,4 +1,4 @@
--- The whole schema of the SQLite store's migrations 0001-0005, in PostgreSQL's types.
+-- The whole schema of the SQLite store's migrations 0001-0006, in PostgreSQL's types.
 CREATE TABLE runs (
     id             TEXT PRIMARY KEY,
     name           TEXT NOT NULL,
@@ -20,14 +20,17 @@ CREATE TABLE runs (
     queue          TEXT,
     pid            INTEGER,
     host           TEXT,
+    owner          TEXT,
     heartbeat_at   DOUBLE PRECISION,
+    lease_expires_at DOUBLE PRECISION,
     epoch          INTEGER NOT NULL DEFAULT 1,
     log_dir        TEXT,
     stop_requested INTEGER NOT NULL DEFAULT 0,
     max_active_runs INTEGER NOT NULL DEFAULT 1,
     dispatch       TEXT NOT NULL DEFAULT 'self',
     enqueued_at    DOUBLE PRECISION,
-    claimed_at     DOUBLE PRECISION
+    claimed_at     DOUBLE PRECISION,
+    definition     TEXT
 );
 CREATE INDEX runs_by_name ON runs (name, created_at DESC);
 CREATE INDEX runs_by_parent ON runs (parent_run_id, parent_step, item_index);
