@@ -2,7 +2,8 @@
 
 Every integration test that uses a home runs twice: on the embedded SQLite store, and on a
 private PostgreSQL (a database of its own per test, see ``tests/pg.py``). A test marked
-``sqlite_only`` runs on SQLite alone; its mark says why.
+``sqlite_only`` runs on SQLite alone (``postgres_only``: on PostgreSQL alone); its mark says
+why.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): runs on the SQLite store only, for the reason given"
     )
+    config.addinivalue_line(
+        "markers", "postgres_only(reason): runs on the PostgreSQL store only, for the reason given"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -48,7 +52,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     integration = "tests/integration/" in str(metafunc.definition.path).replace("\\", "/")
     only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    only_postgres = metafunc.definition.get_closest_marker("postgres_only") is not None
     backends = BACKENDS if integration and not only_sqlite else ("sqlite",)
+    if only_postgres:
+        backends = ("postgres",)
     metafunc.parametrize("store_backend", backends, indirect=True)
 
 

@@ -91,12 +91,14 @@ class PostgresServer:
         time.sleep(down_seconds)
         self._pg_ctl("start")
 
-    def kill(self) -> None:
-        """Stop the server at once, as a crash would (for fault tests)."""
+    def kill(self, mode: str = "fast") -> None:
+        """Stop the server (for fault tests): "fast" as an operator would (open sessions are
+        cut), "immediate" as a crash would — the tests' server commits asynchronously, so a
+        crash loses its last commits."""
         assert self.root is not None, "an external server is not stopped"
         subprocess.run(
             [*_as_postgres(), pg_bin("pg_ctl"), "-D", str(self.root / "data"), "-m",
-             "immediate", "-w", "stop"],
+             mode, "-w", "stop"],
             capture_output=True,
             check=False,
         )  # fmt: skip

@@ -36,6 +36,11 @@ __all__ = [
 _SUFFIXES = ("", ".yaml", ".yml")
 
 
+# An agent mid-run outlasts a database restart this long (less than its lease, so that it is
+# not judged dead meanwhile); commands and servers report an unreachable store at once.
+AGENT_STORE_PATIENCE_SECONDS = 25.0
+
+
 def store_url(home: Home) -> str | None:
     """The PostgreSQL store configured (``PLAIT_DATABASE_URL``, else ``store.url`` of
     config.yaml), or None for the SQLite store of the home."""
@@ -160,7 +165,9 @@ def _agent(
     environ: dict[str, str] | None = None,
     observer: Observer | None = None,
 ) -> Agent:
-    """The agent of this process, with the home's base config and settings."""
+    """The agent of this process, with the home's base config and settings. Its store waits
+    for a database that cannot be reached (restarting) rather than fail the run at once."""
+    store.patience = AGENT_STORE_PATIENCE_SECONDS
     return Agent(
         store,
         home,

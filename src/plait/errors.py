@@ -8,7 +8,8 @@ CLI uses for it. Errors from libraries are translated into these at the layer th
     ├── NotFoundError               a workflow, run, step or child workflow that does not exist
     ├── ParamsError                 malformed params given on the command line or API
     ├── RunStateError               an action that the run's state does not allow
-    ├── StoreError                  the store cannot be opened or is from a newer plait
+    ├── StoreError                  the store cannot be used: unreachable, full, newer
+    │   └── StoreUnavailable        it cannot be reached now (it may come back)
     └── UsageError                  a command line that cannot be understood        exit 2
 """
 
@@ -22,6 +23,7 @@ __all__ = [
     "RunStateError",
     "SpecError",
     "StoreError",
+    "StoreUnavailable",
     "UsageError",
 ]
 
@@ -84,7 +86,13 @@ class RunStateError(PlaitError):
 
 
 class StoreError(PlaitError):
-    """The store cannot be opened, or was written by a newer plait."""
+    """The store cannot be used: it cannot be opened or reached, the disk is full, its file
+    is gone, or it was written by a newer plait."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached now (a database server down or restarting): an agent
+    waits for it a while, anything else says so at once."""
 
 
 class UsageError(PlaitError):

@@ -99,7 +99,7 @@ def test_step_timeout_fails_the_step_with_the_reason(cli, write) -> None:
         name: st
         steps:
           - name: slow
-            command: sleep 5
+            command: sleep 60
             timeoutSec: 1
           - name: after
             command: "true"
@@ -109,7 +109,7 @@ def test_step_timeout_fails_the_step_with_the_reason(cli, write) -> None:
     result = cli("start", "st.yaml")
     elapsed = time.monotonic() - began
     assert result.code == 1
-    assert elapsed < 3.5, elapsed
+    assert elapsed < 40, elapsed  # cut at its timeout, long before the sleep ends
     record = status_json(cli, "st")
     assert record["status"] == "failed"
     steps = steps_by_name(record)
@@ -193,7 +193,7 @@ def test_workflow_timeout_fails_the_run_with_the_reason(cli, write, tmp_path: Pa
         result = cli("start", "wt.yaml")
         elapsed = time.monotonic() - began
         assert result.code == 1
-        assert elapsed < 4, elapsed
+        assert elapsed < 25, elapsed  # long before the 30 s sleep ends
         assert gone_soon(lambda: alive(int((tmp_path / "child.pid").read_text())))
     record = status_json(cli, "wt")
     assert record["status"] == "failed"
@@ -304,10 +304,8 @@ def test_signal_to_start_cancels_the_run(write, cli, tmp_path: Path, sig, key: s
         with reaping(tmp_path / "child.pid"):
             child = int(wait_for(tmp_path / "child.pid"))
             leader = int(wait_for(tmp_path / "leader.pid"))
-            began = time.monotonic()
             process.send_signal(sig)
-            assert process.wait(timeout=10) == 5
-            assert time.monotonic() - began < 3
+            assert process.wait(timeout=25) == 5  # long before the 30 s sleep ends
             assert gone_soon(lambda: alive(child))
             assert gone_soon(lambda: group_alive(leader))
     finally:

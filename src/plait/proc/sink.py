@@ -7,6 +7,7 @@ goes on and what it writes after is counted, not kept.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from plait.model.secret import Masker
@@ -73,4 +74,7 @@ class LogSink:
             while view:
                 view = view[os.write(self._fd, view) :]
         except OSError as error:  # the stream is still drained, so the step is not blocked
-            self.error = f"cannot write the log {self.path}: {error.strerror}"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                self.error = f"disk full: cannot write the log {self.path}"
+            else:
+                self.error = f"cannot write the log {self.path}: {error.strerror}"

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from plait.errors import PlaitError, RunStateError
+from plait.errors import PlaitError, RunStateError, StoreError
 from plait.expr import StepRef
 from plait.graph.deps import effective_depends
 from plait.model import (
@@ -118,6 +118,7 @@ class RunExecution:
         self.cleanup_time: float = workflow.max_clean_up_time_sec
         self._deadline: float | None = None
         self._timed_out = False
+        self.store_failure: StoreError | None = None  # the store failed under a step
         self._lock = threading.Lock()
         self._processes: dict[StepProcess, int | None] = {}
         self._children: set[RunExecution] = set()
@@ -477,12 +478,36 @@ class RunExecution:
         def work() -> None:
             try:
                 execution.execute()
+            except StoreError as error:  # the store is gone or full: the run cannot go on
+                self._store_failed(execution, error)
             finally:
                 self._events.put(execution)
 
         threading.Thread(target=work, name=f"step:{step.name}", daemon=True).start()
 
+    def _store_failed(self, execution: StepExecution, error: StoreError) -> None:
+        """A step's state could not be written: the run stops and fails with the store's
+        error (written if the store takes it; else the agent ends with it)."""
+        with self._lock:
+            first = self.store_failure is None
+            if first:
+                self.store_failure = error
+        record = execution.record
+        if not record.status.is_final:
+            record.status = StepStatus.FAILED
+        record.error = record.error or error.message
+        try:
+            self.save_step(record)
+        except StoreError:
+            pass
+        if first:
+            self.log(f"store failed: {error.message}")
+            self.cancel(f"the store failed: {error.message}")
+
     def _status(self, records: list[StepRecord], tolerated: bool) -> RunStatus:
+        if self.store_failure is not None:
+            self.record.error = f"the store failed: {self.store_failure.message}"
+            return RunStatus.FAILED
         if self._timed_out:
             self.record.error = f"timed out after {self.workflow.timeout_sec:g}s"
             return RunStatus.FAILED

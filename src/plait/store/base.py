@@ -117,6 +117,9 @@ class RunStore(Protocol):
 
     backend: str  # "sqlite" or "postgresql"
     where: str  # the store, for messages: a file, or a URL without its password
+    # How long a call waits for a store that cannot be reached now (``StoreUnavailable``:
+    # a database server restarting) before it raises; 0 by default.
+    patience: float
 
     def close(self) -> None:
         """Release the store's connections; the object is not used after."""

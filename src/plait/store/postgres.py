@@ -20,14 +20,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
-from plait.errors import StoreError
+from plait.errors import StoreError, StoreUnavailable
 from plait.store.sql import SQLStore
 from plait.store.sql_browse import SQLBrowse
 
@@ -36,6 +36,7 @@ __all__ = ["PostgresStore", "migration_files", "redacted"]
 _MIGRATIONS = Path(__file__).with_name("migrations") / "postgres"
 _MIGRATION_LOCK = 727_001  # pg_advisory_lock key of plait's migrations
 _OFFSET_EVERY_SECONDS = 60.0
+_T = TypeVar("_T")
 _PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 
 
@@ -72,8 +73,11 @@ class PostgresStore(SQLStore):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, patience: float = 0.0) -> None:
         self.url = url
+        # how long a call waits for a database that cannot be reached (restarting) before it
+        # fails; an agent mid-run waits, a command or a server says so at once
+        self.patience = patience
         self.where = redacted(url)
         self._lock = threading.RLock()
         self._connection: psycopg.Connection[Any] | None = None
@@ -97,7 +101,9 @@ class PostgresStore(SQLStore):
         try:
             connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as error:
-            raise StoreError(f"{self.where}: cannot reach the store: {_short(error)}") from None
+            raise StoreUnavailable(
+                f"{self.where}: cannot reach the store: {_short(error)}"
+            ) from None
         self._connection = connection
         self._measure_offset(connection)
         return connection
@@ -111,13 +117,33 @@ class PostgresStore(SQLStore):
         self._offset_at = time.monotonic()
 
     def _failed(self, error: psycopg.Error) -> StoreError:
-        if isinstance(error, psycopg.OperationalError) and self._connection is not None:
+        connection = self._connection
+        lost = isinstance(error, psycopg.OperationalError) and (
+            connection is None or connection.closed or connection.broken
+        )
+        if isinstance(error, psycopg.OperationalError) and connection is not None:
             try:
-                self._connection.close()
+                connection.close()
             except psycopg.Error:
                 pass
             self._connection = None  # the next call opens a new one
+        if lost:
+            return StoreUnavailable(f"{self.where}: lost the store: {_short(error)}")
         return StoreError(f"{self.where}: {_short(error)}")
+
+    def _patiently(self, attempt: Callable[[], _T]) -> _T:
+        """``attempt()``, again while the database cannot be reached, for ``patience``
+        seconds (a statement that failed because the connection broke did not commit)."""
+        deadline = time.monotonic() + self.patience
+        delay = 0.1
+        while True:
+            try:
+                return attempt()
+            except StoreUnavailable:
+                if time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def close(self) -> None:
         with self._lock:
@@ -138,7 +164,7 @@ class PostgresStore(SQLStore):
     @contextmanager
     def _transaction(self) -> Iterator[_Transaction]:
         with self._lock:
-            connection = self._live()
+            connection = self._patiently(self._live)
             try:
                 with connection.transaction():
                     yield _Transaction(connection)
@@ -146,27 +172,40 @@ class PostgresStore(SQLStore):
                 raise self._failed(error) from None
 
     def _exec(self, sql: str, params: Iterable[object] = ()) -> None:
-        with self._lock:
+        values = tuple(params)
+
+        def attempt() -> None:
             try:
-                self._live().execute(_placeholders(sql), tuple(params))
+                self._live().execute(_placeholders(sql), values)
             except psycopg.Error as error:
                 raise self._failed(error) from None
 
-    def _exec_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         with self._lock:
+            self._patiently(attempt)
+
+    def _exec_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        def attempt() -> None:
             try:
                 with self._live().cursor() as cursor:
                     cursor.executemany(_placeholders(sql), rows)
             except psycopg.Error as error:
                 raise self._failed(error) from None
 
-    def _all(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
+            self._patiently(attempt)
+
+    def _all(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+        values = tuple(params)
+
+        def attempt() -> list[tuple[Any, ...]]:
             try:
-                cursor = self._live().execute(_placeholders(sql), tuple(params))
+                cursor = self._live().execute(_placeholders(sql), values)
                 return cursor.fetchall() if cursor.description is not None else []
             except psycopg.Error as error:
                 raise self._failed(error) from None
+
+        with self._lock:
+            return self._patiently(attempt)
 
     def _now(self) -> float:
         return time.time() + self._offset
