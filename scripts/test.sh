@@ -6,10 +6,16 @@ bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 # Peers the tests start themselves, from Debian's packages: chromium (browser tests, driven by
-# Playwright, no browser download) and OpenSSH's server (the ssh executor). Installed if missing.
+# Playwright, no browser download), OpenSSH's server (the ssh executor) and PostgreSQL (the
+# store's second backend). Installed if missing.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+# PostgreSQL for the store's tests on its second backend, unless PLAIT_TEST_DATABASE_URL
+# names a server of your own (tests/pg.py starts a private one as the postgres user)
+if [ -z "${PLAIT_TEST_DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "== installing ${missing[*]} (apt)"
