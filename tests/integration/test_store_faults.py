@@ -145,10 +145,11 @@ steps:
 """
 
 
-@pytest.mark.sqlite_only(reason="the PostgreSQL side is the test below")
-def test_the_sqlite_file_deleted_mid_run_is_said_plainly(
-    home: Path, tmp_path: Path, store_backend: str
-) -> None:
+@contextmanager
+def _slow_run_and_server(
+    tmp_path: Path,
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[str], Path, Path]]:
+    """A server, and a ``plait start`` whose step waits until the file ``gate`` exists."""
     gate = tmp_path / "gate"
     flow = tmp_path / "slow.yaml"
     flow.write_text(SLOW.format(gate=gate))
@@ -164,14 +165,24 @@ def test_the_sqlite_file_deleted_mid_run_is_said_plainly(
             text=True,
         )
         try:
-            _wait_for(lambda: client.get("/api/v1/runs").json()["runs"], 60, "the run to be listed")
-            for name in ("plait.db", "plait.db-wal", "plait.db-shm"):
-                (home / name).unlink(missing_ok=True)
-            gate.write_text("")
-            out, err = agent.communicate(timeout=60)
+            yield client, agent, flow, gate
         finally:
             if agent.poll() is None:
                 agent.kill()
+                agent.wait()
+            client.close()
+
+
+@pytest.mark.sqlite_only(reason="the PostgreSQL side is the test below")
+def test_the_sqlite_file_deleted_mid_run_is_said_plainly(
+    home: Path, tmp_path: Path, store_backend: str
+) -> None:
+    with _slow_run_and_server(tmp_path) as (client, agent, _flow, gate):
+        _wait_for(lambda: client.get("/api/v1/runs").json()["runs"], 60, "the run to be listed")
+        for name in ("plait.db", "plait.db-wal", "plait.db-shm"):
+            (home / name).unlink(missing_ok=True)
+        gate.write_text("")
+        out, err = agent.communicate(timeout=60)
         _no_traceback(out, err)
         assert agent.returncode != 0
         assert "the store file was deleted" in out + err, out + err
@@ -180,7 +191,6 @@ def test_the_sqlite_file_deleted_mid_run_is_said_plainly(
         assert "deleted" in listed.json()["error"]
         started = client.post("/api/v1/workflows/slow/start", json={})
         assert started.status_code == 503  # no new start on a store that is gone
-        client.close()
 
 
 @pytest.mark.postgres_only(reason="it stops and starts the tests' own PostgreSQL server")
@@ -189,48 +199,31 @@ def test_postgresql_stopped_mid_run_is_said_plainly_and_the_run_goes_on_when_it_
 ) -> None:
     if postgres.external:
         pytest.skip("PLAIT_TEST_DATABASE_URL: an outside server is not stopped by the tests")
-    gate = tmp_path / "gate"
-    flow = tmp_path / "slow.yaml"
-    flow.write_text(SLOW.format(gate=gate))
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "slow.yaml").write_text(SLOW.format(gate=gate))
-    with plait_server(tmp_path, dags) as (url, _):
-        client = httpx.Client(base_url=url, timeout=30, headers={"X-Plait-Request": "1"})
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "plait", "start", str(flow)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    with _slow_run_and_server(tmp_path) as (client, agent, flow, gate):
+        _wait_for(
+            lambda: any(
+                s["status"] == "running"
+                for r in client.get("/api/v1/runs").json()["runs"]
+                for s in client.get(f"/api/v1/runs/{r['runId']}").json()["steps"]
+            ),
+            60,
+            "the step that waits to run",
         )
+        postgres.kill()
         try:
-            _wait_for(
-                lambda: any(
-                    s["status"] == "running"
-                    for r in client.get("/api/v1/runs").json()["runs"]
-                    for s in client.get(f"/api/v1/runs/{r['runId']}").json()["steps"]
-                ),
-                60,
-                "the step that waits to run",
-            )
-            postgres.kill()
-            try:
-                # a new start is refused, plainly; the server answers 503 and says why
-                refused = _plait("start", str(flow))
-                _no_traceback(refused.stdout, refused.stderr)
-                assert refused.returncode != 0
-                assert "cannot reach the store" in refused.stderr, refused.stderr
-                down = client.get("/api/v1/runs")
-                assert down.status_code == 503, down.text
-                assert "store" in down.json()["error"]
-                gate.write_text("")  # the step ends while the database is down
-                time.sleep(1.0)
-            finally:
-                postgres.restart()
-            out, err = agent.communicate(timeout=90)
+            # a new start is refused, plainly; the server answers 503 and says why
+            refused = _plait("start", str(flow))
+            _no_traceback(refused.stdout, refused.stderr)
+            assert refused.returncode != 0
+            assert "cannot reach the store" in refused.stderr, refused.stderr
+            down = client.get("/api/v1/runs")
+            assert down.status_code == 503, down.text
+            assert "store" in down.json()["error"]
+            gate.write_text("")  # the step ends while the database is down
+            time.sleep(1.0)
         finally:
-            if agent.poll() is None:
-                agent.kill()
+            postgres.restart()
+        out, err = agent.communicate(timeout=90)
         _no_traceback(out, err)
         assert agent.returncode == 0, out + err
         up = _wait_for(
@@ -238,7 +231,6 @@ def test_postgresql_stopped_mid_run_is_said_plainly_and_the_run_goes_on_when_it_
         )
         (run,) = up.json()["runs"]
         assert run["status"] == "succeeded"
-        client.close()
 
 
 # ------------------------------------------------------------------------- a read-only disk
