@@ -36,6 +36,8 @@ __all__ = ["PostgresStore", "migration_files", "redacted"]
 _MIGRATIONS = Path(__file__).with_name("migrations") / "postgres"
 _MIGRATION_LOCK = 727_001  # pg_advisory_lock key of plait's migrations
 _OFFSET_EVERY_SECONDS = 60.0
+_READERS = 4  # connections the read-only views of one process read through at most
+_READER_WAIT_SECONDS = 3.0  # a read that gets no connection in this time: unreachable
 _T = TypeVar("_T")
 _PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 
@@ -271,7 +273,9 @@ class PostgresStore(SQLStore):
 
 
 class PostgresBrowse(SQLBrowse):
-    """The read-only views; the change mark counts notifications of ``plait_changes``."""
+    """The read-only views, read through a pool of connections (psycopg-pool: the server's
+    requests read at once, and none waits behind a write); the change mark counts
+    notifications of ``plait_changes``."""
 
     NOW_SQL = "extract(epoch FROM now())"
 
@@ -282,6 +286,38 @@ class PostgresBrowse(SQLBrowse):
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection[Any] | None = None
         self._count = 0
+        self._pool: Any = None
+
+    def _readers(self) -> Any:
+        with self._listen_lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                self._pool = ConnectionPool(
+                    self._url,
+                    min_size=1,
+                    max_size=_READERS,
+                    kwargs={"autocommit": True, "connect_timeout": 10},
+                    check=ConnectionPool.check_connection,  # a restarted database: reconnect
+                    timeout=_READER_WAIT_SECONDS,
+                    open=False,
+                )
+                self._pool.open(wait=False)
+            return self._pool
+
+    def _all(self, sql: str, args: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._readers().connection() as connection:
+                cursor = connection.execute(_placeholders(sql), tuple(args))
+                return cursor.fetchall() if cursor.description is not None else []
+        except PoolTimeout:
+            raise StoreUnavailable(f"{self._where}: cannot reach the store") from None
+        except psycopg.OperationalError as error:
+            raise StoreUnavailable(f"{self._where}: lost the store: {_short(error)}") from None
+        except psycopg.Error as error:
+            raise StoreError(f"{self._where}: {_short(error)}") from None
 
     def change_mark(self) -> int:
         with self._listen_lock:
@@ -304,6 +340,9 @@ class PostgresBrowse(SQLBrowse):
             if self._listener is not None:
                 self._listener.close()
                 self._listener = None
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
 
 def _short(error: psycopg.Error) -> str:
