@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import Any
 
 from plait.errors import NotFoundError, RunStateError
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
@@ -26,6 +25,10 @@ from plait.store.records import (
     QueueState,
     Waiting,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["SQLStore", "run_filter"]
 

@@ -21,13 +21,14 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from plait.errors import StoreError
 from plait.store.sql import SQLStore, run_filter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from plait.store.sqlite_browse import SQLiteBrowse
 
 __all__ = ["SQLiteStore", "migration_files", "run_filter"]
