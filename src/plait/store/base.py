@@ -109,7 +109,9 @@ class RunBrowser(Protocol):
         """The live-status view of one run, or None."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the views' own connections (the store's close does it too)."""
+        ...
 
 
 class RunStore(Protocol):
@@ -261,7 +263,9 @@ class RunStore(Protocol):
         """``get_run``, or None."""
         ...
 
-    def run_exists(self, run_id: str) -> bool: ...
+    def run_exists(self, run_id: str) -> bool:
+        """Whether a run with this id is stored (any status)."""
+        ...
 
     def children(self, run_id: str) -> list[ChildRecord]:
         """The direct child runs of a run, in the order they were created."""
@@ -313,7 +317,9 @@ class RunStore(Protocol):
         """The running runs whose stop was asked for and not yet acted on."""
         ...
 
-    def clear_stop_request(self, run_id: str) -> None: ...
+    def clear_stop_request(self, run_id: str) -> None:
+        """The agent acted on the run's stop request: a later request asks again."""
+        ...
 
     # ----------------------------------------------------------------- agents that died
 
@@ -361,7 +367,9 @@ class RunStore(Protocol):
         """Claims whose agent never took the run over (the launcher died): queued again."""
         ...
 
-    def claimed_unstarted(self) -> list[str]: ...
+    def claimed_unstarted(self) -> list[str]:
+        """Root runs claimed by a dispatcher whose agent has not taken them over yet."""
+        ...
 
     def queues_with_waiting(self) -> list[str]:
         """The queues holding runs a dispatcher should start."""
@@ -388,7 +396,9 @@ class RunStore(Protocol):
         """Take the lease from an owner known to be dead: its epoch, or None if it moved."""
         ...
 
-    def release_lease(self, name: str, owner: str) -> None: ...
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease ``name`` up at once, if ``owner`` holds it (nothing otherwise)."""
+        ...
 
     def lease(self, name: str) -> tuple[str, int, float] | None:
         """(owner, epoch, expiry) of a lease, or None."""
@@ -398,7 +408,9 @@ class RunStore(Protocol):
         """The last fire time the scheduler handled for a workflow."""
         ...
 
-    def set_schedule_mark(self, workflow: str, tick: float) -> None: ...
+    def set_schedule_mark(self, workflow: str, tick: float) -> None:
+        """The last fire time of ``workflow``'s schedule that was handled."""
+        ...
 
     def queued_scheduled(self, name: str) -> list[str]:
         """The queued root runs of a workflow that a dispatcher starts."""
