@@ -6,7 +6,10 @@
 - ``twenty``: one step outputs 20 MB; a ``command:`` step and a ``script:`` step read it.
 - ``secrets``: the ``fanout`` workload with a secret to mask in every log.
 
-python bench/big_values.py [--children 500] [--size 20000] [--runs 3]
+python bench/big_values.py [--children 500] [--size 20000] [--big 20971520] [--runs 3] [--smoke]
+
+``--smoke``: the three workloads once each with 5 children of 1 KB and a 100 KB value; exits
+non-zero when a run fails (its stderr is printed).
 """
 
 from __future__ import annotations
@@ -48,29 +51,37 @@ def twenty(size: int) -> str:
     )
 
 
-def run_once(text: str) -> tuple[float, float, int]:
+def run_once(text: str) -> tuple[float, float, int, str]:
+    """(wall seconds, peak RSS MB, exit code, the end of stderr) of one ``plait start``."""
     with tempfile.TemporaryDirectory(prefix="plait-bench-") as tmp:
         path = Path(tmp) / "wf.yaml"
         path.write_text(text)
         env = dict(os.environ, PLAIT_HOME=str(Path(tmp) / "home"), BENCH_TOKEN="s3cr3t-b3nch")
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [str(PLAIT), "start", "-q", str(path)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        return time.perf_counter() - started, usage.ru_maxrss / 1024, status
+        with open(Path(tmp) / "stderr", "w+b") as err:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                [str(PLAIT), "start", "-q", str(path)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - started
+            err.seek(0)
+            error = err.read()[-2000:].decode(errors="replace")
+        return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), error
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=500)
     parser.add_argument("--size", type=int, default=20_000, help="bytes of each child's output")
     parser.add_argument("--big", type=int, default=20 * 1024 * 1024, help="bytes of `twenty`")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run of the same path")
     args = parser.parse_args()
+    if args.smoke:
+        args.children, args.size, args.big, args.runs = 5, 1000, 100_000, 1
     workloads = {
         f"fanout {args.children} x {args.size} B": fanout(args.children, args.size, False),
         f"fanout {args.children} x {args.size} B, masked": fanout(args.children, args.size, True),
@@ -78,15 +89,19 @@ def main() -> int:
     }
     failed = 0
     for name, text in workloads.items():
-        walls, peaks = [], []
+        walls, peaks, codes = [], [], []
         for _ in range(args.runs):
-            wall, rss, status = run_once(text)
-            failed += status != 0
+            wall, rss, code, error = run_once(text)
+            if code != 0:
+                print(f"{name}: plait exited {code}\n{error}", file=sys.stderr)
+            codes.append(code)
             walls.append(wall)
             peaks.append(rss)
+        bad = sum(code != 0 for code in codes)
+        failed += bad
         print(
             f"{name:42} wall {statistics.median(walls):6.2f}s  "
-            f"peak RSS {max(peaks):6.1f} MB  exits {'ok' if not failed else 'FAILED'}",
+            f"peak RSS {max(peaks):6.1f} MB  exits {'ok' if not bad else 'FAILED'}",
             flush=True,
         )
     return 1 if failed else 0

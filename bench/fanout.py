@@ -1,6 +1,9 @@
 """Fan-out of N items over a child workflow: wall time, peak RSS and RSS per item.
 
-python bench/fanout.py [--items 1000] [--max-concurrent 50] [--command]
+python bench/fanout.py [--items 1000] [--max-concurrent 50] [--command] [--smoke]
+
+``--smoke``: 10 items, 5 at a time, over the child workflow and then as a command; exits
+non-zero when a run fails.
 """
 
 from __future__ import annotations
@@ -34,15 +37,11 @@ def workflow(items: int, max_concurrent: int, command: bool) -> str:
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--max-concurrent", type=int, default=50)
-    parser.add_argument("--command", action="store_true", help="fan out a command, not a child")
-    args = parser.parse_args()
+def fan_out(items: int, max_concurrent: int, command: bool) -> int:
+    """One fan-out through ``plait start``: prints its figures, returns plait's exit code."""
     with tempfile.TemporaryDirectory(prefix="plait-bench-") as tmp:
         path = Path(tmp) / "fanout.yaml"
-        path.write_text(workflow(args.items, args.max_concurrent, args.command))
+        path.write_text(workflow(items, max_concurrent, command))
         env = dict(os.environ, PLAIT_HOME=str(Path(tmp) / "home"))
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -51,22 +50,36 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        assert process.stderr is not None
+        error = process.stderr.read().decode()  # before waiting: a full pipe would block it
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
-        assert process.stderr is not None
-        error = process.stderr.read().decode()
     code = os.waitstatus_to_exitcode(status)
     rss_mb = usage.ru_maxrss / 1024
-    kind = "command" if args.command else "child workflow"
-    print(f"fan-out of {args.items} items ({kind}), maxConcurrent {args.max_concurrent}")
+    kind = "command" if command else "child workflow"
+    print(f"fan-out of {items} items ({kind}), maxConcurrent {max_concurrent}")
     print(
         f"exit {code}  wall {wall:.2f}s  peak RSS {rss_mb:.1f} MB  "
-        f"RSS per item {rss_mb * 1024 / args.items:.1f} KB  "
-        f"{args.items / wall:.0f} items/s"
+        f"RSS per item {rss_mb * 1024 / items:.1f} KB  "
+        f"{items / wall:.0f} items/s",
+        flush=True,
     )
     if code != 0:
         print(error, file=sys.stderr)
     return code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--max-concurrent", type=int, default=50)
+    parser.add_argument("--command", action="store_true", help="fan out a command, not a child")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run of the same path")
+    args = parser.parse_args()
+    if args.smoke:
+        codes = [fan_out(10, 5, False), fan_out(10, 5, True)]
+        return next((code for code in codes if code != 0), 0)
+    return fan_out(args.items, args.max_concurrent, args.command)
 
 
 if __name__ == "__main__":

@@ -160,7 +160,9 @@ class RunStore(Protocol):
     # ----------------------------------------------------------------- a run's life
 
     def create_run(self, run: RunRecord, steps: Iterable[StepRecord]) -> None:
-        """Record a new run (a child run, or a dry one) and its steps, as given.
+        """Record a new run (a root run started in place, or a child run) and its steps, in
+        one transaction: its identity, status, params, times of creation and start, agent and
+        definition; its outputs, error and end are written by ``set_run_status``.
 
         Raises:
             RunStateError: a run with that id exists.
