@@ -9,11 +9,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from plait.errors import NotFoundError, PlaitError
+from plait.errors import NotFoundError, PlaitError, RunStateError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue import Config, load_config, queue_of, wait_for_slot
 from plait.runtime import Agent, Observer, RunExecution
 from plait.store import Home
+from plait.store.records import AGENT_LEASE_SECONDS
 from plait.store.sqlite import SQLiteStore
 
 TYPE_CHECKING = False
@@ -38,7 +39,7 @@ _SUFFIXES = ("", ".yaml", ".yml")
 
 # An agent mid-run outlasts a database restart this long (less than its lease, so that it is
 # not judged dead meanwhile); commands and servers report an unreachable store at once.
-AGENT_STORE_PATIENCE_SECONDS = 25.0
+AGENT_STORE_PATIENCE_SECONDS = min(25.0, AGENT_LEASE_SECONDS * 0.5)
 
 
 def store_url(home: Home) -> str | None:
@@ -164,10 +165,13 @@ def _agent(
     *,
     environ: dict[str, str] | None = None,
     observer: Observer | None = None,
+    owner: str | None = None,
 ) -> Agent:
     """The agent of this process, with the home's base config and settings. Its store waits
-    for a database that cannot be reached (restarting) rather than fail the run at once."""
+    for a database that cannot be reached (restarting) rather than fail the run at once.
+    ``owner``: the worker whose agent this is."""
     store.patience = AGENT_STORE_PATIENCE_SECONDS
+    worker_pid = os.environ.pop("PLAIT_WORKER_PID", "") if owner else ""
     return Agent(
         store,
         home,
@@ -176,6 +180,8 @@ def _agent(
         base=load_base(home),
         log_cap=config.max_step_log_size,
         smtp=config.smtp,
+        owner=owner,
+        worker_pid=int(worker_pid) if worker_pid.isdigit() else None,
     )
 
 
@@ -407,31 +413,44 @@ def _stored_workflow(store: RunStore, run_id: str, source: str) -> Workflow:
     return load_file(source)
 
 
-def run_claimed(run_id: str, *, home: Home) -> RunRecord:
-    """The agent of a run that the scheduler claimed from its queue: run it to its end."""
+def run_claimed(
+    run_id: str, *, home: Home, epoch: int | None = None, worker: str | None = None
+) -> RunRecord | None:
+    """The agent of a run that the scheduler claimed from its queue: run it to its end. For
+    a worker's run (``worker``, the claim's ``epoch``): None, and nothing done, when the run
+    is no longer that claim (a job delivered twice, a claim given back)."""
 
     store = open_store(home)
     try:
         queued = store.get_run(run_id)
+        if worker is not None and (queued.owner != worker or queued.status != RunStatus.RUNNING):
+            return None
         params = queued.params_to_replay()
-        agent = _agent(store, home, load_config(home.config_file))
+        agent = _agent(store, home, load_config(home.config_file), owner=worker)
         try:
             if queued.source is None:
                 raise NotFoundError(f"run {run_id} has no workflow file")
             workflow = _stored_workflow(store, run_id, queued.source)
         except PlaitError as error:
-            epoch = store.mark_started(run_id, agent.ref, queued.params)
-            if epoch is not None:
+            taken = store.mark_started(run_id, agent.ref, queued.params, epoch)
+            if taken is not None:
                 store.set_run_status(
                     run_id,
                     RunStatus.FAILED,
-                    epoch=epoch,
+                    epoch=taken,
                     finished_at=store.now(),
                     error=error.message,
                 )
             return store.get_run(run_id)
-        execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
+        execution = RunExecution(
+            agent, workflow, params=params, run_id=run_id, admitted=True, claim_epoch=epoch
+        )
         with _stop_on_signals(agent):
-            return execution.execute()
+            try:
+                return execution.execute()
+            except RunStateError:
+                if worker is None:
+                    raise
+                return None  # another delivery of the same claim took it first
     finally:
         store.close()

@@ -355,7 +355,9 @@ def test_every_earlier_sqlite_schema_migrates_to_the_newest_keeping_its_runs(
             assert store.schema_version() == (len(files), len(files))
             if version >= 1:
                 old = store.get_run("old")
-                assert (old.status, old.owner) == (RunStatus.SUCCEEDED, "h:12")
+                # 0006 names the agent of rows written before it (owner: host:pid)
+                owner = "h:12" if version < 6 else None
+                assert (old.status, old.owner) == (RunStatus.SUCCEEDED, owner)
             store.create_run(_run("new"), _steps("a"))
             assert store.get_run("new").steps[0].name == "a"
         finally:

@@ -19,6 +19,8 @@ from plait.store import Home
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from plait.store.base import RunStore
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "cmd_stop",
     "cmd_validate",
     "cmd_version",
+    "cmd_worker",
+    "cmd_workers",
 ]
 
 
@@ -205,8 +209,10 @@ def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_agent(args: argparse.Namespace, extra: list[str]) -> int:
     from plait.app import run_claimed
 
-    record = run_claimed(args.run_id, home=Home.from_env())
-    return exit_code(record.status)
+    record = run_claimed(
+        args.run_id, home=Home.from_env(), epoch=args.epoch, worker=args.worker
+    )
+    return 0 if record is None else exit_code(record.status)
 
 
 def _print_tree(home: Home, record: RunRecord, store: RunStore | None = None) -> None:
@@ -596,6 +602,92 @@ def cmd_db(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"applied: {', '.join(applied)}" if applied else "nothing to apply")
     elif pending:
         print(f"pending: {', '.join(pending)}; `plait db migrate` applies them")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
+    import logging
+
+    from plait.errors import StoreError
+    from plait.worker import Worker, parse_labels, serve_until_signalled
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    home = Home.from_env()
+    labels = parse_labels(args.labels)
+    store = open_store(home)
+    try:
+        if store.backend != "postgresql":
+            raise StoreError(
+                "plait worker needs the PostgreSQL store: set PLAIT_DATABASE_URL "
+                "(or store.url in config.yaml) to the database the scheduler uses"
+            )
+        from plait import __version__
+
+        worker = Worker(
+            home,
+            store,
+            worker_id=args.id or os.uname().nodename,
+            labels=labels,
+            slots=args.slots,
+            version=__version__,
+        )
+        print(
+            f"plait worker {worker.info.worker_id}: {store.where}, {args.slots} slots",
+            flush=True,
+        )
+        serve_until_signalled(worker)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_workers(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.model import iso_time
+    from plait.store.records import AGENT_LEASE_SECONDS
+
+    home = Home.from_env()
+    store = open_store(home)
+    try:
+        now = store.now()
+        found = store.workers()
+    finally:
+        store.close()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": w.worker_id,
+            "host": w.host,
+            "pid": w.pid,
+            "labels": w.labels,
+            "slots": w.slots,
+            "busy": len(w.runs),
+            "runs": w.runs,
+            "version": w.version,
+            "startedAt": iso_time(w.started_at),
+            "heartbeatAt": iso_time(w.heartbeat_at),
+            "state": (
+                "stopping"
+                if w.stopping
+                else "live"
+                if now - w.heartbeat_at < AGENT_LEASE_SECONDS
+                else "lost"
+            ),
+        }
+        for w in found
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no workers" + ("" if store.backend == "postgresql" else " (SQLite store)"))
+    for row in rows:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(row["labels"].items())) or "-"
+        print(
+            f"{row['id']}  {row['state']}  {row['host']}  {labels}  "
+            f"{row['busy']}/{row['slots']} slots  beat {row['heartbeatAt']}"
+        )
+        for run_id in row["runs"]:
+            print(f"  {run_id}")
     return 0
 
 

@@ -93,6 +93,14 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 
     add("scheduler", help="run the scheduler (cron schedules and queues)")
 
+    worker = add("worker", help="take runs sent to this machine (PostgreSQL store)")
+    worker.add_argument("--labels", default="", help="this worker's labels: gpu=true,zone=eu")
+    worker.add_argument("--slots", type=int, default=4, help="runs at once (4)")
+    worker.add_argument("--id", default=None, help="the worker's id (default: the host name)")
+
+    workers = add("workers", help="the workers: labels, slots in use, heartbeat, runs")
+    workers.add_argument("--json", action="store_true")
+
     schedule = add("schedule", help="scheduled workflows")
     schedule_commands = schedule.add_subparsers(
         dest="schedule_command", metavar="COMMAND", parser_class=_Parser
@@ -101,8 +109,10 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     schedule_list.add_argument("--json", action="store_true")
     schedule_list.add_argument("--count", type=int, default=3, help="next run times to show")
 
-    agent = add("agent")  # started by the scheduler for a queued run
+    agent = add("agent")  # started by the scheduler (or a worker) for a queued run
     agent.add_argument("--run-id", required=True)
+    agent.add_argument("--epoch", type=int, default=None)
+    agent.add_argument("--worker", default=None)
 
     dry = add("dry", help="show the plan and resolved commands; run nothing")
     dry.add_argument("target", metavar="FILE|NAME")

@@ -169,6 +169,7 @@ class RunRecord:
         "started_at",
         "status",
         "steps",
+        "worker",
     )
 
     def __init__(
@@ -198,7 +199,9 @@ class RunRecord:
         host: str | None = None,
         owner: str | None = None,
         definition: dict[str, str] | None = None,
+        worker: str | None = None,
     ) -> None:
+        self.worker = worker  # the worker (on another machine) that runs it
         self.run_id = run_id
         self.name = name
         self.status = status
@@ -268,6 +271,8 @@ class RunRecord:
             "error": self.error,
             "attempt": self.attempt,
             "source": self.source,
+            "host": self.host,
+            "worker": self.worker,
             "parentRunId": self.parent_run_id,
             "parentStep": self.parent_step,
             "rootRunId": self.root_run_id,

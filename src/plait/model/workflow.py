@@ -392,6 +392,7 @@ class Workflow(Value):
         "queue",
         "refused",
         "restart_wait_sec",
+        "retry_on_worker_lost",
         "run_config",
         "schedule",
         "secrets",
@@ -444,6 +445,7 @@ class Workflow(Value):
         hist_retention_runs: int | None = None,
         mail_on: Mapping[str, bool] | None = None,
         worker_selector: Mapping[str, str] | None = None,
+        retry_on_worker_lost: int = 0,
         local: Mapping[str, Workflow] | None = None,
         smtp: Mapping[str, str] | None = None,
         error_mail: MailConfig | None = None,
@@ -486,6 +488,7 @@ class Workflow(Value):
         self.max_output_size = max_output_size
         self.hist_retention_days = hist_retention_days
         self.hist_retention_runs = hist_retention_runs
+        self.retry_on_worker_lost = retry_on_worker_lost
         self.mail_on = dict() if mail_on is None else mail_on
         self.worker_selector = dict() if worker_selector is None else worker_selector
         self.local = dict() if local is None else local

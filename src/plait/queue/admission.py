@@ -16,13 +16,22 @@ from collections.abc import Callable
 
 from plait.errors import PlaitError
 from plait.model import Workflow
-from plait.store.records import Claim, QueueState, Waiting
+from plait.store.records import Claim, QueueState, Waiting, WorkerSlots
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.store.base import RunStore
 
-__all__ = ["QueueFull", "admit", "capacity_of", "queue_of", "wait_for_slot", "why_waiting"]
+__all__ = [
+    "QueueFull",
+    "admit",
+    "capacity_of",
+    "labels_text",
+    "place",
+    "queue_of",
+    "wait_for_slot",
+    "why_waiting",
+]
 
 POLL_SECONDS = 0.1
 
@@ -55,11 +64,22 @@ def admit(state: QueueState, declared: int | None, only: str | None = None) -> C
     "self") keeps its place: a dispatcher claims for it only when asked for it (``only``).
     With ``only``, that run alone is claimed, and only when no run ahead of it could start
     first.
+
+    A run with a ``workerSelector`` (where the store has workers) starts only on a live
+    worker whose labels include all of it and that has a free slot — the one with the most
+    free slots; a run that no worker can take now waits, with the reason, and the runs
+    behind it that can start elsewhere go ahead of it (first come first served among the
+    runs that can start).
     """
     size = capacity_of(state, declared)
     total = len(state.running_limits)
     per_workflow = dict(state.running_of)
     claim = Claim(queue=state.queue, capacity=size, running=total)
+    workers = (
+        None
+        if state.workers is None
+        else [WorkerSlots(w.worker_id, w.labels, w.free) for w in state.workers]
+    )
     for entry in state.waiting:
         if total >= size:
             claim.reason = claim.reason or (
@@ -77,12 +97,41 @@ def admit(state: QueueState, declared: int | None, only: str | None = None) -> C
         if only is not None and entry.run_id != only:
             claim.reason = f"behind run {entry.run_id} in queue {state.queue}"
             break
+        worker: WorkerSlots | None = None
+        if entry.selector and workers is not None:
+            worker, why = place(entry.selector, workers)
+            if worker is None:
+                claim.reasons[entry.run_id] = why
+                claim.reason = claim.reason or why
+                if entry.run_id == only:
+                    break
+                continue
         total += 1
         per_workflow[entry.name] = active + 1
         if only is None and entry.dispatch != "scheduler":
             continue  # a foreground run: its own process starts it; it keeps its place
         claim.claimed.append(entry.run_id)
+        if worker is not None:
+            worker.free -= 1
+            claim.placed[entry.run_id] = worker.worker_id
     return claim
+
+
+def labels_text(selector: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def place(selector: dict[str, str], workers: list[WorkerSlots]) -> tuple[WorkerSlots | None, str]:
+    """The worker a run with ``selector`` goes to (the matching one with the most free
+    slots), or None and why it waits."""
+    matching = [w for w in workers if all(w.labels.get(k) == v for k, v in selector.items())]
+    if not matching:
+        return None, f"no worker with {labels_text(selector)}"
+    best = max(matching, key=lambda w: (w.free, w.worker_id))
+    if best.free <= 0:
+        slots = "worker" if len(matching) == 1 else f"{len(matching)} workers"
+        return None, f"every slot of the {slots} with {labels_text(selector)} is taken"
+    return best, ""
 
 
 def why_waiting(state: QueueState, declared: int | None) -> dict[str, str]:
@@ -93,12 +142,24 @@ def why_waiting(state: QueueState, declared: int | None) -> dict[str, str]:
     per_workflow = dict(state.running_of)
     reasons: dict[str, str] = {}
     ahead: Waiting | None = None
+    workers = (
+        None
+        if state.workers is None
+        else [WorkerSlots(w.worker_id, w.labels, w.free) for w in state.workers]
+    )
     for entry in state.waiting:
+        worker, unplaced = (None, "")
+        if entry.selector and workers is not None:
+            worker, unplaced = place(entry.selector, workers)
+            if worker is not None:
+                worker.free -= 1
         if per_workflow.get(entry.name, 0) >= entry.max_active_runs:
             holder = "run" if entry.max_active_runs == 1 else "runs"
             reason = f"maxActiveRuns {entry.max_active_runs} of {entry.name}: {holder} active"
         elif total >= size:
             reason = f"queue {state.queue} is full ({total}/{size} running)"
+        elif unplaced:
+            reason = unplaced
         elif ahead is not None:
             reason = f"behind run {ahead.run_id}"
         elif entry.dispatch == "scheduler":

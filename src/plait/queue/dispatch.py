@@ -1,4 +1,5 @@
-"""Starting queued runs: claim what the queues allow, launch one agent process per run.
+"""Starting queued runs: claim what the queues allow, launch one agent process per run (or,
+for a run placed on a worker, let the claim hand it to the worker).
 
 The scheduler calls this every tick; the server calls it right after it enqueues a run. A run
 is claimed in one transaction and its agent takes it over with a conditional update, so two
@@ -36,6 +37,9 @@ def dispatch(
     for queue in queues if queues is not None else store.queues_with_waiting():
         claim = store.claim(queue, partial(admit, declared=config.queues.get(queue)))
         for run_id in claim.claimed:
+            if run_id in claim.placed:  # sent to its worker with the claim
+                launched.append(run_id)
+                continue
             pid = launch(run_id)
             if isinstance(pid, int):
                 store.set_claim_agent(run_id, AgentRef(pid))

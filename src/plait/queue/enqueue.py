@@ -47,5 +47,7 @@ def enqueue_run(
         queue=queue or queue_of(workflow),
         max_active_runs=workflow.max_active_runs,
         dispatch="scheduler",
+        selector=dict(workflow.worker_selector) or None,
+        lost_retries=workflow.retry_on_worker_lost,
     )
     return record.run_id

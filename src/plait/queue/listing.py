@@ -22,6 +22,7 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
     for entry in store.queue_entries():
         by_queue.setdefault(entry.queue, []).append(entry)
     listing = []
+    workers = store.worker_slots() if by_queue else None
     for name, entries in sorted(by_queue.items()):
         running = [e for e in entries if e.status is RunStatus.RUNNING]
         waiting = [e for e in entries if e.status is RunStatus.QUEUED]
@@ -31,12 +32,18 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
         state = QueueState(
             name,
             [e.max_active_runs for e in running],
-            [Waiting(e.run_id, e.name, e.max_active_runs, e.dispatch) for e in waiting],
+            [
+                Waiting(e.run_id, e.name, e.max_active_runs, e.dispatch, e.selector)
+                for e in waiting
+            ],
             running_of,
+            workers,
         )
         declared = config.queues.get(name)
         reasons = why_waiting(state, declared)
         runs = [_entry(e, None, None) for e in running]
+        for run, entry in zip(runs, running, strict=True):
+            run["worker"] = entry.worker
         runs.extend(
             _entry(e, position, reasons[e.run_id]) for position, e in enumerate(waiting, start=1)
         )

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from plait.model import RunRecord, StepRecord
 from plait.model.secret import Masker, secrets_by_name
 from plait.proc.sink import DEFAULT_LOG_CAP
-from plait.store.records import AgentRef
+from plait.store.records import AGENT_LEASE_SECONDS, AgentRef
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,8 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["HEARTBEAT_SECONDS", "MAX_DEPTH", "Agent", "Observer"]
 
 MAX_DEPTH = 32
-HEARTBEAT_SECONDS = 5.0
-STOP_POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = AGENT_LEASE_SECONDS / 6  # 5 s of the default 30 s lease
+STOP_POLL_SECONDS = min(0.5, HEARTBEAT_SECONDS)
+# An agent that could not renew its leases this long stops its runs itself, before the lease
+# expires and another agent may take them: a worker cut off from the store never runs a step
+# at the same time as its successor.
+FENCE_SECONDS = AGENT_LEASE_SECONDS * 0.6
 
 
 class Observer:
@@ -56,8 +60,11 @@ class Agent:
         base: Workflow | None = None,
         log_cap: int = DEFAULT_LOG_CAP,
         smtp: Mapping[str, str] | None = None,
+        owner: str | None = None,
+        worker_pid: int | None = None,
     ) -> None:
         self.store = store
+        self.worker_pid = worker_pid  # the worker process whose agent this is
         self.log_cap = log_cap  # bytes kept of each stream of each step attempt
         self.smtp: Mapping[str, str] = smtp or {}  # config.yaml's mail server
         self.home = home
@@ -69,7 +76,8 @@ class Agent:
         self.observer: Observer = observer or Observer()
         self.base = base
         self.pid = os.getpid()
-        self.ref = AgentRef(self.pid)  # who this agent is, in the store
+        # who this agent is, in the store: a worker's agent holds its runs for the worker
+        self.ref = AgentRef(self.pid, owner=owner)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._runs: dict[str, RunExecution] = {}
@@ -94,10 +102,24 @@ class Agent:
         for run in roots:
             run.cancel("stopped")
 
+    def _worker_gone(self, run_ids: list[str]) -> None:
+        """The worker of this agent died: its runs are lost with it. The agent kills its
+        steps and ends at once, writing nothing but that the worker is gone, so that the
+        reaper marks the runs "worker lost" (or queues them again)."""
+        from plait.proc.leftovers import kill_leftovers
+
+        try:
+            self.store.remove_worker(self.ref.owner, self.worker_pid or 0)
+        except Exception:
+            pass
+        kill_leftovers(run_ids)
+        os._exit(70)
+
     def _heartbeat(self) -> None:
         """Keep the runs' heartbeat fresh and act on stops asked for by other processes, for as
         long as this agent has runs (a stopped run's handlers and cleanup included)."""
         last_beat = 0.0
+        renewed = time.monotonic()
         while True:
             time.sleep(STOP_POLL_SECONDS)
             with self._lock:
@@ -105,6 +127,8 @@ class Agent:
                 if not runs:
                     self._beat = None  # the next run starts a new beat
                     return
+            if self.worker_pid is not None and os.getppid() != self.worker_pid:
+                self._worker_gone(list(runs))
             try:
                 for run_id in self.store.stop_requests() & runs.keys():
                     # acted on once: a second `plait stop` (of the handlers) asks again
@@ -112,7 +136,13 @@ class Agent:
                     runs[run_id].cancel("stopped")
                 now = time.monotonic()
                 if now - last_beat >= HEARTBEAT_SECONDS:
-                    self.store.heartbeat([(r.run_id, r.epoch) for r in runs.values()])
-                    last_beat = now
+                    lost = self.store.heartbeat([(r.run_id, r.epoch) for r in runs.values()])
+                    last_beat = renewed = time.monotonic()
+                    for run_id in lost & runs.keys():
+                        if not runs[run_id].stopping.is_set():
+                            runs[run_id].cancel("lease lost: another agent holds the run now")
             except Exception:  # a busy store must not kill the agent; the next turn retries
-                pass
+                if time.monotonic() - renewed > FENCE_SECONDS:
+                    for run in runs.values():
+                        if not run.stopping.is_set():
+                            run.cancel("lease lost: the store cannot be reached")

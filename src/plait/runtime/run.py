@@ -84,8 +84,10 @@ class RunExecution:
         rerun: set[str] | None = None,
         admitted: bool = False,
         resuming: bool = False,
+        claim_epoch: int | None = None,
     ) -> None:
         self.agent = agent
+        self.claim_epoch = claim_epoch  # a worker's run: taken over only at its claim's epoch
         self.store = agent.store
         self.workflow = workflow
         self.parent = parent
@@ -302,7 +304,9 @@ class RunExecution:
 
     def _take_over(self) -> None:
         """This agent becomes the owner of a run that was waiting in its queue."""
-        epoch = self.store.mark_started(self.run_id, self.agent.ref, self.record.params)
+        epoch = self.store.mark_started(
+            self.run_id, self.agent.ref, self.record.params, self.claim_epoch
+        )
         if epoch is None:
             raise RunStateError(f"run {self.run_id} was taken over by another agent")
         self.epoch = epoch

@@ -521,6 +521,11 @@ WORKFLOW = Table(
         Field("otel", Anything(), "OpenTelemetry settings (accepted; plait exports none yet)."),
         Field("llm", Anything(), "Default LLM settings (LLM steps are refused)."),
         Field("workerSelector", TextMap(), "Labels a worker must have to run the workflow."),
+        Field(
+            "retryOnWorkerLost",
+            Integer(0),
+            "Times a run is queued again when its worker is lost (plait; default 0).",
+        ),
         Field("steps", StepsKind(), "The steps, in order.", required=True),
     ),
 )

@@ -19,11 +19,19 @@ Rules that hold for every method:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
-from plait.store.records import AgentRef, Claim, QueueEntry, QueueState
+from plait.store.records import (
+    AgentRef,
+    Claim,
+    QueueEntry,
+    QueueState,
+    WorkerInfo,
+    WorkerSlots,
+)
 from plait.store.views import ChildPage, Lease, RunNode, RunPage, RunSnapshot
 
 __all__ = ["AgentRef", "Alive", "Claim", "QueueEntry", "QueueState", "RunBrowser", "RunStore"]
@@ -198,9 +206,10 @@ class RunStore(Protocol):
         when ``epoch`` is stale."""
         ...
 
-    def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> None:
+    def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> set[str]:
         """Mark the agent of each (run id, epoch) alive now: its lease is renewed for
-        ``AGENT_LEASE_SECONDS``; a stale epoch renews nothing."""
+        ``AGENT_LEASE_SECONDS``; a stale epoch renews nothing. Returns the runs whose lease
+        was not renewed (another agent holds them now, or they ended)."""
         ...
 
     def definition(self, run_id: str) -> dict[str, str] | None:
@@ -210,11 +219,16 @@ class RunStore(Protocol):
         ...
 
     def mark_started(
-        self, run_id: str, agent: AgentRef, params: list[list[str | None]]
+        self,
+        run_id: str,
+        agent: AgentRef,
+        params: list[list[str | None]],
+        epoch: int | None = None,
     ) -> int | None:
         """``agent`` takes a claimed run over (with the params it runs with): its lease
-        begins, and the new epoch is returned; None when another agent holds the run already.
-        Atomic: of two agents, one wins."""
+        begins, and the new epoch is returned; None when another agent holds the run already,
+        or (with ``epoch``, the claim's) when the run is no longer at that epoch. Atomic: of
+        two agents, one wins."""
         ...
 
     def resume_child(self, run_id: str, agent: AgentRef) -> tuple[int, int]:
@@ -345,9 +359,13 @@ class RunStore(Protocol):
         queue: str,
         max_active_runs: int,
         dispatch: str,
+        selector: dict[str, str] | None = None,
+        lost_retries: int = 0,
     ) -> None:
         """Record a new root run as ``queued`` in ``queue``, with its steps. ``dispatch``:
-        "scheduler" (a dispatcher starts it) or "self" (its own process does).
+        "scheduler" (a dispatcher starts it) or "self" (its own process does). ``selector``:
+        the labels of the workers it may go to (``workerSelector``); ``lost_retries``: how
+        many times it is queued again when its worker is lost (``retryOnWorkerLost``).
 
         Raises:
             RunStateError: a run with that id exists.
@@ -383,6 +401,51 @@ class RunStore(Protocol):
 
     def queue_entries(self) -> list[QueueEntry]:
         """Every queued or running root run, by queue then position."""
+        ...
+
+    # ----------------------------------------------------------------- workers
+
+    def worker_slots(self) -> list[WorkerSlots] | None:
+        """The live workers (heartbeat within ``AGENT_LEASE_SECONDS``, not stopping) and their
+        free slots; None for a store without workers (SQLite)."""
+        ...
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        """Record a worker as there now (again, after a restart of the same id)."""
+        ...
+
+    def beat_worker(self, worker_id: str, pid: int) -> bool:
+        """The worker is still there; False when its record is gone or belongs to another
+        process now (it registers again)."""
+        ...
+
+    def stop_worker(self, worker_id: str) -> None:
+        """The worker takes no more runs; the runs in its hands go on."""
+        ...
+
+    def remove_worker(self, worker_id: str, pid: int) -> None:
+        """The worker has ended (its record, if still this process's, is deleted)."""
+        ...
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every registered worker, live or not, with the root runs in its hands."""
+        ...
+
+    def serve_worker(
+        self,
+        worker_id: str,
+        slots: int,
+        handle: Callable[[str, int], None],
+        stopping: threading.Event,
+    ) -> None:
+        """The transport end of a worker: ``handle(run_id, epoch)`` for each run a claim
+        placed on ``worker_id`` (in threads, ``slots`` at once), until ``stopping`` is set and
+        the runs in hand are done. A run may be handed twice: the agent's ``mark_started``
+        at ``epoch`` decides.
+
+        Raises:
+            StoreError: the store has no workers (SQLite).
+        """
         ...
 
     # ----------------------------------------------------------------- the scheduler

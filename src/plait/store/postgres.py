@@ -62,6 +62,10 @@ class _Transaction:
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._connection = connection
 
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._connection
+
     def execute(self, sql: str, params: Iterable[object] = ()) -> psycopg.Cursor[Any]:
         return self._connection.execute(_placeholders(sql), tuple(params))
 
@@ -213,7 +217,35 @@ class PostgresStore(SQLStore):
         return time.time() + self._offset
 
     def _claim_lock(self, db: Any, queue: str) -> None:
-        db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"plait-queue:{queue}",))
+        # one claim at a time, whatever the queue: a worker's slots and a workflow's
+        # maxActiveRuns are shared by every queue
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("plait-claims",))
+
+    # ----------------------------------------------------------------- workers
+
+    HAS_WORKERS = True
+
+    def _send_to_worker(self, db: Any, worker: str, run_id: str, epoch: int) -> None:
+        from plait.store import postgres_jobs
+
+        postgres_jobs.ensure_schema(db.connection, self.url)
+        postgres_jobs.defer_run(db.connection, self.url, worker, run_id, epoch)
+
+    def serve_worker(
+        self,
+        worker_id: str,
+        slots: int,
+        handle: Callable[[str, int], None],
+        stopping: threading.Event,
+    ) -> None:
+        from plait.store import postgres_jobs
+
+        with self._lock:
+            postgres_jobs.ensure_schema(self._live(), self.url)
+        try:
+            postgres_jobs.serve(self.url, worker_id, slots, handle, stopping)
+        except psycopg.Error as error:
+            raise self._failed(error) from None
 
     # ----------------------------------------------------------------- migrations
 

@@ -69,7 +69,7 @@ SELECT_DEFINITION = "SELECT definition FROM runs WHERE id = ?"
 SELECT_RUN = """
 SELECT id, name, source, status, params, outputs, error, created_at, started_at, finished_at,
        parent_run_id, parent_step, root_run_id, item_index, item, attempt, depth, pid,
-       heartbeat_at, log_dir, host, owner
+       heartbeat_at, log_dir, host, owner, worker
 FROM runs"""
 
 SELECT_STEPS = """
@@ -117,7 +117,8 @@ WHERE id = ? AND status = 'waiting'
 SELECT_STOP_REQUESTS = "SELECT id FROM runs WHERE stop_requested = 1 AND status = 'running'"
 
 SELECT_ACTIVE = """
-SELECT id, pid, host, lease_expires_at, root_run_id, epoch FROM runs WHERE status IN ('running')
+SELECT id, pid, host, lease_expires_at, root_run_id, epoch, worker, lost_retries, parent_run_id
+FROM runs WHERE status IN ('running')
 """
 
 MARK_DEAD_RUN = """
@@ -148,7 +149,8 @@ RETURNING epoch, attempt
 """
 
 ENQUEUE_RUN = """
-UPDATE runs SET status = 'queued', queue = ?, max_active_runs = ?, dispatch = ?, enqueued_at = ?
+UPDATE runs SET status = 'queued', queue = ?, max_active_runs = ?, dispatch = ?, enqueued_at = ?,
+                selector = ?, lost_retries = ?
 WHERE id = ?
 """
 
@@ -158,7 +160,7 @@ WHERE queue = ? AND status = 'running' AND parent_run_id IS NULL
 """
 
 SELECT_QUEUE_WAITING = """
-SELECT id, name, max_active_runs, dispatch FROM runs
+SELECT id, name, max_active_runs, dispatch, selector FROM runs
 WHERE queue = ? AND status = 'queued' AND parent_run_id IS NULL
 ORDER BY enqueued_at, id
 """
@@ -179,6 +181,14 @@ WHERE id = ? AND status = 'running' AND (owner IS NULL OR owner = ?)
 RETURNING epoch
 """
 
+# A worker's agent takes the run it was sent, if it is still the claim it was sent for.
+MARK_STARTED_AT_EPOCH = """
+UPDATE runs SET pid = ?, host = ?, owner = ?, started_at = ?, heartbeat_at = ?,
+                lease_expires_at = ?, params = ?, epoch = epoch + 1
+WHERE id = ? AND status = 'running' AND owner = ? AND epoch = ?
+RETURNING epoch
+"""
+
 SET_CLAIM_PID = """
 UPDATE runs SET pid = ?, host = ?, owner = ? WHERE id = ? AND status = 'running' AND pid IS NULL
 """
@@ -190,8 +200,64 @@ RETURNING epoch
 """
 
 REQUEUE_STALE_CLAIMS = """
-UPDATE runs SET status = 'queued', claimed_at = NULL
+UPDATE runs SET status = 'queued', claimed_at = NULL, owner = NULL, worker = NULL,
+                epoch = epoch + 1
 WHERE status = 'running' AND pid IS NULL AND dispatch = 'scheduler' AND claimed_at < ?
+"""
+
+# A run placed on a worker that is gone before it took the run: back in its queue at once.
+REQUEUE_ORPHAN_PLACEMENTS = """
+UPDATE runs SET status = 'queued', claimed_at = NULL, owner = NULL, worker = NULL,
+                epoch = epoch + 1
+WHERE status = 'running' AND pid IS NULL AND worker IS NOT NULL
+  AND worker NOT IN (SELECT id FROM workers WHERE heartbeat_at > ? AND stopping = 0)
+"""
+
+PLACE_RUN = "UPDATE runs SET worker = ?, owner = ? WHERE id = ? RETURNING epoch"
+
+# A root run whose worker was lost, queued again (``retryOnWorkerLost``): a new attempt.
+REQUEUE_LOST_RUN = """
+UPDATE runs SET status = 'queued', attempt = attempt + 1, epoch = epoch + 1,
+                lost_retries = lost_retries - 1, pid = NULL, host = NULL, owner = NULL,
+                worker = NULL, claimed_at = NULL, enqueued_at = ?, error = ?
+WHERE id = ? AND status = 'running' AND epoch = ? AND parent_run_id IS NULL
+  AND lost_retries > 0
+"""
+
+SELECT_LIVE_WORKERS = """
+SELECT id, labels, slots FROM workers WHERE heartbeat_at > ? AND stopping = 0 ORDER BY id
+"""
+
+COUNT_WORKER_RUNS = """
+SELECT worker, count(*) FROM runs
+WHERE status = 'running' AND worker IS NOT NULL AND parent_run_id IS NULL
+GROUP BY worker
+"""
+
+UPSERT_WORKER = """
+INSERT INTO workers (id, host, pid, labels, slots, version, started_at, heartbeat_at, stopping)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
+ON CONFLICT (id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, labels = excluded.labels, slots = excluded.slots,
+    version = excluded.version, started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at, stopping = 0
+"""
+
+BEAT_WORKER = "UPDATE workers SET heartbeat_at = ? WHERE id = ? AND pid = ?"
+
+STOP_WORKER = "UPDATE workers SET stopping = 1 WHERE id = ?"
+
+DELETE_WORKER = "DELETE FROM workers WHERE id = ? AND pid = ?"
+
+SELECT_WORKERS = """
+SELECT id, host, pid, labels, slots, version, started_at, heartbeat_at, stopping FROM workers
+ORDER BY id
+"""
+
+SELECT_WORKER_RUNS = """
+SELECT worker, id FROM runs
+WHERE status = 'running' AND worker IS NOT NULL AND parent_run_id IS NULL
+ORDER BY enqueued_at
 """
 
 SELECT_WAITING_SELF = """
@@ -204,7 +270,8 @@ WHERE id = ? AND status = 'queued'
 """
 
 SELECT_QUEUES = """
-SELECT id, name, status, queue, enqueued_at, started_at, max_active_runs, dispatch, pid
+SELECT id, name, status, queue, enqueued_at, started_at, max_active_runs, dispatch, pid,
+       selector, worker
 FROM runs
 WHERE status IN ('queued', 'running') AND parent_run_id IS NULL
 ORDER BY queue, status DESC, enqueued_at, id

@@ -10,10 +10,21 @@ import os
 
 from plait.model import RunStatus
 
-__all__ = ["AGENT_LEASE_SECONDS", "AgentRef", "Claim", "QueueEntry", "QueueState", "Waiting"]
+__all__ = [
+    "AGENT_LEASE_SECONDS",
+    "AgentRef",
+    "Claim",
+    "QueueEntry",
+    "QueueState",
+    "Waiting",
+    "WorkerInfo",
+    "WorkerSlots",
+]
 
-# An agent holds its runs' lease this long after its last heartbeat (it beats every 5 s).
-AGENT_LEASE_SECONDS = 30.0
+# An agent holds its runs' lease this long after its last heartbeat (it beats six times in
+# that time), and a worker is there while its last heartbeat is this recent.
+# ``PLAIT_LEASE_SECONDS`` shortens it (the tests use 3 s); every process must agree.
+AGENT_LEASE_SECONDS = float(os.environ.get("PLAIT_LEASE_SECONDS") or 30.0)
 
 
 class AgentRef:
@@ -33,9 +44,10 @@ class AgentRef:
 
 
 class Claim:
-    """What one attempt to start runs of a queue did, and why the rest still wait."""
+    """What one attempt to start runs of a queue did, and why the rest still wait.
+    ``placed``: the claimed runs that go to a worker, and to which."""
 
-    __slots__ = ("capacity", "claimed", "queue", "reason", "running")
+    __slots__ = ("capacity", "claimed", "placed", "queue", "reason", "reasons", "running")
 
     def __init__(
         self,
@@ -49,7 +61,61 @@ class Claim:
         self.capacity = capacity
         self.running = running
         self.claimed = list() if claimed is None else claimed
-        self.reason = reason
+        self.reason = reason  # why the first run that could not start waits
+        self.reasons: dict[str, str] = {}  # why each run that could not start waits
+        self.placed: dict[str, str] = {}
+
+
+class WorkerSlots:
+    """A live worker as admission sees it: its labels and how many more runs it takes."""
+
+    __slots__ = ("free", "labels", "worker_id")
+
+    def __init__(self, worker_id: str, labels: dict[str, str], free: int) -> None:
+        self.worker_id = worker_id
+        self.labels = labels
+        self.free = free
+
+
+class WorkerInfo:
+    """A registered worker: who, where, what it offers, and what it holds now."""
+
+    __slots__ = (
+        "heartbeat_at",
+        "host",
+        "labels",
+        "pid",
+        "runs",
+        "slots",
+        "started_at",
+        "stopping",
+        "version",
+        "worker_id",
+    )
+
+    def __init__(
+        self,
+        worker_id: str,
+        host: str,
+        pid: int,
+        labels: dict[str, str],
+        slots: int,
+        version: str,
+        started_at: float = 0.0,
+        heartbeat_at: float = 0.0,
+        stopping: bool = False,
+        runs: list[str] | None = None,
+    ) -> None:
+        self.worker_id = worker_id
+        self.host = host
+        self.pid = pid
+        self.labels = labels
+        self.slots = slots
+        self.version = version
+        self.started_at = started_at
+        self.heartbeat_at = heartbeat_at
+        self.stopping = stopping
+        self.runs = list() if runs is None else runs  # root runs in hand
 
 
 class QueueEntry:
@@ -60,8 +126,10 @@ class QueueEntry:
         "name",
         "queue",
         "run_id",
+        "selector",
         "started_at",
         "status",
+        "worker",
     )
 
     def __init__(
@@ -74,7 +142,11 @@ class QueueEntry:
         started_at: float | None,
         max_active_runs: int,
         dispatch: str,
+        selector: dict[str, str] | None = None,
+        worker: str | None = None,
     ) -> None:
+        self.selector = selector
+        self.worker = worker
         self.run_id = run_id
         self.name = name
         self.status = status
@@ -88,21 +160,30 @@ class QueueEntry:
 class Waiting:
     """A root run waiting in a queue, as admission sees it."""
 
-    __slots__ = ("dispatch", "max_active_runs", "name", "run_id")
+    __slots__ = ("dispatch", "max_active_runs", "name", "run_id", "selector")
 
-    def __init__(self, run_id: str, name: str, max_active_runs: int, dispatch: str) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        name: str,
+        max_active_runs: int,
+        dispatch: str,
+        selector: dict[str, str] | None = None,
+    ) -> None:
         self.run_id = run_id
         self.name = name
         self.max_active_runs = max_active_runs
         self.dispatch = dispatch  # "scheduler": started by a dispatcher; "self": by its own start
+        self.selector = selector  # the labels a worker must have to take it (workerSelector)
 
 
 class QueueState:
     """One queue at one moment, read in the transaction that claims from it: the limits of
     its running runs, its waiting runs in order, and how many runs of each waiting run's
-    workflow are running (in any queue)."""
+    workflow are running (in any queue); ``workers``: the live workers and their free slots
+    (None where the store has no workers: SQLite)."""
 
-    __slots__ = ("queue", "running_limits", "running_of", "waiting")
+    __slots__ = ("queue", "running_limits", "running_of", "waiting", "workers")
 
     def __init__(
         self,
@@ -110,8 +191,10 @@ class QueueState:
         running_limits: list[int],
         waiting: list[Waiting],
         running_of: dict[str, int],
+        workers: list[WorkerSlots] | None = None,
     ) -> None:
         self.queue = queue
         self.running_limits = running_limits
         self.waiting = waiting
         self.running_of = running_of
+        self.workers = workers

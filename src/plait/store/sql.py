@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 
-from plait.errors import NotFoundError, RunStateError
+from plait.errors import NotFoundError, RunStateError, StoreError
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
 from plait.store import queries as q
 from plait.store.records import (
@@ -24,6 +24,8 @@ from plait.store.records import (
     QueueEntry,
     QueueState,
     Waiting,
+    WorkerInfo,
+    WorkerSlots,
 )
 
 TYPE_CHECKING = False
@@ -37,6 +39,9 @@ class SQLStore:
     """Runs, steps and child runs in a SQL database (see the contract, ``store.base``)."""
 
     _lock: threading.RLock
+    backend: str
+    where: str
+    patience: float
 
     # ----------------------------------------------------------------- what a backend gives
 
@@ -123,10 +128,15 @@ class SQLStore:
             ),
         )
 
-    def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> None:
+    def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> set[str]:
         beat = self._now() if now is None else now
         expires = beat + AGENT_LEASE_SECONDS
-        self._exec_many(q.HEARTBEAT, [(beat, expires, run_id, epoch) for run_id, epoch in runs])
+        lost: set[str] = set()
+        with self._transaction() as db:
+            for run_id, epoch in runs:
+                if not db.execute(q.HEARTBEAT, (beat, expires, run_id, epoch)).rowcount:
+                    lost.add(run_id)
+        return lost
 
     def definition(self, run_id: str) -> dict[str, str] | None:
         """The workflow files' texts stored with the run's root run, or None."""
@@ -268,10 +278,22 @@ class SQLStore:
         if not dead:
             return []
         now = self._now()
-        reason = "agent process exited"
         marked: list[str] = []
         with self._transaction() as db:
-            for run_id, pid, _, _, _, epoch in dead:
+            live = (
+                {str(r[0]) for r in db.execute(q.SELECT_LIVE_WORKERS, (now - AGENT_LEASE_SECONDS,))}
+                if self.HAS_WORKERS
+                else set()
+            )
+            for run_id, pid, _, _, _, epoch, worker, retries, parent in dead:
+                lost = worker is not None and worker not in live
+                reason = "worker lost" if lost else "agent process exited"
+                if lost and retries and parent is None:
+                    again = f"worker lost; queued again ({int(retries) - 1} more times)"
+                    if db.execute(q.REQUEUE_LOST_RUN, (now, again, run_id, epoch)).rowcount:
+                        db.execute(q.MARK_DEAD_STEPS, (now, "worker lost", run_id))
+                        marked.append(run_id)
+                        continue
                 # only if nobody took the run over since it was judged
                 if db.execute(q.MARK_DEAD_RUN, (now, reason, run_id, pid, epoch)).rowcount:
                     db.execute(q.MARK_DEAD_STEPS, (now, reason, run_id))
@@ -321,6 +343,8 @@ class SQLStore:
         queue: str,
         max_active_runs: int,
         dispatch: str,
+        selector: dict[str, str] | None = None,
+        lost_retries: int = 0,
     ) -> None:
         """Record a new root run as ``queued`` (with its steps, all ``not_started``)."""
         now = self._now()
@@ -332,7 +356,18 @@ class SQLStore:
                 _run_row(run, "queued"),
             )
             db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
-            db.execute(q.ENQUEUE_RUN, (queue, max_active_runs, dispatch, now, run.run_id))
+            db.execute(
+                q.ENQUEUE_RUN,
+                (
+                    queue,
+                    max_active_runs,
+                    dispatch,
+                    now,
+                    json.dumps(selector, sort_keys=True) if selector else None,
+                    lost_retries,
+                    run.run_id,
+                ),
+            )
 
     def claim(self, queue: str, decide: Callable[[QueueState], Claim]) -> Claim:
         """Read ``queue``'s state, let ``decide`` (the admission policy) choose, and claim the
@@ -342,41 +377,122 @@ class SQLStore:
             self._claim_lock(db, queue)
             running = [int(r[1]) for r in db.execute(q.SELECT_QUEUE_RUNNING, (queue,))]
             waiting = [
-                Waiting(str(r[0]), str(r[1]), int(r[2]), str(r[3]))
+                Waiting(str(r[0]), str(r[1]), int(r[2]), str(r[3]), _labels(r[4]))
                 for r in db.execute(q.SELECT_QUEUE_WAITING, (queue,))
             ]
             running_of = {
                 name: int(db.execute(q.COUNT_WORKFLOW_RUNNING, (name,)).fetchone()[0])
                 for name in {w.name for w in waiting}
             }
-            claim = decide(QueueState(queue, running, waiting, running_of))
+            workers = self._worker_slots(db, now) if self.HAS_WORKERS else None
+            claim = decide(QueueState(queue, running, waiting, running_of, workers))
             claim.claimed = [
                 run_id
                 for run_id in claim.claimed
                 if db.execute(q.CLAIM_RUN, (now, now, now + AGENT_LEASE_SECONDS, run_id)).rowcount
                 == 1
             ]
+            claim.placed = {r: w for r, w in claim.placed.items() if r in claim.claimed}
+            for run_id, worker in claim.placed.items():
+                (epoch,) = db.execute(q.PLACE_RUN, (worker, worker, run_id)).fetchone()
+                self._send_to_worker(db, worker, run_id, int(epoch))
         return claim
 
+    # ----------------------------------------------------------------- workers
+
+    HAS_WORKERS = False  # whether runs can go to workers on other machines (PostgreSQL)
+
+    def _worker_slots(self, db: Any, now: float) -> list[WorkerSlots]:
+        busy = dict(db.execute(q.COUNT_WORKER_RUNS).fetchall())
+        return [
+            WorkerSlots(str(r[0]), _labels(r[1]) or {}, int(r[2]) - int(busy.get(r[0], 0)))
+            for r in db.execute(q.SELECT_LIVE_WORKERS, (now - AGENT_LEASE_SECONDS,)).fetchall()
+        ]
+
+    def _send_to_worker(self, db: Any, worker: str, run_id: str, epoch: int) -> None:
+        """Hand a placed run to its worker, in the claim's transaction (PostgreSQL)."""
+        raise NotImplementedError
+
+    def serve_worker(
+        self,
+        worker_id: str,
+        slots: int,
+        handle: Callable[[str, int], None],
+        stopping: threading.Event,
+    ) -> None:
+        """Be the transport end of worker ``worker_id``: call ``handle(run_id, epoch)`` (in a
+        thread of its own, ``slots`` at once) for each run sent to it, until ``stopping``."""
+        raise StoreError(f"{self.where}: workers need the PostgreSQL store (PLAIT_DATABASE_URL)")
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        """Record a worker (again, after a restart): there now, with its labels and slots."""
+        now = self._now()
+        self._exec(
+            q.UPSERT_WORKER,
+            (
+                worker.worker_id,
+                worker.host,
+                worker.pid,
+                json.dumps(worker.labels, sort_keys=True),
+                worker.slots,
+                worker.version,
+                now,
+                now,
+            ),
+        )
+
+    def beat_worker(self, worker_id: str, pid: int) -> bool:
+        """A worker is still there; False when its record is gone or another process of the
+        same id took it over."""
+        with self._transaction() as db:
+            return bool(db.execute(q.BEAT_WORKER, (self._now(), worker_id, pid)).rowcount)
+
+    def stop_worker(self, worker_id: str) -> None:
+        """A worker takes no more runs (it is stopping); those in hand go on."""
+        self._exec(q.STOP_WORKER, (worker_id,))
+
+    def remove_worker(self, worker_id: str, pid: int) -> None:
+        self._exec(q.DELETE_WORKER, (worker_id, pid))
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every registered worker with the root runs in its hands, live or not."""
+        held: dict[str, list[str]] = {}
+        for worker, run_id in self._all(q.SELECT_WORKER_RUNS):
+            held.setdefault(str(worker), []).append(str(run_id))
+        return [
+            WorkerInfo(
+                worker_id=str(r[0]),
+                host=str(r[1]),
+                pid=int(r[2]),
+                labels=_labels(r[3]) or {},
+                slots=int(r[4]),
+                version=str(r[5]),
+                started_at=float(r[6]),
+                heartbeat_at=float(r[7]),
+                stopping=bool(r[8]),
+                runs=held.get(str(r[0]), []),
+            )
+            for r in self._all(q.SELECT_WORKERS)
+        ]
+
     def mark_started(
-        self, run_id: str, agent: AgentRef, params: list[list[str | None]]
+        self,
+        run_id: str,
+        agent: AgentRef,
+        params: list[list[str | None]],
+        epoch: int | None = None,
     ) -> int | None:
         """The agent of a claimed run takes it over: returns the run's epoch, or None when
-        another agent already has it."""
+        another agent already has it (or, with ``epoch``, when the claim has moved on)."""
         now = self._now()
+        values = (*_holder(agent), now, now, now + AGENT_LEASE_SECONDS, json.dumps(params))
         with self._transaction() as db:
-            row = db.execute(
-                q.MARK_STARTED,
-                (
-                    *_holder(agent),
-                    now,
-                    now,
-                    now + AGENT_LEASE_SECONDS,
-                    json.dumps(params),
-                    run_id,
-                    agent.owner,
-                ),
-            ).fetchone()
+            if epoch is None:
+                row = db.execute(q.MARK_STARTED, (*values, run_id, agent.owner)).fetchone()
+            else:
+                row = db.execute(
+                    q.MARK_STARTED_AT_EPOCH, (*values, run_id, agent.owner, epoch)
+                ).fetchone()
         return None if row is None else int(row[0])
 
     def set_claim_agent(self, run_id: str, agent: AgentRef) -> None:
@@ -388,7 +504,11 @@ class SQLStore:
     def requeue_stale_claims(self, older_than: float) -> int:
         """Claimed runs whose agent never started (the launcher died): back in the queue."""
         with self._transaction() as db:
-            return int(db.execute(q.REQUEUE_STALE_CLAIMS, (older_than,)).rowcount)
+            stale = int(db.execute(q.REQUEUE_STALE_CLAIMS, (older_than,)).rowcount)
+            if self.HAS_WORKERS:
+                live_after = self._now() - AGENT_LEASE_SECONDS
+                stale += int(db.execute(q.REQUEUE_ORPHAN_PLACEMENTS, (live_after,)).rowcount)
+            return stale
 
     def claimed_unstarted(self) -> list[str]:
         return [row[0] for row in self._all(q.SELECT_CLAIMED_UNSTARTED)]
@@ -422,9 +542,18 @@ class SQLStore:
                 started_at=r[5],
                 max_active_runs=int(r[6]),
                 dispatch=str(r[7]),
+                selector=_labels(r[9]),
+                worker=r[10],
             )
             for r in rows
         ]
+
+    def worker_slots(self) -> list[WorkerSlots] | None:
+        """The live workers and their free slots now; None where there are no workers."""
+        if not self.HAS_WORKERS:
+            return None
+        with self._transaction() as db:
+            return self._worker_slots(db, self._now())
 
     # ----------------------------------------------------------------- scheduler
 
@@ -639,4 +768,13 @@ def _run_from_row(r: tuple[object, ...]) -> RunRecord:
         log_dir=r[19],  # type: ignore[arg-type]
         host=r[20],  # type: ignore[arg-type]
         owner=r[21],  # type: ignore[arg-type]
+        worker=r[22],  # type: ignore[arg-type]
     )
+
+
+def _labels(text: object) -> dict[str, str] | None:
+    """A run's selector or a worker's labels, as stored (JSON), or None."""
+    if not text:
+        return None
+    value = json.loads(str(text))
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None

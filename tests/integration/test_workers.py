@@ -1,0 +1,318 @@
+"""Workers on other machines (here: other processes of this machine), through the shared
+PostgreSQL store: runs routed by labels, the reason of a run no worker can take, duplicate
+deliveries that run nothing, an agent or a worker killed mid-step, a run longer than its lease.
+
+Every process runs with a 3 s lease (``PLAIT_LEASE_SECONDS``). Each step appends a line to a
+ledger file when it starts and when it ends, so that "ran once" is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.postgres_only(reason="workers share a PostgreSQL store")
+
+LEASE = "3"
+
+
+class Cluster:
+    """A home, a DAGs folder, and the plait processes a test starts (all stopped at its end)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.dags = root / "dags"
+        self.dags.mkdir(parents=True, exist_ok=True)
+        self.ledger = root / "ledger.txt"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.env = {
+            **os.environ,
+            "PLAIT_HOME": str(self.home),
+            "PLAIT_DAGS_DIR": str(self.dags),
+            "PLAIT_LEASE_SECONDS": LEASE,
+        }
+
+    def plait(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "plait", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+            cwd=self.root,
+        )
+
+    def spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
+        with open(self.root / log, "ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "plait", *args],
+                stdout=out,
+                stderr=out,
+                env=self.env,
+                cwd=self.root,
+            )
+        self.processes.append(process)
+        return process
+
+    def worker(self, worker_id: str, labels: str = "", slots: int = 2) -> subprocess.Popen[bytes]:
+        process = self.spawn(
+            "worker", "--id", worker_id, "--labels", labels, "--slots", str(slots),
+            log=f"{worker_id}.log",
+        )  # fmt: skip
+        wait_for(lambda: self.live(worker_id), 60, f"worker {worker_id} to register")
+        return process
+
+    def scheduler(self) -> subprocess.Popen[bytes]:
+        return self.spawn("scheduler", log="scheduler.log")
+
+    def live(self, worker_id: str) -> bool:
+        done = self.plait("workers", "--json")
+        return done.returncode == 0 and any(
+            w["id"] == worker_id and w["state"] == "live" for w in json.loads(done.stdout)
+        )
+
+    def workflow(self, name: str, text: str) -> None:
+        (self.dags / f"{name}.yaml").write_text(text.replace("{ledger}", str(self.ledger)))
+
+    def enqueue(self, name: str) -> str:
+        done = self.plait("enqueue", name)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        done = self.plait("status", "--run-id", run_id, "--json")
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout))
+
+    def final(self, run_id: str, timeout: float = 90) -> dict[str, Any]:
+        found = wait_for(
+            lambda: (r := self.status(run_id))["status"] not in ("queued", "running") and r,
+            timeout,
+            f"run {run_id} to end",
+        )
+        return dict(found)
+
+    def ledger_lines(self) -> list[str]:
+        return self.ledger.read_text().splitlines() if self.ledger.exists() else []
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.root.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def cluster(home: Path, tmp_path: Path, store_backend: str) -> Iterator[Cluster]:
+    made = Cluster(tmp_path)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+LEDGER_STEP = """
+name: {name}
+workerSelector: {selector}
+{extra}
+steps:
+  - name: work
+    command: >-
+      sh -c 'echo "$PLAIT_RUN_ID start $$" >> {{ledger}}; sleep {sleep};
+      echo "$PLAIT_RUN_ID end" >> {{ledger}}'
+"""
+
+
+def ledger_flow(name: str, selector: str, sleep: float = 0.2, extra: str = "") -> str:
+    return LEDGER_STEP.format(name=name, selector=selector, sleep=sleep, extra=extra)
+
+
+# ------------------------------------------------------------------------- routing
+
+
+def test_runs_go_to_the_workers_whose_labels_match_and_others_wait_saying_why(
+    cluster: Cluster,
+) -> None:
+    cluster.worker("gpu-box", "gpu=true,zone=us")
+    cluster.worker("eu-box", "zone=eu")
+    cluster.scheduler()
+    cluster.workflow("train", ledger_flow("train", '{gpu: "true"}'))
+    cluster.workflow("serve", ledger_flow("serve", "{zone: eu}"))
+    cluster.workflow("both", ledger_flow("both", '{gpu: "true", zone: eu}'))
+    train, serve, both = (cluster.enqueue(n) for n in ("train", "serve", "both"))
+    assert cluster.final(train)["worker"] == "gpu-box", cluster.logs()
+    assert cluster.final(serve)["worker"] == "eu-box", cluster.logs()
+    assert cluster.status(both)["status"] == "queued"
+    listing = json.loads(cluster.plait("queue", "list", "--json").stdout)
+    reasons = {r["runId"]: r["reason"] for q in listing for r in q["runs"]}
+    assert reasons[both] == "no worker with gpu=true,zone=eu"
+    workers = {w["id"]: w for w in json.loads(cluster.plait("workers", "--json").stdout)}
+    assert workers["gpu-box"]["labels"] == {"gpu": "true", "zone": "us"}
+    assert workers["eu-box"]["slots"] == 2 and workers["eu-box"]["busy"] == 0
+
+
+def test_a_worker_takes_no_more_runs_than_its_slots(cluster: Cluster) -> None:
+    cluster.worker("one-slot", "kind=small", slots=1)
+    cluster.scheduler()
+    cluster.workflow(
+        "small", ledger_flow("small", "{kind: small}", sleep=0.5, extra="maxActiveRuns: 10")
+    )
+    runs = [cluster.enqueue("small") for _ in range(4)]
+    for run_id in runs:
+        assert cluster.final(run_id)["status"] == "succeeded", cluster.logs()
+    events = []
+    for line in cluster.ledger_lines():
+        run_id, what, *_ = line.split()
+        events.append((run_id, what))
+    open_now = peak = 0
+    for _, what in events:
+        open_now += 1 if what == "start" else -1
+        peak = max(peak, open_now)
+    assert peak == 1  # one slot: one run at a time
+    assert sorted(r for r, w in events if w == "start") == sorted(runs)
+
+
+# ------------------------------------------------------------------------- exactly once
+
+
+def test_a_run_delivered_twice_runs_once(cluster: Cluster) -> None:
+    cluster.worker("w1", "pool=a")
+    cluster.scheduler()
+    cluster.workflow("once", ledger_flow("once", "{pool: a}", sleep=1.0))
+    run_id = cluster.enqueue("once")
+    wait_for(lambda: cluster.status(run_id)["status"] == "running", 60, "the run to start")
+    record = cluster.status(run_id)
+    # the same claim delivered again, while the first delivery runs and after it ended
+    again = cluster.plait("agent", "--run-id", run_id, "--epoch", "1", "--worker", "w1")
+    assert again.returncode == 0, again.stderr
+    final = cluster.final(run_id)
+    assert final["status"] == "succeeded"
+    later = cluster.plait("agent", "--run-id", run_id, "--epoch", "2", "--worker", "w1")
+    assert later.returncode == 0, later.stderr
+    assert [line.split()[1] for line in cluster.ledger_lines()] == ["start", "end"]
+    assert cluster.status(run_id)["attempt"] == record["attempt"] == 1
+
+
+def test_a_run_five_times_longer_than_the_lease_runs_once(cluster: Cluster) -> None:
+    cluster.worker("w1", "pool=long")
+    cluster.scheduler()
+    cluster.workflow("long", ledger_flow("long", "{pool: long}", sleep=15))
+    run_id = cluster.enqueue("long")
+    final = cluster.final(run_id, timeout=120)
+    assert final["status"] == "succeeded", (final, cluster.logs())
+    assert [line.split()[1] for line in cluster.ledger_lines()] == ["start", "end"]
+
+
+# ------------------------------------------------------------------------- kill -9
+
+
+def _step_pid(cluster: Cluster, run_id: str) -> int:
+    line = wait_for(
+        lambda: next((x for x in cluster.ledger_lines() if x.startswith(f"{run_id} start")), None),
+        60,
+        "the step to start",
+    )
+    return int(line.split()[2])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_kill_9_of_an_agent_with_its_worker_alive_fails_the_run_and_frees_the_slot(
+    cluster: Cluster,
+) -> None:
+    cluster.worker("w1", "pool=k", slots=1)
+    cluster.scheduler()
+    cluster.workflow("victim", ledger_flow("victim", "{pool: k}", sleep=30))
+    cluster.workflow("next", ledger_flow("next", "{pool: k}", sleep=0.1))
+    run_id = cluster.enqueue("victim")
+    step = _step_pid(cluster, run_id)
+    agent = cluster.status(run_id)
+    agent_pid = int(
+        subprocess.run(
+            ["pgrep", "-f", f"plait agent --run-id {run_id}"], capture_output=True, text=True
+        ).stdout.split()[0]
+    )
+    os.kill(agent_pid, signal.SIGKILL)
+    final = cluster.final(run_id)
+    assert final["status"] == "failed" and final["error"] == "agent process exited", final
+    assert agent["worker"] == "w1"
+    wait_for(lambda: not _alive(step), 30, "the step's process to be killed")
+    after = cluster.enqueue("next")  # the slot is free again
+    assert cluster.final(after)["status"] == "succeeded", cluster.logs()
+
+
+def test_kill_9_of_a_worker_mid_step_loses_the_run_and_retry_on_worker_lost_runs_it_again(
+    cluster: Cluster,
+) -> None:
+    doomed = cluster.worker("doomed", "pool=r", slots=1)
+    cluster.scheduler()
+    cluster.workflow(
+        "lost", ledger_flow("lost", "{pool: r}", sleep=30, extra="retryOnWorkerLost: 0")
+    )
+    cluster.workflow(
+        "again", ledger_flow("again", "{pool: r}", sleep=1, extra="retryOnWorkerLost: 1")
+    )
+    lost = cluster.enqueue("lost")
+    step = _step_pid(cluster, lost)
+    doomed.kill()
+    final = cluster.final(lost)
+    assert final["status"] == "failed" and final["error"] == "worker lost", final
+    wait_for(lambda: not _alive(step), 30, "the step's process to be killed")
+    assert [x.split()[1] for x in cluster.ledger_lines()] == ["start"]
+
+    doomed2 = cluster.worker("doomed2", "pool=r", slots=1)
+    again = cluster.enqueue("again")
+    _step_pid(cluster, again)
+    doomed2.kill()
+    wait_for(
+        lambda: cluster.status(again)["status"] == "queued" or cluster.status(again)["attempt"] > 1,
+        60,
+        "the lost run to be queued again",
+    )
+    cluster.worker("healthy", "pool=r", slots=1)
+    final = cluster.final(again)
+    assert final["status"] == "succeeded", (final, cluster.logs())
+    assert final["attempt"] == 2 and final["worker"] == "healthy"
+    starts = [x for x in cluster.ledger_lines() if x.startswith(f"{again} start")]
+    assert len(starts) == 2  # once on the lost worker, once again: retryOnWorkerLost 1
