@@ -30,9 +30,11 @@ from plait.store.records import AGENT_LEASE_SECONDS, WorkerInfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from plait.store.base import RunStore
 
-__all__ = ["Worker", "parse_labels"]
+__all__ = ["Worker", "parse_labels", "serve_until_signalled", "worker_listing"]
 
 _log = logging.getLogger("plait.worker")
 BEAT_SECONDS = AGENT_LEASE_SECONDS / 6
@@ -202,3 +204,34 @@ def serve_until_signalled(worker: Worker) -> None:
     started = time.monotonic()
     worker.run()
     _log.info("worker %s stopped after %.0fs", worker.info.worker_id, time.monotonic() - started)
+
+
+def worker_listing(store: RunStore) -> list[dict[str, Any]]:
+    """Every registered worker as ``plait workers`` and the API show it: labels, slots in
+    use, heartbeat, runs in hand, and its state ("live", "stopping", or "lost": no heartbeat
+    for a lease's time)."""
+    from plait.model import iso_time
+
+    now = store.now()
+    return [
+        {
+            "id": w.worker_id,
+            "host": w.host,
+            "pid": w.pid,
+            "labels": w.labels,
+            "slots": w.slots,
+            "busy": len(w.runs),
+            "runs": w.runs,
+            "version": w.version,
+            "startedAt": iso_time(w.started_at),
+            "heartbeatAt": iso_time(w.heartbeat_at),
+            "state": (
+                "stopping"
+                if w.stopping
+                else "live"
+                if now - w.heartbeat_at < AGENT_LEASE_SECONDS
+                else "lost"
+            ),
+        }
+        for w in store.workers()
+    ]

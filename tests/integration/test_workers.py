@@ -316,3 +316,81 @@ def test_kill_9_of_a_worker_mid_step_loses_the_run_and_retry_on_worker_lost_runs
     assert final["attempt"] == 2 and final["worker"] == "healthy"
     starts = [x for x in cluster.ledger_lines() if x.startswith(f"{again} start")]
     assert len(starts) == 2  # once on the lost worker, once again: retryOnWorkerLost 1
+
+
+# ------------------------------------------------------------------------- stop, API
+
+
+DEEP = """
+name: deep
+workerSelector: {pool: s}
+steps:
+  - name: one
+    run: two
+---
+name: two
+steps:
+  - name: call
+    run: three
+---
+name: three
+steps:
+  - name: call
+    run: four
+---
+name: four
+steps:
+  - name: work
+    command: >-
+      sh -c 'echo "$PLAIT_RUN_ID start $$" >> {ledger}; sleep 60;
+      echo "$PLAIT_RUN_ID end" >> {ledger}'
+"""
+
+
+def _descendant(cluster: Cluster, run_id: str, depth: int) -> dict[str, Any]:
+    record = cluster.status(run_id)
+    for _ in range(depth):
+        (child,) = record["children"]
+        record = cluster.status(child["runId"])
+    return record
+
+
+def test_stop_reaches_a_remote_run_and_a_child_three_levels_down(cluster: Cluster) -> None:
+    import httpx
+
+    from tests.servers import plait_server
+
+    cluster.worker("w1", "pool=s", slots=2)
+    cluster.scheduler()
+    cluster.workflow("deep", DEEP)
+    cluster.workflow("flat", ledger_flow("flat", "{pool: s}", sleep=60))
+    deep = cluster.enqueue("deep")
+    flat = cluster.enqueue("flat")
+    _step_pid(cluster, flat)
+    deepest_step = _step_pid(
+        cluster, wait_for(lambda: _deepest(cluster, deep), 60, "the deepest child")
+    )
+    deepest = _deepest(cluster, deep)
+    assert deepest is not None
+    # the deepest child (three levels below the root), on the worker
+    assert cluster.plait("stop", "--run-id", deepest, "--no-wait").returncode == 0
+    stopped = cluster.final(deepest, timeout=30)
+    assert stopped["status"] == "cancelled", stopped
+    wait_for(lambda: not _alive(deepest_step), 30, "the deepest step's process to end")
+    # a remote root run
+    assert cluster.plait("stop", "--run-id", flat, "--no-wait").returncode == 0
+    assert cluster.final(flat, timeout=30)["status"] == "cancelled"
+    assert not any(line.endswith(" end") for line in cluster.ledger_lines())
+    env = {"PLAIT_LEASE_SECONDS": LEASE}
+    with plait_server(cluster.root, cluster.dags, env=env) as (url, _):
+        body = httpx.get(f"{url}/api/v1/workers", timeout=30).json()
+    (worker,) = body["workers"]
+    assert worker["id"] == "w1" and worker["labels"] == {"pool": "s"} and worker["slots"] == 2
+
+
+def _deepest(cluster: Cluster, root: str) -> str | None:
+    try:
+        record = _descendant(cluster, root, 3)
+    except (ValueError, KeyError):
+        return None
+    return str(record["runId"]) if record["status"] == "running" else None

@@ -58,6 +58,13 @@ def queues(services: Svc) -> dict[str, Any]:
     return {"queues": queue_listing(services.store, services.config())}
 
 
+@router.get("/api/v1/workers", summary="The workers: labels, slots in use, heartbeat, runs")
+def workers(services: Svc) -> dict[str, Any]:
+    from plait.worker import worker_listing
+
+    return {"workers": worker_listing(services.store)}
+
+
 @router.get("/api/v1/scheduler", summary="Whether a scheduler holds its lease")
 def scheduler(services: Svc) -> dict[str, Any]:
     lease = services.browse.lease(SCHEDULER_LEASE)

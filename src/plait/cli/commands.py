@@ -19,7 +19,6 @@ from plait.store import Home
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
 
     from plait.store.base import RunStore
 
@@ -643,38 +642,14 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_workers(args: argparse.Namespace, extra: list[str]) -> int:
-    from plait.model import iso_time
-    from plait.store.records import AGENT_LEASE_SECONDS
+    from plait.worker import worker_listing
 
     home = Home.from_env()
     store = open_store(home)
     try:
-        now = store.now()
-        found = store.workers()
+        rows = worker_listing(store)
     finally:
         store.close()
-    rows: list[dict[str, Any]] = [
-        {
-            "id": w.worker_id,
-            "host": w.host,
-            "pid": w.pid,
-            "labels": w.labels,
-            "slots": w.slots,
-            "busy": len(w.runs),
-            "runs": w.runs,
-            "version": w.version,
-            "startedAt": iso_time(w.started_at),
-            "heartbeatAt": iso_time(w.heartbeat_at),
-            "state": (
-                "stopping"
-                if w.stopping
-                else "live"
-                if now - w.heartbeat_at < AGENT_LEASE_SECONDS
-                else "lost"
-            ),
-        }
-        for w in found
-    ]
     if args.json:
         print_json(rows)
         return 0
