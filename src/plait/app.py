@@ -112,11 +112,17 @@ def load_workflow(target: str, home: Home, *, check_children: bool = False) -> W
     return workflow
 
 
-def notices(workflow: Workflow) -> list[str]:
+def notices(workflow: Workflow, home: Home | None = None) -> list[str]:
     """Fields a run accepts but that do nothing here, to be said rather than ignored."""
     said: list[str] = list(workflow.notes)
-    if workflow.worker_selector or any(s.worker_selector for s in workflow.steps):
-        said.append("`workerSelector` is accepted, but this plait runs every step on this machine")
+    workers = home is not None and store_url(home) is not None
+    if workflow.worker_selector and not workers:
+        said.append(
+            "`workerSelector` is accepted, but workers need the PostgreSQL store: "
+            "this run runs on this machine"
+        )
+    if any(s.worker_selector for s in workflow.steps):
+        said.append("a step's `workerSelector` is accepted; the step runs with its run")
     return said
 
 
@@ -222,6 +228,8 @@ def start_run(
             queue=queue,
             max_active_runs=workflow.max_active_runs,
             dispatch="self",
+            selector=dict(workflow.worker_selector) or None,
+            lost_retries=workflow.retry_on_worker_lost,
         )
         with _stop_on_signals(agent) if handle_signals else nullcontext():
             started = wait_for_slot(
@@ -233,8 +241,10 @@ def start_run(
                 on_wait=on_wait,
                 stopping=agent.stopping,
             )
-            if not started:
+            if started is None:
                 return store.get_run(record.run_id)
+            if started:
+                return _follow(store, record.run_id, started, agent.stopping, on_wait)
             return execution.execute()
     finally:
         if own_store:
@@ -283,13 +293,41 @@ def retry_run(
             resuming=resume,
         )
         with _stop_on_signals(agent):
-            if not wait_for_slot(
+            started = wait_for_slot(
                 store, previous.run_id, queue, capacity, on_wait=on_wait, stopping=agent.stopping
-            ):
+            )
+            if started is None:
                 return store.get_run(previous.run_id)
+            if started:
+                return _follow(store, previous.run_id, started, agent.stopping, on_wait)
             return execution.execute()
     finally:
         store.close()
+
+
+def _follow(
+    store: RunStore,
+    run_id: str,
+    worker: str,
+    stopping: threading.Event,
+    on_wait: Callable[[str], None] | None,
+) -> RunRecord:
+    """A run that a worker runs (its ``workerSelector``): wait for its end, here; a signal to
+    this process stops it there."""
+    if on_wait is not None:
+        on_wait(f"sent to worker {worker}")
+    asked = False
+    while True:
+        record = store.get_run(run_id)
+        if record.status.is_final or record.status is RunStatus.WAITING:
+            return record
+        if stopping.is_set() and not asked:
+            store.request_stop(run_id)
+            asked = True
+        stopping.wait(_FOLLOW_SECONDS)
+
+
+_FOLLOW_SECONDS = 0.2
 
 
 def _steps_to_rerun(workflow: Workflow, step: str | None, downstream: bool) -> set[str] | None:
@@ -442,8 +480,19 @@ def run_claimed(
                     error=error.message,
                 )
             return store.get_run(run_id)
+        previous = None
+        if worker is not None and queued.attempt > 1:
+            # a retry, or a run queued again after its worker was lost: what ended well stays
+            previous = queued
+            previous.attempt -= 1
         execution = RunExecution(
-            agent, workflow, params=params, run_id=run_id, admitted=True, claim_epoch=epoch
+            agent,
+            workflow,
+            params=params,
+            run_id=None if previous is not None else run_id,
+            previous=previous,
+            admitted=True,
+            claim_epoch=epoch,
         )
         with _stop_on_signals(agent):
             try:

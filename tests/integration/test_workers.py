@@ -394,3 +394,34 @@ def _deepest(cluster: Cluster, root: str) -> str | None:
     except (ValueError, KeyError):
         return None
     return str(record["runId"]) if record["status"] == "running" else None
+
+
+# ------------------------------------------------------------------------- start and retry
+
+
+TWO_STEPS = """
+name: twostep
+workerSelector: {pool: f}
+steps:
+  - name: first
+    command: sh -c 'echo "$PLAIT_RUN_ID first" >> {ledger}; hostname'
+  - name: second
+    command: sh -c 'echo "$PLAIT_RUN_ID second" >> {ledger}; test -f {gate}'
+"""
+
+
+def test_start_and_retry_of_a_workflow_with_a_selector_run_on_a_worker(cluster: Cluster) -> None:
+    gate = cluster.root / "gate"
+    cluster.worker("w1", "pool=f")
+    cluster.workflow("twostep", TWO_STEPS.replace("{gate}", str(gate)))
+    started = cluster.plait("start", "-q", "twostep", timeout=120)
+    assert started.returncode == 1, started.stdout + started.stderr  # `second` fails
+    record = json.loads(cluster.plait("status", "twostep", "--json").stdout)
+    assert record["worker"] == "w1" and record["status"] == "failed"
+    gate.write_text("")
+    retried = cluster.plait("retry", "-q", "--run-id", record["runId"], timeout=120)
+    assert retried.returncode == 0, retried.stdout + retried.stderr + cluster.logs()
+    final = cluster.status(record["runId"])
+    assert final["status"] == "succeeded" and final["attempt"] == 2 and final["worker"] == "w1"
+    lines = [x.split()[1] for x in cluster.ledger_lines()]
+    assert lines == ["first", "second", "second"]  # `first` kept by the retry

@@ -67,7 +67,7 @@ def cmd_start(args: argparse.Namespace, extra: list[str]) -> int:
     home = Home.from_env()
     workflow = load_workflow(args.target, home, check_children=True)
     params = _given_params(args.params, extra)
-    for notice in notices(workflow):
+    for notice in notices(workflow, home):
         print(f"plait: note: {notice}", file=sys.stderr)
     observer = Progress() if sys.stderr.isatty() and not args.quiet else None
     store = open_store(home)

@@ -180,8 +180,10 @@ def wait_for_slot(
     no_wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
     stopping: threading.Event | None = None,
-) -> bool:
-    """Block until ``run_id`` holds a slot of ``queue``; False if stopped while waiting.
+) -> str | None:
+    """Block until ``run_id`` holds a slot of ``queue``: "" when this process runs it now,
+    or the id of the worker the claim sent it to (a ``workerSelector`` run, where there are
+    workers); None if stopped while waiting.
 
     Raises:
         QueueFull: with ``no_wait``, when the run cannot start at once (it is dequeued).
@@ -196,7 +198,7 @@ def wait_for_slot(
             recover(store)
         claim = store.claim(queue, lambda state: admit(state, capacity, run_id))
         if run_id in claim.claimed:
-            return True
+            return claim.placed.get(run_id, "")
         reason = claim.reason or f"queue {queue} is busy"
         if no_wait:
             store.dequeue(run_id, f"not started: {reason}")
@@ -206,6 +208,6 @@ def wait_for_slot(
             told = reason
         if stopping is not None and stopping.wait(POLL_SECONDS):
             store.dequeue(run_id, "stopped while waiting in its queue")
-            return False
+            return None
         if stopping is None:
             time.sleep(POLL_SECONDS)
