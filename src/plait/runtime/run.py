@@ -201,7 +201,9 @@ class RunExecution:
         configured = self.workflow.working_dir
         base = workflow_dir(self.workflow)
         if not configured:
-            return str(base)
+            # the workflow file's folder; on a machine without it (a worker, a retry after the
+            # folder went), the agent's own working directory
+            return str(base) if base.is_dir() else os.getcwd()
         path = Path(os.path.expanduser(os.path.expandvars(configured)))
         return str(path if path.is_absolute() else base / path)
 
