@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -19,6 +20,8 @@ from plait.store.sqlite import SQLiteStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from plait.store.base import RunStore
 
 __all__ = [
@@ -177,7 +180,7 @@ def _agent(
     for a database that cannot be reached (restarting) rather than fail the run at once.
     ``owner``: the worker whose agent this is."""
     store.patience = AGENT_STORE_PATIENCE_SECONDS
-    worker_pid = os.environ.pop("PLAIT_WORKER_PID", "") if owner else ""
+    worker_pid = os.environ.get("PLAIT_WORKER_PID", "") if owner else ""
     return Agent(
         store,
         home,
@@ -452,13 +455,20 @@ def _stored_workflow(store: RunStore, run_id: str, source: str) -> Workflow:
 
 
 def run_claimed(
-    run_id: str, *, home: Home, epoch: int | None = None, worker: str | None = None
+    run_id: str,
+    *,
+    home: Home,
+    epoch: int | None = None,
+    worker: str | None = None,
+    store: RunStore | None = None,
 ) -> RunRecord | None:
     """The agent of a run that the scheduler claimed from its queue: run it to its end. For
     a worker's run (``worker``, the claim's ``epoch``): None, and nothing done, when the run
-    is no longer that claim (a job delivered twice, a claim given back)."""
+    is no longer that claim (a job delivered twice, a claim given back). A ``store`` given
+    is left open."""
 
-    store = open_store(home)
+    own_store = store is None
+    store = open_store(home) if store is None else store
     try:
         queued = store.get_run(run_id)
         if worker is not None and (queued.owner != worker or queued.status != RunStatus.RUNNING):
@@ -501,5 +511,31 @@ def run_claimed(
                 if worker is None:
                     raise
                 return None  # another delivery of the same claim took it first
+    finally:
+        if own_store:
+            store.close()
+
+
+def serve_runs(home: Home, worker: str, requests: TextIO, replies: TextIO) -> None:
+    """A worker's agent process (``plait agent --serve``): one run after another, as its
+    worker sends them — a line "RUN_ID EPOCH" on ``requests``, answered by "RUN_ID CODE" on
+    ``replies`` (STATUS: the run's status at its end, or "-" when it was not this claim's
+    any more) — until ``requests`` ends. The store stays open from one run to the next."""
+    store = open_store(home)
+    try:
+        for line in requests:
+            run_id, _, epoch = line.strip().partition(" ")
+            if not run_id:
+                continue
+            try:
+                record = run_claimed(
+                    run_id, home=home, epoch=int(epoch), worker=worker, store=store
+                )
+                said = "-" if record is None else str(record.status)
+            except PlaitError as error:
+                print(f"plait agent: run {run_id}: {error.message}", file=sys.stderr, flush=True)
+                said = "error"
+            replies.write(f"{run_id} {said}\n")
+            replies.flush()
     finally:
         store.close()

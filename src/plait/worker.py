@@ -3,10 +3,10 @@
 A worker registers itself (id, host, labels, slots, version) and beats every few seconds; the
 dispatcher places a run whose ``workerSelector`` its labels satisfy on it while it has a free
 slot, and hands it over as a job in the worker's queue (see ``store.postgres_jobs``). For each
-job the worker starts the run's agent (``plait agent --run-id ID --epoch E --worker ID``), one
-process per run as the scheduler does locally, and waits for it; the agent takes the run over
-only at the claim's epoch, so a job delivered twice runs nothing. Children and ``parallel:``
-items run inside the agent.
+job the worker hands the run to one of its agent processes (``plait agent --serve``, one per
+slot, started once and reused: a run costs no process start) and waits for its end; the agent
+takes the run over only at the claim's epoch, so a job delivered twice runs nothing. Children
+and ``parallel:`` items run inside the agent.
 
 The worker's agents end with it: an agent whose worker is gone (kill -9, a crash) kills its
 steps and exits without a word, and the reaper of any scheduler marks the run "worker lost"
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -82,8 +83,7 @@ class Worker:
             version=version,
         )
         self.stopping = threading.Event()
-        self.agents: dict[str, subprocess.Popen[bytes]] = {}
-        self._lock = threading.Lock()
+        self.pool: AgentPool | None = None
 
     # ------------------------------------------------------------------ life
 
@@ -91,6 +91,9 @@ class Worker:
         """Register, take runs until stopped, then leave."""
         info = self.info
         self._refuse_a_live_twin()
+        log = self.home.logs_dir / "agents.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.pool = AgentPool(info.worker_id, info.slots, str(log))
         self.store.register_worker(info)
         _log.info(
             "worker %s on %s: labels %s, %d slots",
@@ -105,6 +108,7 @@ class Worker:
             self.store.serve_worker(info.worker_id, info.slots, self._handle, self.stopping)
         finally:
             self.stopping.set()
+            self.pool.close()
             try:
                 self.store.remove_worker(info.worker_id, info.pid)
             except PlaitError as error:
@@ -118,12 +122,8 @@ class Worker:
                 self.store.stop_worker(self.info.worker_id)
             except PlaitError:
                 pass
-        if hard:
-            with self._lock:
-                agents = list(self.agents.values())
-            for agent in agents:
-                if agent.poll() is None:
-                    agent.send_signal(signal.SIGTERM)
+        if hard and self.pool is not None:
+            self.pool.signal(signal.SIGTERM)
 
     def _refuse_a_live_twin(self) -> None:
         now = self.store.now()
@@ -149,35 +149,113 @@ class Worker:
     # ------------------------------------------------------------------ one run
 
     def _handle(self, run_id: str, epoch: int) -> None:
-        """Run the agent of ``run_id`` (claimed at ``epoch``) and wait for it."""
-        log = self.home.logs_dir / "agents.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PLAIT_WORKER_PID": str(os.getpid())}
-        args = ["agent", "--run-id", run_id, "--epoch", str(epoch)]
-        with open(log, "ab") as out:
-            agent = subprocess.Popen(
-                [sys.executable, "-m", "plait", *args, "--worker", self.info.worker_id],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                env=env,
-                start_new_session=True,  # a Ctrl-C of the worker's terminal is the worker's
-            )
-        with self._lock:
-            self.agents[run_id] = agent
-        try:
-            code = agent.wait()
-        finally:
-            with self._lock:
-                self.agents.pop(run_id, None)
-        if code < 0:  # killed: its run is failed now, not when a scheduler next looks
+        """Run ``run_id`` (claimed at ``epoch``) in one of the worker's agent processes."""
+        assert self.pool is not None
+        said = self.pool.run(run_id, epoch)
+        if said is None:  # the agent was killed: its run is failed now, not at a later look
             from plait.runtime.recovery import recover
 
             try:
                 recover(self.store)
             except PlaitError as error:
                 _log.warning("worker %s: %s", self.info.worker_id, error.message)
-        _log.info("worker %s: run %s ended (agent exit %s)", self.info.worker_id, run_id, code)
+        _log.info("worker %s: run %s: %s", self.info.worker_id, run_id, said or "agent lost")
+
+
+class _AgentProcess:
+    """One agent process of a worker (``plait agent --serve``): runs one run at a time, sent
+    as a line on its stdin, answered on its stdout."""
+
+    def __init__(self, worker_id: str, env: dict[str, str], log_path: str) -> None:
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "plait", "agent", "--serve", "--worker", worker_id],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                text=True,
+                bufsize=1,
+                start_new_session=True,  # a Ctrl-C of the worker's terminal is the worker's
+            )
+
+    def run(self, run_id: str, epoch: int) -> str | None:
+        """The run's end status ("-": not this claim's any more); None if the agent died."""
+        process = self.process
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(f"{run_id} {epoch}\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        except OSError:
+            line = ""
+        if not line:
+            process.wait()
+            return None
+        return line.split()[-1]
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+
+
+class AgentPool:
+    """The agent processes of a worker, one per slot, started once and reused from run to
+    run (the cost of starting a plait process is paid once, not per run). A killed agent
+    costs its run only; another is started in its place."""
+
+    def __init__(self, worker_id: str, size: int, log_path: str) -> None:
+        self.worker_id = worker_id
+        self.log_path = log_path
+        self.env = {**os.environ, "PLAIT_WORKER_PID": str(os.getpid())}
+        self._idle: queue.Queue[_AgentProcess] = queue.Queue()
+        self._lock = threading.Lock()
+        self.busy: dict[str, _AgentProcess] = {}
+        for _ in range(size):
+            self._idle.put(self._start())
+
+    def _start(self) -> _AgentProcess:
+        return _AgentProcess(self.worker_id, self.env, self.log_path)
+
+    def run(self, run_id: str, epoch: int) -> str | None:
+        agent = self._idle.get()
+        if agent.process.poll() is not None:
+            agent = self._start()
+        with self._lock:
+            self.busy[run_id] = agent
+        try:
+            said = agent.run(run_id, epoch)
+        finally:
+            with self._lock:
+                self.busy.pop(run_id, None)
+            if agent.process.poll() is None:
+                self._idle.put(agent)
+            else:
+                self._idle.put(self._start())
+        return said
+
+    def signal(self, sig: int) -> None:
+        with self._lock:
+            agents = list(self.busy.values())
+        for agent in agents:
+            if agent.process.poll() is None:
+                agent.process.send_signal(sig)
+
+    def close(self) -> None:
+        """End the idle agents (the busy ones end with their run: the worker waits for it)."""
+        while True:
+            try:
+                agent = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            agent.close()
+            try:
+                agent.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                agent.process.kill()
 
 
 def _alive(pid: int) -> bool:

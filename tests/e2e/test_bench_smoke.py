@@ -21,7 +21,7 @@ from tests.pg import PostgresServer
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 SCRIPTS = sorted(path.name for path in BENCH.glob("*.py"))
-NEEDS_POSTGRES = {"store.py"}
+NEEDS_POSTGRES = {"store.py", "workers.py"}
 TIMEOUT = 300.0
 CALLERS = ("PLAIT_HOME", "PLAIT_DAGS_DIR", "PLAIT_DATABASE_URL")
 

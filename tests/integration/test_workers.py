@@ -268,12 +268,7 @@ def test_kill_9_of_an_agent_with_its_worker_alive_fails_the_run_and_frees_the_sl
     run_id = cluster.enqueue("victim")
     step = _step_pid(cluster, run_id)
     agent = cluster.status(run_id)
-    agent_pid = int(
-        subprocess.run(
-            ["pgrep", "-f", f"plait agent --run-id {run_id}"], capture_output=True, text=True
-        ).stdout.split()[0]
-    )
-    os.kill(agent_pid, signal.SIGKILL)
+    os.kill(int(agent["pid"]), signal.SIGKILL)  # the agent process that runs it
     final = cluster.final(run_id)
     assert final["status"] == "failed" and final["error"] == "agent process exited", final
     assert agent["worker"] == "w1"

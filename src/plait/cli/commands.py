@@ -208,6 +208,20 @@ def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_agent(args: argparse.Namespace, extra: list[str]) -> int:
     from plait.app import run_claimed
 
+    if args.serve:
+        from plait.app import serve_runs
+        from plait.errors import UsageError
+
+        if not args.worker:
+            raise UsageError("agent: --serve needs --worker")
+        replies = os.fdopen(os.dup(1), "w", buffering=1)
+        os.dup2(2, 1)  # whatever else is printed goes to the log, not into the replies
+        serve_runs(Home.from_env(), args.worker, sys.stdin, replies)
+        return 0
+    if not args.run_id:
+        from plait.errors import UsageError
+
+        raise UsageError("agent: --run-id is required")
     record = run_claimed(
         args.run_id, home=Home.from_env(), epoch=args.epoch, worker=args.worker
     )

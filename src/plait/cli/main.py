@@ -110,9 +110,10 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     schedule_list.add_argument("--count", type=int, default=3, help="next run times to show")
 
     agent = add("agent")  # started by the scheduler (or a worker) for a queued run
-    agent.add_argument("--run-id", required=True)
+    agent.add_argument("--run-id", default=None)
     agent.add_argument("--epoch", type=int, default=None)
     agent.add_argument("--worker", default=None)
+    agent.add_argument("--serve", action="store_true")  # a worker's: runs sent on stdin
 
     dry = add("dry", help="show the plan and resolved commands; run nothing")
     dry.add_argument("target", metavar="FILE|NAME")

@@ -272,6 +272,7 @@ class RunRecord:
             "attempt": self.attempt,
             "source": self.source,
             "host": self.host,
+            "pid": self.pid,
             "worker": self.worker,
             "parentRunId": self.parent_run_id,
             "parentStep": self.parent_step,

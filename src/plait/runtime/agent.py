@@ -70,7 +70,11 @@ class Agent:
         self.home = home
         # The server's credentials are never handed to steps (or written into their logs).
         source = os.environ if environ is None else environ
-        self.environ = {k: v for k, v in source.items() if not k.startswith("PLAIT_AUTH_")}
+        self.environ = {
+            k: v
+            for k, v in source.items()
+            if not k.startswith("PLAIT_AUTH_") and k != "PLAIT_WORKER_PID"
+        }
         # Values of its environment whose names say they are secrets: masked in every run.
         self.masker = Masker(secrets_by_name(self.environ))
         self.observer: Observer = observer or Observer()
