@@ -19,7 +19,6 @@ from plait.store import Home
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-
     from plait.store.base import RunStore
 
 __all__ = [
@@ -222,9 +221,7 @@ def cmd_agent(args: argparse.Namespace, extra: list[str]) -> int:
         from plait.errors import UsageError
 
         raise UsageError("agent: --run-id is required")
-    record = run_claimed(
-        args.run_id, home=Home.from_env(), epoch=args.epoch, worker=args.worker
-    )
+    record = run_claimed(args.run_id, home=Home.from_env(), epoch=args.epoch, worker=args.worker)
     return 0 if record is None else exit_code(record.status)
 
 

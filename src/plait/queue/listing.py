@@ -32,10 +32,7 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
         state = QueueState(
             name,
             [e.max_active_runs for e in running],
-            [
-                Waiting(e.run_id, e.name, e.max_active_runs, e.dispatch, e.selector)
-                for e in waiting
-            ],
+            [Waiting(e.run_id, e.name, e.max_active_runs, e.dispatch, e.selector) for e in waiting],
             running_of,
             workers,
         )
