@@ -569,3 +569,37 @@ def test_text_items_split_as_the_reference_splits_them(cli, write, tmp_path) -> 
     assert (tmp_path / "object.txt").read_text() == '{"a": 1}\n'  # one JSON object: one item
     assert sorted((tmp_path / "commas.txt").read_text().split()) == ["x", "y", "z"]
     assert sorted((tmp_path / "words.txt").read_text().split()) == ["p", "q", "r"]
+
+
+def test_children_starting_while_the_agent_beats_are_not_taken_for_lost(
+    plait_bin, write
+) -> None:  # type: ignore[no-untyped-def]
+    """A child is covered by its agent's heartbeat only once the store holds it: a beat that
+    falls between a child's start and its first write must not cancel it as "lease lost".
+    A short lease makes the agent beat every 0.1 s, so hundreds of children start across beats."""
+    write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: list
+            command: seq 1 300
+            output: ITEMS
+          - name: map
+            run: item
+            parallel:
+              items: ${ITEMS}
+              maxConcurrent: 20
+            params: "N=${ITEM}"
+        ---
+        name: item
+        params:
+          - N: "0"
+        steps:
+          - name: emit
+            command: echo ${N}
+        """,
+    )
+    result = plait_bin("start", "fan.yaml", timeout=300, env={"PLAIT_LEASE_SECONDS": "0.6"})
+    assert result.code == 0, result.out + result.err
+    assert "lease lost" not in result.out

@@ -323,7 +323,6 @@ class RunExecution:
         if self.parent is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         self.record.started_at = self.store.now()
-        self.agent.started(self)
         if self.parent is not None:
             self.parent.run.adopt(self)
         try:
@@ -340,6 +339,8 @@ class RunExecution:
                 if self.parent is None:
                     self.record.definition = self.definition()
                 self.store.create_run(self.record, records)
+            # the agent's heartbeat covers the run once the store holds it at this epoch
+            self.agent.started(self)
             self.log(
                 f"run {self.run_id} of {workflow.name} started (attempt {self.record.attempt})"
             )
