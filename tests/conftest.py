@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from plait.cli.main import main
+from tests.cluster import Cluster
 from tests.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,3 +134,13 @@ def plait_bin(home: Path):  # type: ignore[no-untyped-def]
         return Result(done.returncode, done.stdout, done.stderr)
 
     return _run
+
+
+@pytest.fixture
+def cluster(home: Path, tmp_path: Path, store_backend: str) -> Iterator[Cluster]:
+    """Workers, a scheduler and the CLI of one distributed setup (``tests.cluster``)."""
+    made = Cluster(tmp_path)
+    try:
+        yield made
+    finally:
+        made.stop()

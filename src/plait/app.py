@@ -188,6 +188,7 @@ def _agent(
         observer=observer,
         base=load_base(home),
         log_cap=config.max_step_log_size,
+        ship_cap=config.max_shipped_log_size,
         smtp=config.smtp,
         owner=owner,
         worker_pid=int(worker_pid) if worker_pid.isdigit() else None,

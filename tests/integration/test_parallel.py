@@ -571,9 +571,7 @@ def test_text_items_split_as_the_reference_splits_them(cli, write, tmp_path) -> 
     assert sorted((tmp_path / "words.txt").read_text().split()) == ["p", "q", "r"]
 
 
-def test_children_starting_while_the_agent_beats_are_not_taken_for_lost(
-    plait_bin, write
-) -> None:  # type: ignore[no-untyped-def]
+def test_children_starting_while_the_agent_beats_are_not_taken_for_lost(plait_bin, write) -> None:  # type: ignore[no-untyped-def]
     """A child is covered by its agent's heartbeat only once the store holds it: a beat that
     falls between a child's start and its first write must not cancel it as "lease lost".
     A short lease makes the agent beat every 0.1 s, so hundreds of children start across beats."""

@@ -304,6 +304,28 @@ def test_retention_deletes_a_finished_tree_and_never_an_active_run(store: RunSto
     assert store.find_run("live") is not None
 
 
+def test_shipped_log_pieces_read_back_by_range_and_a_stale_epoch_ships_nothing(
+    store: RunStore,
+) -> None:
+    store.create_run(_run("r"), _steps("a"))
+    data = "ünï\n".encode() * 1000
+    pieces = [("/l/a.out", start, data[start : start + 700]) for start in range(0, len(data), 700)]
+    assert store.ship_log("r", 1, pieces[:3])
+    assert store.ship_log("r", 1, pieces[2:])  # a piece shipped twice is kept once
+    assert store.log_size("r", "/l/a.out") == len(data)
+    assert store.read_log("r", "/l/a.out", 0, len(data)) == data
+    assert store.read_log("r", "/l/a.out", 650, 1450) == data[650:1450]
+    assert store.read_log("r", "/l/a.out", len(data) - 5, len(data) + 100) == data[-5:]
+    assert store.read_log("r", "/l/a.out", 10, 10) == b""
+    assert store.log_size("r", "/l/other") == 0 and store.read_log("r", "/l/other", 0, 9) == b""
+    # a run taken over by another agent: the first one's late pieces are refused
+    assert not store.ship_log("r", 0, [("/l/a.err", 0, b"late")])
+    assert store.log_size("r", "/l/a.err") == 0
+    store.set_run_status("r", RunStatus.SUCCEEDED, finished_at=store.now() - 10 * 86400)
+    store.delete_run_tree("r")
+    assert store.log_size("r", "/l/a.out") == 0
+
+
 # ------------------------------------------------------------------------- migrations
 
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from plait.api.errors import COMMON_ERRORS, errors
-from plait.api.logs import DEFAULT_LIMIT, read_range
+from plait.api.logs import DEFAULT_LIMIT, LogSource, read_range
 from plait.api.runs import RunId, step_log_path
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError
@@ -197,7 +197,7 @@ async def _log_events(
     offset: int,
 ) -> AsyncIterator[str]:
     yield "retry: 2000\n\n"
-    path: str | None = None
+    path: LogSource | None = None
     position = offset
     pinged = time.monotonic()
     while not await request.is_disconnected():

@@ -2,19 +2,27 @@
 
 Nothing reads a whole file: forward reads stop at ``limit`` bytes and a tail reads backwards
 in blocks until it has its lines, so a 1 GB log answers as fast as a small one. A stream that
-wrote nothing has no file: a missing file reads as an empty log.
+wrote nothing has no file: a missing file reads as an empty log. A log is a file on this
+machine (its path) or a ``ShippedLog``: what the agent on another host copied into the store.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "LogSource",
     "LogWindow",
+    "ShippedLog",
     "read_head",
     "read_range",
     "read_tail",
@@ -63,20 +71,76 @@ def utf8_complete(data: bytes) -> int:
 _EMPTY = LogWindow(b"", 0, 0, 0, truncated=False)
 
 
-def _open(path: str) -> BinaryIO | None:
+@dataclass(frozen=True, slots=True)
+class ShippedLog:
+    """A log file of the run as its agent shipped it into the store (``path`` on its host);
+    the file itself, when it is on this machine and nothing of it was shipped."""
+
+    store: RunStore
+    run_id: str
+    path: str
+
+
+LogSource = str | ShippedLog  # a file here, or a shipped one
+
+
+class _File:
+    """An open log file: its size when opened, seek and read."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.size = os.fstat(handle.fileno()).st_size
+
+    def seek(self, position: int) -> None:
+        self._handle.seek(position)
+
+    def read(self, count: int) -> bytes:
+        return self._handle.read(count)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _Shipped(_File):
+    """A shipped log read from the store by byte ranges."""
+
+    def __init__(self, log: ShippedLog, size: int) -> None:
+        self._log = log
+        self.size = size
+        self._at = 0
+
+    def seek(self, position: int) -> None:
+        self._at = position
+
+    def read(self, count: int) -> bytes:
+        end = min(self._at + count, self.size)
+        data = self._log.store.read_log(self._log.run_id, self._log.path, self._at, end)
+        self._at += len(data)
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def _open(source: LogSource) -> _File | None:
+    if isinstance(source, ShippedLog):
+        size = source.store.log_size(source.run_id, source.path)
+        if size:
+            return _Shipped(source, size)
+        source = source.path
     try:
-        return open(path, "rb")
+        return _File(open(source, "rb"))
     except FileNotFoundError:
         return None
 
 
-def read_range(path: str, offset: int, limit: int) -> LogWindow:
+def read_range(path: LogSource, offset: int, limit: int) -> LogWindow:
     """Up to ``limit`` bytes from ``offset`` (negative: from the end), cut at a character."""
     opened = _open(path)
     if opened is None:
         return _EMPTY
-    with opened as handle:
-        size = os.fstat(handle.fileno()).st_size
+    with closing(opened) as handle:
+        size = handle.size
         start = max(0, size + offset) if offset < 0 else min(offset, size)
         handle.seek(start)
         data = handle.read(limit)
@@ -86,13 +150,13 @@ def read_range(path: str, offset: int, limit: int) -> LogWindow:
     return LogWindow(data, start, end, size, truncated=end < size)
 
 
-def read_head(path: str, lines: int, offset: int, limit: int) -> LogWindow:
+def read_head(path: LogSource, lines: int, offset: int, limit: int) -> LogWindow:
     """The first ``lines`` lines from ``offset`` (at most ``limit`` bytes)."""
     opened = _open(path)
     if opened is None:
         return _EMPTY
-    with opened as handle:
-        size = os.fstat(handle.fileno()).st_size
+    with closing(opened) as handle:
+        size = handle.size
         start = min(max(offset, 0), size)
         handle.seek(start)
         chunks: list[bytes] = []
@@ -116,13 +180,13 @@ def read_head(path: str, lines: int, offset: int, limit: int) -> LogWindow:
     return LogWindow(data, start, end, size, truncated=end < size)
 
 
-def read_tail(path: str, lines: int, limit: int) -> LogWindow:
+def read_tail(path: LogSource, lines: int, limit: int) -> LogWindow:
     """The last ``lines`` lines (a final line without newline counts), at most ``limit`` bytes."""
     opened = _open(path)
     if opened is None:
         return _EMPTY
-    with opened as handle:
-        size = os.fstat(handle.fileno()).st_size
+    with closing(opened) as handle:
+        size = handle.size
         if size == 0 or lines <= 0:
             return LogWindow(b"", size, size, size, truncated=size > 0)
         handle.seek(size - 1)

@@ -13,7 +13,15 @@ from pydantic import BaseModel, Field
 
 from plait.api.catalogue import relative_file
 from plait.api.errors import COMMON_ERRORS, ApiError, errors
-from plait.api.logs import DEFAULT_LIMIT, MAX_LIMIT, read_head, read_range, read_tail
+from plait.api.logs import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    LogSource,
+    ShippedLog,
+    read_head,
+    read_range,
+    read_tail,
+)
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, RunStateError
 from plait.model import RunRecord, RunStatus, StepRecord, StepStatus
@@ -306,8 +314,9 @@ def dequeue(run_id: RunId, services: Svc) -> dict[str, Any]:
 
 def step_log_path(
     services: Services, run_id: str, step: str, stream: str, attempt: int | None
-) -> tuple[RunRecord, StepRecord, str | None]:
-    """The run, the step (or the given attempt of it) and its log file for ``stream``."""
+) -> tuple[RunRecord, StepRecord, LogSource | None]:
+    """The run, the step (or the given attempt of it) and its log for ``stream``: the file,
+    or with a store that ships logs (PostgreSQL), what the agent wherever it ran shipped."""
     run = services.store.get_run(run_id)
     try:
         record = run.step(step)
@@ -318,7 +327,10 @@ def step_log_path(
         if not earlier:
             raise NotFoundError(f"step {step} of run {run_id} has no attempt {attempt}")
         record = earlier[0]
-    return run, record, record.stderr_path if stream == "stderr" else record.stdout_path
+    path = record.stderr_path if stream == "stderr" else record.stdout_path
+    if path and services.store.SHIPS_LOGS:
+        return run, record, ShippedLog(services.store, run_id, path)
+    return run, record, path
 
 
 @router.get(
@@ -353,7 +365,10 @@ def get_log(
         window = read_head(path, head, offset, limit or MAX_LIMIT)
     else:
         window = read_range(path, offset, limit or DEFAULT_LIMIT)
-    cap = services.config().max_step_log_size
+    config = services.config()
+    cap = config.max_step_log_size
+    if isinstance(path, ShippedLog):
+        cap = min(cap, config.max_shipped_log_size)
     return {
         **window.to_json(),
         "stream": stream,

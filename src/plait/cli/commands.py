@@ -7,7 +7,6 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 from plait.app import load_base, load_workflow, notices, open_store, resolve_name, start_run
 from plait.cli.exit_codes import exit_code
@@ -337,7 +336,7 @@ def cmd_logs(args: argparse.Namespace, extra: list[str]) -> int:
         path = step.stderr_path if args.stderr else step.stdout_path
         if not path:
             raise NotFoundError(f"step {args.step} of run {run.run_id} has no log yet")
-        _copy_log(Path(path), follow=args.follow, store=store, run_id=run.run_id)
+        _copy_log(path, follow=args.follow, store=store, run_id=run.run_id)
     finally:
         store.close()
     return 0
@@ -357,28 +356,27 @@ def _log_step(store: RunStore, run: RunRecord, name: str, attempt: int | None) -
     raise NotFoundError(f"step {name} of run {run.run_id} has no attempt {attempt}")
 
 
-def _copy_log(path: Path, *, follow: bool, store: RunStore, run_id: str) -> None:
+def _copy_log(path: str, *, follow: bool, store: RunStore, run_id: str) -> None:
+    """Print a step's log (the file, or with a store that ships logs what was shipped of it);
+    with ``follow``, what it writes after too, until its run ends."""
+    from plait.api.logs import LogSource, ShippedLog, read_range
+
+    source: LogSource = ShippedLog(store, run_id, path) if store.SHIPS_LOGS else path
     out = sys.stdout.buffer
-    while True:  # a stream that wrote nothing (yet) has no file
-        try:
-            handle = open(path, "rb")  # noqa: SIM115 (closed by the with below)
-            break
-        except FileNotFoundError:
-            if not follow or store.get_run(run_id).status.is_final:
-                return
-            time.sleep(0.2)
-    with handle:
-        while True:
-            chunk = handle.read(65536)
-            if chunk:
-                out.write(chunk)
-                continue
-            out.flush()
-            if not follow or store.get_run(run_id).status.is_final:
-                rest = handle.read()
-                out.write(rest)
-                out.flush()
-                return
+    position = 0
+    last = not follow
+    while True:
+        window = read_range(source, position, 1024 * 1024)
+        if window.content:
+            out.write(window.content)
+            position = window.next_offset
+            continue
+        out.flush()
+        if last:
+            return
+        # the run's end is read first: what was written before it is read after, then stop
+        last = store.get_run(run_id).status.is_final
+        if not last:
             time.sleep(0.2)
 
 

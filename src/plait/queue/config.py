@@ -11,6 +11,7 @@ class Config:
     __slots__ = (
         "max_param_size",
         "max_request_size",
+        "max_shipped_log_size",
         "max_step_log_size",
         "queues",
         "smtp",
@@ -27,10 +28,13 @@ class Config:
         max_param_size: int = 256 * 1024,
         smtp: dict[str, str] | None = None,
         store_url: str | None = None,
+        max_shipped_log_size: int = 50 * 1024 * 1024,
     ) -> None:
         self.queues = dict() if queues is None else queues  # name → maxConcurrency
         self.timezone = timezone
         self.max_step_log_size = max_step_log_size  # bytes of each stream of a step attempt
+        # bytes of each stream of a step attempt copied into a PostgreSQL store
+        self.max_shipped_log_size = max_shipped_log_size
         self.max_request_size = max_request_size  # bytes of an API request body
         self.max_param_size = max_param_size  # bytes of one param value given to the API
         self.smtp = dict() if smtp is None else smtp  # the default SMTP server

@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.model import Workflow
     from plait.runtime.run import RunExecution
+    from plait.runtime.shipping import LogShipper
     from plait.store import Home
     from plait.store.base import RunStore
 
@@ -59,6 +60,7 @@ class Agent:
         observer: Observer | None = None,
         base: Workflow | None = None,
         log_cap: int = DEFAULT_LOG_CAP,
+        ship_cap: int | None = None,
         smtp: Mapping[str, str] | None = None,
         owner: str | None = None,
         worker_pid: int | None = None,
@@ -66,6 +68,12 @@ class Agent:
         self.store = store
         self.worker_pid = worker_pid  # the worker process whose agent this is
         self.log_cap = log_cap  # bytes kept of each stream of each step attempt
+        # step logs copied into the store for readers on other hosts (PostgreSQL)
+        self.shipper: LogShipper | None = None
+        if getattr(store, "SHIPS_LOGS", False):
+            from plait.runtime.shipping import DEFAULT_SHIP_CAP, LogShipper
+
+            self.shipper = LogShipper(store, DEFAULT_SHIP_CAP if ship_cap is None else ship_cap)
         self.smtp: Mapping[str, str] = smtp or {}  # config.yaml's mail server
         self.home = home
         # The server's credentials are never handed to steps (or written into their logs).

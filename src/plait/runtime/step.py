@@ -282,7 +282,12 @@ class StepExecution:
         cap = self.run.agent.log_cap
         merged = (self.step.log_output or self.run.workflow.log_output) == "merged"
         stderr = record.stdout_path if merged else record.stderr_path
-        return LogSink(record.stdout_path, self.masker, cap), LogSink(stderr, self.masker, cap)
+        shipper = self.run.agent.shipper
+        ship = shipper.for_run(self.run) if shipper is not None else None
+        return (
+            LogSink(record.stdout_path, self.masker, cap, ship),
+            LogSink(stderr, self.masker, cap, ship),
+        )
 
     def _timeout(self) -> tuple[float | None, bool]:
         if self.record.handler:

@@ -35,6 +35,7 @@ _QUEUE_KEYS = ("name", "maxConcurrency", "max_concurrency")
 # (section, key) → the name of the setting (its default is in queue.config.Config)
 SIZES = {
     ("logs", "maxStepLogSize"): "max_step_log_size",
+    ("logs", "maxShippedLogSize"): "max_shipped_log_size",
     ("server", "maxRequestSize"): "max_request_size",
     ("server", "maxParamSize"): "max_param_size",
 }

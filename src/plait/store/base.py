@@ -403,6 +403,25 @@ class RunStore(Protocol):
         """Every queued or running root run, by queue then position."""
         ...
 
+    # ----------------------------------------------------------------- shipped logs
+
+    # Whether agents copy what steps write to their log files into the store, for readers on
+    # other hosts (PostgreSQL). A log file is named by its path on the agent's host.
+    SHIPS_LOGS: bool
+
+    def ship_log(self, run_id: str, epoch: int, chunks: list[tuple[str, int, bytes]]) -> bool:
+        """Keep pieces ``(path, start, data)`` of the run's log files, if the run is still at
+        ``epoch`` (False, and nothing kept, when it is not). A piece kept before is kept once."""
+        ...
+
+    def log_size(self, run_id: str, path: str) -> int:
+        """How many bytes of the log file ``path`` of the run were shipped (0 for none)."""
+        ...
+
+    def read_log(self, run_id: str, path: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` of a shipped log file (fewer when it is shorter)."""
+        ...
+
     # ----------------------------------------------------------------- workers
 
     def worker_slots(self) -> list[WorkerSlots] | None:

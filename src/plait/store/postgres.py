@@ -224,6 +224,7 @@ class PostgresStore(SQLStore):
     # ----------------------------------------------------------------- workers
 
     HAS_WORKERS = True
+    SHIPS_LOGS = True
 
     def _send_to_worker(self, db: Any, worker: str, run_id: str, epoch: int) -> None:
         from plait.store import postgres_jobs

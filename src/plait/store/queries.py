@@ -345,3 +345,16 @@ SELECT runs.id, runs.log_dir FROM runs JOIN tree ON runs.id = tree.id
 DELETE_RUN = "DELETE FROM runs WHERE id = ?"
 DELETE_STEPS = "DELETE FROM steps WHERE run_id = ?"
 DELETE_ATTEMPTS = "DELETE FROM step_attempts WHERE run_id = ?"
+DELETE_LOG_CHUNKS = "DELETE FROM log_chunks WHERE run_id = ?"
+
+# ----------------------------------------------------------------- shipped logs
+
+RUN_AT_EPOCH = "SELECT 1 FROM runs WHERE id = ? AND epoch = ?"
+INSERT_LOG_CHUNK = """
+INSERT INTO log_chunks (run_id, path, start, data) VALUES (?, ?, ?, ?)
+ON CONFLICT (run_id, path, start) DO NOTHING"""
+SELECT_LOG_SIZE = "SELECT MAX(start + length(data)) FROM log_chunks WHERE run_id = ? AND path = ?"
+SELECT_LOG_CHUNKS = """
+SELECT start, data FROM log_chunks
+WHERE run_id = ? AND path = ? AND start < ? AND start + length(data) > ?
+ORDER BY start"""

@@ -138,6 +138,37 @@ class SQLStore:
                     lost.add(run_id)
         return lost
 
+    # ----------------------------------------------------------------- shipped logs
+
+    SHIPS_LOGS = False  # whether agents copy step logs into the store (PostgreSQL)
+
+    def ship_log(self, run_id: str, epoch: int, chunks: list[tuple[str, int, bytes]]) -> bool:
+        with self._transaction() as db:
+            if db.execute(q.RUN_AT_EPOCH, (run_id, epoch)).fetchone() is None:
+                return False
+            db.executemany(
+                q.INSERT_LOG_CHUNK, [(run_id, path, start, data) for path, start, data in chunks]
+            )
+        return True
+
+    def log_size(self, run_id: str, path: str) -> int:
+        return int(self._scalar(q.SELECT_LOG_SIZE, (run_id, path)) or 0)
+
+    def read_log(self, run_id: str, path: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        pieces: list[bytes] = []
+        at = start
+        for chunk_start, data in self._all(q.SELECT_LOG_CHUNKS, (run_id, path, end, start)):
+            data = bytes(data)
+            if chunk_start > at:  # a piece never shipped (cut by a kill): the reader sees a gap
+                break
+            pieces.append(data[at - chunk_start : end - chunk_start])
+            at = chunk_start + len(data)
+            if at >= end:
+                break
+        return b"".join(pieces)
+
     def definition(self, run_id: str) -> dict[str, str] | None:
         """The workflow files' texts stored with the run's root run, or None."""
         row = self._one(
@@ -611,6 +642,7 @@ class SQLStore:
             rows = db.execute(q.SELECT_TREE, (run_id,)).fetchall()
             for tree_id, _ in rows:
                 db.execute(q.DELETE_ATTEMPTS, (tree_id,))
+                db.execute(q.DELETE_LOG_CHUNKS, (tree_id,))
                 db.execute(q.DELETE_STEPS, (tree_id,))
                 db.execute(q.DELETE_RUN, (tree_id,))
         return [str(r[1]) for r in rows if r[1]]
