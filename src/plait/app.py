@@ -129,6 +129,32 @@ def notices(workflow: Workflow, home: Home | None = None) -> list[str]:
     return said
 
 
+def worker_warnings(workflow: Workflow, home: Home) -> list[str]:
+    """For ``validate``: each ``workerSelector`` of the workflow (its own, its steps') that no
+    registered worker could serve, with the PostgreSQL store (its runs would wait)."""
+    given = [("workerSelector", workflow.worker_selector)] + [
+        (f"step {s.name}: workerSelector", s.worker_selector) for s in workflow.steps
+    ]
+    selectors = [(where, dict(sel)) for where, sel in given if sel]
+    if not selectors or store_url(home) is None:
+        return []
+    from plait.queue.admission import labels_text
+
+    try:
+        store = open_store(home)
+        try:
+            registered = [w.labels for w in store.workers()]
+        finally:
+            store.close()
+    except PlaitError as error:
+        return [f"cannot check the workers of the store: {error.message}"]
+    return [
+        f"{where}: no registered worker has {labels_text(sel)}; its runs wait until one does"
+        for where, sel in selectors
+        if not any(all(labels.get(k) == v for k, v in sel.items()) for labels in registered)
+    ]
+
+
 def load_base(home: Home) -> Workflow | None:
     """``$PLAIT_HOME/base.yaml``: env, params, shell and handlers under every workflow."""
     path = home.base_config

@@ -298,3 +298,16 @@ def test_start_and_retry_of_a_workflow_with_a_selector_run_on_a_worker(cluster: 
     assert final["status"] == "succeeded" and final["attempt"] == 2 and final["worker"] == "w1"
     lines = [x.split()[1] for x in cluster.ledger_lines()]
     assert lines == ["first", "second", "second"]  # `first` kept by the retry
+
+
+def test_validate_warns_when_no_registered_worker_could_take_a_workflow(
+    cluster: Cluster,
+) -> None:
+    cluster.workflow("train", ledger_flow("train", '{gpu: "true"}'))
+    path = str(cluster.dags / "train.yaml")
+    done = cluster.plait("validate", path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: workerSelector: no registered worker has gpu=true" in done.stderr
+    cluster.worker("gpu-box", "gpu=true,zone=us")
+    done = cluster.plait("validate", path)
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr

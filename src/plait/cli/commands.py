@@ -8,7 +8,15 @@ import sys
 import threading
 import time
 
-from plait.app import load_base, load_workflow, notices, open_store, resolve_name, start_run
+from plait.app import (
+    load_base,
+    load_workflow,
+    notices,
+    open_store,
+    resolve_name,
+    start_run,
+    worker_warnings,
+)
 from plait.cli.exit_codes import exit_code
 from plait.cli.main import print_json
 from plait.cli.render import Progress, history_table, run_tree
@@ -269,6 +277,8 @@ def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
             print(message, file=sys.stderr)
         else:
             print(f"{name}: ok ({workflow.name}, {len(workflow.steps)} steps)")
+            for warning in worker_warnings(workflow, home):
+                print(f"{name}: warning: {warning}", file=sys.stderr)
     return 1 if failed else 0
 
 
