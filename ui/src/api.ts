@@ -165,6 +165,19 @@ export interface Queue {
   waiting: string[];
   runs: QueueRun[];
 }
+export interface Worker {
+  id: string;
+  host: string;
+  pid: number;
+  labels: Record<string, string>;
+  slots: number;
+  busy: number;
+  runs: string[];
+  version: string;
+  startedAt: string | null;
+  heartbeatAt: string | null;
+  state: "live" | "stopping" | "lost";
+}
 export interface Problem {
   line: number | null;
   field: string | null;
@@ -271,6 +284,7 @@ export const api = {
   logStreamUrl: (runId: string, step: string, q: Record<string, string | number | undefined>) =>
     `${BASE}/runs/${enc(runId)}/steps/${enc(step)}/log/stream${qs(q)}`,
   queues: () => request<Queue[] | { queues: Queue[] }>("GET", `/queues`),
+  workers: () => request<{ workers: Worker[] }>("GET", `/workers`),
   scheduler: () => request<{ active: boolean; owner: string | null }>("GET", `/scheduler`),
 };
 

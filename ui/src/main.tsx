@@ -9,6 +9,7 @@ import { RunPage } from "./pages/Run";
 import { ItemsPage } from "./pages/Items";
 import { LogPage } from "./pages/Log";
 import { QueuesPage } from "./pages/Queues";
+import { WorkersPage } from "./pages/Workers";
 
 function App() {
   return (
@@ -23,6 +24,7 @@ function App() {
           </NavLink>
           <NavLink to="/workflows">Workflows</NavLink>
           <NavLink to="/queues">Queues</NavLink>
+          <NavLink to="/workers">Workers</NavLink>
         </nav>
         <span className="spacer" />
         <a href="/api/docs" className="muted small" target="_blank" rel="noreferrer">
@@ -38,6 +40,7 @@ function App() {
           <Route path="/runs/:runId/steps/:step/items" element={<ItemsPage />} />
           <Route path="/runs/:runId/steps/:step/log" element={<LogPage />} />
           <Route path="/queues" element={<QueuesPage />} />
+          <Route path="/workers" element={<WorkersPage />} />
           <Route
             path="*"
             element={
