@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import LEASE, Cluster, wait_for
+from tests.pg import PostgresServer
 
 pytestmark = pytest.mark.postgres_only(reason="workers share a PostgreSQL store")
 
@@ -191,6 +192,50 @@ def test_kill_9_of_a_worker_mid_step_loses_the_run_and_retry_on_worker_lost_runs
     assert len(starts) == 2  # once on the lost worker, once again: retryOnWorkerLost 1
 
 
+def _peak(lines: list[str], run_ids: set[str]) -> int:
+    """The most of ``run_ids`` running at once, by the ledger's order of starts and ends."""
+    running = peak = 0
+    for line in lines:
+        run_id, event = line.split()[:2]
+        if run_id in run_ids:
+            running += 1 if event == "start" else -1
+            peak = max(peak, running)
+    return peak
+
+
+def test_max_active_runs_and_queue_capacity_hold_across_four_workers_first_come_first_served(
+    cluster: Cluster,
+) -> None:
+    cluster.home.mkdir(parents=True, exist_ok=True)
+    (cluster.home / "config.yaml").write_text("queues:\n  - name: shared\n    maxConcurrency: 3\n")
+    for n in range(4):
+        cluster.worker(f"w{n}", "pool=adm", slots=2)
+    cluster.workflow(
+        "limited", ledger_flow("limited", "{pool: adm}", sleep=0.4, extra="maxActiveRuns: 2")
+    )
+    for name in ("qa", "qb"):
+        cluster.workflow(
+            name,
+            ledger_flow(name, "{pool: adm}", sleep=0.4, extra="queue: shared\nmaxActiveRuns: 5"),
+        )
+    limited = [cluster.enqueue("limited") for _ in range(8)]
+    shared = [cluster.enqueue("qa" if i % 2 else "qb") for i in range(10)]
+    cluster.scheduler()  # every run is queued before any can start
+    finals = [cluster.final(run_id, timeout=180) for run_id in limited + shared]
+    assert all(f["status"] == "succeeded" for f in finals), (finals, cluster.logs())
+    assert len({f["worker"] for f in finals}) > 1  # spread over the workers
+    lines = cluster.ledger_lines()
+    assert _peak(lines, set(limited)) == 2
+    assert _peak(lines, set(shared)) == 3
+    starts = [line.split()[0] for line in lines if line.split()[1] == "start"]
+    assert len(starts) == len(limited) + len(shared)  # each ran once
+    # first come, first served: runs admitted together (up to the limit at once) write their
+    # start lines in any order, so each run starts within the limit of its place in the queue
+    for runs, limit in ((limited, 2), (shared, 3)):
+        order = [r for r in starts if r in runs]
+        assert all(abs(order.index(r) - place) < limit for place, r in enumerate(runs)), order
+
+
 # ------------------------------------------------------------------------- stop, API
 
 
@@ -311,3 +356,51 @@ def test_validate_warns_when_no_registered_worker_could_take_a_workflow(
     cluster.worker("gpu-box", "gpu=true,zone=us")
     done = cluster.plait("validate", path)
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+
+
+# ------------------------------------------------------------------------- PostgreSQL restarts
+
+THREE_STEPS = """
+name: steady
+workerSelector: {pool: pg}
+steps:
+  - name: a
+    command: >-
+      sh -c 'echo "$PLAIT_RUN_ID start a" >> {ledger}; sleep 4;
+      echo "$PLAIT_RUN_ID end a" >> {ledger}'
+  - name: b
+    command: >-
+      sh -c 'echo "$PLAIT_RUN_ID start b" >> {ledger};
+      echo "$PLAIT_RUN_ID end b" >> {ledger}'
+    depends: [a]
+"""
+
+
+def test_postgresql_restarted_mid_run_the_workers_go_on_and_nothing_runs_twice(
+    cluster: Cluster, postgres: PostgresServer
+) -> None:
+    if postgres.external:
+        pytest.skip("PLAIT_TEST_DATABASE_URL: an outside server is not restarted by the tests")
+    # a lease long enough to ride out a restart: agents wait for the store up to half of it
+    cluster.env["PLAIT_LEASE_SECONDS"] = "20"
+    cluster.worker("p1", "pool=pg", slots=2)
+    cluster.worker("p2", "pool=pg", slots=2)
+    cluster.scheduler()
+    cluster.workflow("steady", THREE_STEPS)
+    runs = [cluster.enqueue("steady") for _ in range(3)]
+    wait_for(
+        lambda: sum(x.endswith("start a") for x in cluster.ledger_lines()) >= 3,
+        90,
+        "every run to be in its first step",
+    )
+    postgres.restart(down_seconds=2)
+    finals = [cluster.final(run_id, timeout=180) for run_id in runs]
+    assert all(f["status"] == "succeeded" for f in finals), (finals, cluster.logs())
+    lines = cluster.ledger_lines()
+    for run_id in runs:
+        assert [x.split(" ", 1)[1] for x in lines if x.startswith(run_id)] == [
+            "start a", "end a", "start b", "end b"
+        ]  # fmt: skip
+    after = cluster.enqueue("steady")  # workers and scheduler are connected again
+    assert cluster.final(after, timeout=120)["status"] == "succeeded", cluster.logs()
+    assert all(cluster.live(w) for w in ("p1", "p2"))

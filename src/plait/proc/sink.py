@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Protocol
 
 from plait.model.secret import Masker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object
 
 __all__ = ["DEFAULT_LOG_CAP", "LogSink", "Shipping", "cut_notice"]
 
