@@ -634,6 +634,8 @@ def test_the_workers_page_shows_who_is_there_and_what_they_hold(
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "on-a-worker.yaml").write_text(textwrap.dedent(WORKER_FLOW).lstrip())
+    stranded = WORKER_FLOW.replace("on-a-worker", "stranded").replace("pool: ui", "pool: gpu")
+    (dags / "stranded.yaml").write_text(textwrap.dedent(stranded).lstrip())
     extra = {"PLAIT_DATABASE_URL": postgres.new_database(), "PLAIT_LEASE_SECONDS": "3"}
     env = server_env(tmp_path / "home", dags, extra)
     processes: list[subprocess.Popen[bytes]] = []
@@ -666,7 +668,14 @@ def test_the_workers_page_shows_who_is_there_and_what_they_hold(
             shot(page, "30-workers")
             row.get_by_role("link").first.click()
             expect(page).to_have_url(re.compile(f"/runs/{run_id}$"))
+            expect(page.locator(".head-meta")).to_contain_text("on ui-box")
             api(base, "POST", f"/runs/{run_id}/stop", {})
+            # a run that no worker can take says why on its page
+            stranded = api(base, "POST", "/workflows/stranded/enqueue", {})["runId"]
+            page.goto(f"/runs/{stranded}")
+            expect(page.get_by_test_id("waiting-reason")).to_have_text(
+                "waiting: no worker with pool=gpu", timeout=60_000
+            )
         finally:
             context.close()
             for process in processes:

@@ -56,6 +56,10 @@ def test_runs_go_to_the_workers_whose_labels_match_and_others_wait_saying_why(
     listing = json.loads(cluster.plait("queue", "list", "--json").stdout)
     reasons = {r["runId"]: r["reason"] for q in listing for r in q["runs"]}
     assert reasons[both] == "no worker with gpu=true,zone=eu"
+    # plait status says it too, in its tree and its JSON
+    assert cluster.status(both)["waitingReason"] == "no worker with gpu=true,zone=eu"
+    shown = cluster.plait("status", "--run-id", both).stdout
+    assert "waiting: no worker with gpu=true,zone=eu" in shown.splitlines()[1], shown
     workers = {w["id"]: w for w in json.loads(cluster.plait("workers", "--json").stdout)}
     assert workers["gpu-box"]["labels"] == {"gpu": "true", "zone": "us"}
     assert workers["eu-box"]["slots"] == 2 and workers["eu-box"]["busy"] == 0

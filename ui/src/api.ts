@@ -136,6 +136,10 @@ export interface RunDetail extends RunSummary {
   children: ChildRef[];
   attempts: Record<string, StepRecord[]>;
   ancestors: Ancestor[];
+  /** Why a queued run does not run yet ("no worker with gpu=true", ...). */
+  waitingReason?: string | null;
+  /** The worker that holds the run (PostgreSQL store with workers). */
+  worker?: string | null;
 }
 export interface LogChunk {
   content: string;

@@ -155,6 +155,10 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
         if step.attempt > 1
     }
     body["ancestors"] = services.browse.ancestors(run_id)
+    if run.status is RunStatus.QUEUED:
+        from plait.queue.listing import waiting_reason
+
+        body["waitingReason"] = waiting_reason(services.store, services.config(), run_id)
     for step, shown in zip(run.steps, body["steps"], strict=True):
         if step.status is StepStatus.WAITING:
             from plait.runtime.executors.hitl import request_of

@@ -21,7 +21,7 @@ from plait.cli.exit_codes import exit_code
 from plait.cli.main import print_json
 from plait.cli.render import Progress, history_table, run_tree
 from plait.errors import NotFoundError, PlaitError, RunStateError, UsageError
-from plait.model import ACTIVE_RUN_STATUSES, Param, RunRecord, StepRecord
+from plait.model import ACTIVE_RUN_STATUSES, Param, RunRecord, RunStatus, StepRecord
 from plait.store import Home
 
 TYPE_CHECKING = False
@@ -313,10 +313,19 @@ def cmd_status(args: argparse.Namespace, extra: list[str]) -> int:
     store = _store_or_none(home)
     try:
         run = _find_run(store, home, args.target, args.run_id)
+        reason = None
+        if run.status is RunStatus.QUEUED:
+            from plait.queue import load_config
+            from plait.queue.listing import waiting_reason
+
+            reason = waiting_reason(store, load_config(home.config_file), run.run_id)
         if args.json:
-            print_json(run.to_json())
+            print_json({**run.to_json(), **({"waitingReason": reason} if reason else {})})
         else:
-            print("\n".join(run_tree(run, store.get_run)))
+            lines = run_tree(run, store.get_run)
+            if reason:
+                lines.insert(1, f"  waiting: {reason}")
+            print("\n".join(lines))
     finally:
         store.close()
     return 0

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from plait.store.base import RunStore
 
-__all__ = ["queue_listing"]
+__all__ = ["queue_listing", "waiting_reason"]
 
 
 def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
@@ -67,3 +67,12 @@ def _entry(entry: QueueEntry, position: int | None, reason: str | None) -> dict[
         "startedAt": iso_time(entry.started_at),
         "reason": reason,
     }
+
+
+def waiting_reason(store: RunStore, config: Config, run_id: str) -> str | None:
+    """Why the queued run ``run_id`` does not run yet (as ``plait queue list`` says it), or
+    None when it is not waiting in a queue."""
+    for queue in queue_listing(store, config):
+        if run_id in queue["waiting"]:
+            return next((r["reason"] for r in queue["runs"] if r["runId"] == run_id), None)
+    return None

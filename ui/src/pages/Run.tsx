@@ -134,6 +134,16 @@ export function RunPage() {
           <div className="head-meta">
             <StatusBadge status={run.status} />
             {run.attempt > 1 ? <span className="tag">attempt {run.attempt}</span> : null}
+            {run.waitingReason ? (
+              <span className="tag" data-testid="waiting-reason">
+                waiting: {run.waitingReason}
+              </span>
+            ) : null}
+            {run.worker ? (
+              <Link to="/workers" className="tag mono" title="the worker that holds the run">
+                on {run.worker}
+              </Link>
+            ) : null}
             <span className="muted">started {fmtTime(run.startedAt)}</span>
             <span className="muted">
               {finished ? "took" : "running for"} <strong>{fmtDuration(total)}</strong>
