@@ -29,6 +29,7 @@ STOP_POLL_SECONDS = min(0.5, HEARTBEAT_SECONDS)
 # expires and another agent may take them: a worker cut off from the store never runs a step
 # at the same time as its successor.
 FENCE_SECONDS = AGENT_LEASE_SECONDS * 0.6
+FENCE_GRACE_SECONDS = AGENT_LEASE_SECONDS * 0.2
 
 
 class Observer:
@@ -94,13 +95,16 @@ class Agent:
         self._lock = threading.Lock()
         self._runs: dict[str, RunExecution] = {}
         self._beat: threading.Thread | None = None
+        self._renewed = time.monotonic()  # when the leases of this agent's runs were renewed
 
     def started(self, run: RunExecution) -> None:
         with self._lock:
             self._runs[run.run_id] = run
             if self._beat is None:
+                self._renewed = time.monotonic()  # the run was just written: its lease is fresh
                 self._beat = threading.Thread(target=self._heartbeat, daemon=True)
                 self._beat.start()
+                threading.Thread(target=self._fence, args=(self._beat,), daemon=True).start()
 
     def finished(self, run: RunExecution) -> None:
         with self._lock:
@@ -127,11 +131,25 @@ class Agent:
         kill_leftovers(run_ids)
         os._exit(70)
 
+    def _fence(self, beat: threading.Thread) -> None:
+        """While ``beat`` renews the leases: when they have not been renewed for
+        ``FENCE_SECONDS`` (the store is cut off, or a call to it hangs), stop every run
+        before its lease can expire and another agent takes it."""
+        while beat.is_alive():
+            time.sleep(STOP_POLL_SECONDS)
+            if time.monotonic() - self._renewed <= FENCE_SECONDS:
+                continue
+            with self._lock:
+                runs = list(self._runs.values())
+            for run in runs:
+                if not run.stopping.is_set():
+                    # what ignores SIGTERM is killed well before the lease expires
+                    run.cancel("lease lost: the store cannot be reached", FENCE_GRACE_SECONDS)
+
     def _heartbeat(self) -> None:
         """Keep the runs' heartbeat fresh and act on stops asked for by other processes, for as
         long as this agent has runs (a stopped run's handlers and cleanup included)."""
         last_beat = 0.0
-        renewed = time.monotonic()
         while True:
             time.sleep(STOP_POLL_SECONDS)
             with self._lock:
@@ -149,12 +167,10 @@ class Agent:
                 now = time.monotonic()
                 if now - last_beat >= HEARTBEAT_SECONDS:
                     lost = self.store.heartbeat([(r.run_id, r.epoch) for r in runs.values()])
-                    last_beat = renewed = time.monotonic()
+                    last_beat = time.monotonic()
+                    self._renewed = now  # the beat began then: the leases run from there
                     for run_id in lost & runs.keys():
                         if not runs[run_id].stopping.is_set():
                             runs[run_id].cancel("lease lost: another agent holds the run now")
             except Exception:  # a busy store must not kill the agent; the next turn retries
-                if time.monotonic() - renewed > FENCE_SECONDS:
-                    for run in runs.values():
-                        if not run.stopping.is_set():
-                            run.cancel("lease lost: the store cannot be reached")
+                pass  # (the fence stops the runs when this goes on too long)

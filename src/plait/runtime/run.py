@@ -695,9 +695,10 @@ class RunExecution:
         with self._lock:
             self._children.discard(child)
 
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str, grace: float | None = None) -> None:
         """Stop this run and its children: signal every step's process group, then SIGKILL
-        what is still there after ``maxCleanUpTimeSec``."""
+        what is still there after ``maxCleanUpTimeSec`` (or ``grace``, when shorter: a run
+        whose lease is running out)."""
         with self._lock:
             if self._cancelled:
                 return
@@ -709,8 +710,9 @@ class RunExecution:
         for process, sig in processes:
             process.signal(sig or 15)
         for child in children:
-            child.cancel(reason)
-        timer = threading.Timer(self.cleanup_time, self._kill_remaining)
+            child.cancel(reason, grace)
+        wait = self.cleanup_time if grace is None else min(grace, self.cleanup_time)
+        timer = threading.Timer(wait, self._kill_remaining)
         timer.daemon = True
         timer.start()
 

@@ -28,12 +28,24 @@ from typing import Any, TypeVar
 import psycopg
 
 from plait.errors import StoreError, StoreUnavailable
+from plait.store.records import AGENT_LEASE_SECONDS
 from plait.store.sql import SQLStore
 from plait.store.sql_browse import SQLBrowse
 
 __all__ = ["PostgresStore", "migration_files", "redacted"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations") / "postgres"
+# How a connection finds out that the database is cut off (a network split, a host gone):
+# TCP keepalives, and unacknowledged writes failing after a third of the lease (10 s at most),
+# so that a call fails in time for the agent to stop its runs before its lease expires.
+CONNECT_OPTIONS: dict[str, Any] = {
+    "connect_timeout": max(2, min(10, int(AGENT_LEASE_SECONDS / 3))),
+    "keepalives": 1,
+    "keepalives_idle": max(1, min(10, int(AGENT_LEASE_SECONDS / 6))),
+    "keepalives_interval": max(1, min(5, int(AGENT_LEASE_SECONDS / 10))),
+    "keepalives_count": 3,
+    "tcp_user_timeout": int(min(10.0, AGENT_LEASE_SECONDS / 3) * 1000),
+}
 _MIGRATION_LOCK = 727_001  # pg_advisory_lock key of plait's migrations
 _OFFSET_EVERY_SECONDS = 60.0
 _READERS = 4  # connections the read-only views of one process read through at most
@@ -105,7 +117,7 @@ class PostgresStore(SQLStore):
                 self._measure_offset(connection)
             return connection
         try:
-            connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            connection = psycopg.connect(self.url, autocommit=True, **CONNECT_OPTIONS)
         except psycopg.Error as error:
             raise StoreUnavailable(
                 f"{self.where}: cannot reach the store: {_short(error)}"
@@ -330,7 +342,7 @@ class PostgresBrowse(SQLBrowse):
                     self._url,
                     min_size=1,
                     max_size=_READERS,
-                    kwargs={"autocommit": True, "connect_timeout": 10},
+                    kwargs={"autocommit": True, **CONNECT_OPTIONS},
                     check=ConnectionPool.check_connection,  # a restarted database: reconnect
                     timeout=_READER_WAIT_SECONDS,
                     open=False,
@@ -357,7 +369,7 @@ class PostgresBrowse(SQLBrowse):
             try:
                 listener = self._listener
                 if listener is None or listener.closed or listener.broken:
-                    listener = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+                    listener = psycopg.connect(self._url, autocommit=True, **CONNECT_OPTIONS)
                     listener.execute("LISTEN plait_changes")
                     self._listener = listener
                     self._count += 1  # what happened while nobody listened is unknown

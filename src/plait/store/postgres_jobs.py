@@ -79,7 +79,11 @@ def serve(
     """Take the jobs of ``worker_id``'s queue, ``slots`` at a time, each in a thread of its
     own calling ``handle(run_id, epoch)``, until ``stopping`` is set; then let the runs in
     hand finish. Jobs are deleted once handled (the run's record is what stays)."""
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    from plait.store.postgres import CONNECT_OPTIONS
+
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=url, kwargs=dict(CONNECT_OPTIONS))
+    )
 
     @app.task(name=TASK)
     def run(run_id: str, epoch: int) -> None:
