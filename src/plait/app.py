@@ -469,16 +469,22 @@ def enqueue_run(
         store.close()
 
 
-def _stored_workflow(store: RunStore, run_id: str, source: str) -> Workflow:
+def _stored_workflow(
+    store: RunStore, run_id: str, source: str, name: str | None = None
+) -> Workflow:
     """The workflow a run was stored with (its files' texts, so that it loads on a host
-    without them or after they changed); the file itself for a run stored without them."""
+    without them or after they changed); the file itself for a run stored without them.
+    ``name``: the workflow of that name in the file (a later document), else the first."""
     from plait.spec import load_file
     from plait.spec.loader import use_stored
 
     files = store.definition(run_id)
     if files:
         use_stored(files)
-    return load_file(source)
+    workflow = load_file(source)
+    if name is not None and name != workflow.name and name in workflow.local:
+        return workflow.local[name]
+    return workflow
 
 
 def run_claimed(
@@ -505,7 +511,7 @@ def run_claimed(
         try:
             if queued.source is None:
                 raise NotFoundError(f"run {run_id} has no workflow file")
-            workflow = _stored_workflow(store, run_id, queued.source)
+            workflow = _stored_workflow(store, run_id, queued.source, queued.name)
         except PlaitError as error:
             taken = store.mark_started(run_id, agent.ref, queued.params, epoch)
             if taken is not None:
@@ -531,6 +537,8 @@ def run_claimed(
             admitted=True,
             claim_epoch=epoch,
         )
+        if queued.parent_run_id is not None:
+            execution.place_in_tree(queued)  # a remote child run: its parent is elsewhere
         with _stop_on_signals(agent):
             try:
                 return execution.execute()

@@ -408,3 +408,75 @@ def test_postgresql_restarted_mid_run_the_workers_go_on_and_nothing_runs_twice(
     after = cluster.enqueue("steady")  # workers and scheduler are connected again
     assert cluster.final(after, timeout=120)["status"] == "succeeded", cluster.logs()
     assert all(cluster.live(w) for w in ("p1", "p2"))
+
+
+# ------------------------------------------------------------------------- remote child runs
+
+REMOTE = """
+name: parent
+workerSelector: {pool: home}
+retryOnWorkerLost: 1
+steps:
+  - name: prepare
+    command: echo ready
+  - name: far
+    run: child
+    params: "N=7"
+    output: FAR
+  - name: after
+    command: echo "got ${FAR.outputs.OUT}"
+    output: GOT
+---
+name: child
+workerSelector: {pool: away}
+params:
+  - N: "0"
+steps:
+  - name: work
+    command: >-
+      sh -c 'echo "$PLAIT_RUN_ID start child" >> {ledger}; sleep SLEEP;
+      echo "$PLAIT_RUN_ID end child" >> {ledger}; echo "n=$N"'
+    output: OUT
+"""
+
+
+def test_a_child_workflow_with_its_own_selector_runs_on_its_worker_and_hands_back_outputs(
+    cluster: Cluster,
+) -> None:
+    cluster.worker("home", "pool=home", slots=1)
+    cluster.worker("away", "pool=away", slots=1)
+    cluster.scheduler()
+    cluster.workflow("parent", REMOTE.replace("SLEEP", "0.2"))
+    run_id = cluster.enqueue("parent")
+    final = cluster.final(run_id)
+    assert final["status"] == "succeeded", (final, cluster.logs())
+    assert final["worker"] == "home"
+    assert final["outputs"]["GOT"] == "got n=7"
+    (child,) = final["children"]
+    record = cluster.status(child["runId"])
+    assert record["worker"] == "away" and record["parentRunId"] == run_id
+    assert record["rootRunId"] == run_id and record["parentStep"] == "far"
+
+
+def test_a_parent_run_again_after_its_worker_was_lost_re_attaches_to_its_remote_child(
+    cluster: Cluster,
+) -> None:
+    home = cluster.worker("home", "pool=home", slots=1)
+    cluster.worker("away", "pool=away", slots=1)
+    cluster.scheduler()
+    cluster.workflow("parent", REMOTE.replace("SLEEP", "8"))
+    run_id = cluster.enqueue("parent")
+    wait_for(
+        lambda: any("start child" in x for x in cluster.ledger_lines()), 60, "the child to start"
+    )
+    home.kill()  # the parent's worker is gone; the child goes on on its own worker
+    wait_for(lambda: cluster.status(run_id)["attempt"] > 1, 60, "the parent to be queued again")
+    cluster.worker("home-2", "pool=home", slots=1)
+    final = cluster.final(run_id, timeout=120)
+    assert final["status"] == "succeeded", (final, cluster.logs())
+    assert final["attempt"] == 2 and final["worker"] == "home-2"
+    assert final["outputs"]["GOT"] == "got n=7"
+    lines = cluster.ledger_lines()
+    assert [x.split(" ", 1)[1] for x in lines] == ["start child", "end child"], lines
+    (child,) = final["children"]
+    assert cluster.status(child["runId"])["attempt"] == 1  # the same run, run once

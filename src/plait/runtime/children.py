@@ -1,7 +1,8 @@
 """Steps that run child workflows (``run:``) and fan out over items (``parallel:``).
 
 Every child — a child workflow, or one item of a command fan-out — is a run of its own in the
-store, linked to its parent run and step, executed in this process on a thread of the step.
+store, linked to its parent run and step, executed in this process on a thread of the step;
+a child workflow with a ``workerSelector`` of its own runs on a worker (``runtime.remote``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
 from plait.model import ContinueOn, Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
+from plait.runtime.remote import is_remote, run_remote_child
 from plait.runtime.run import Parent, RunExecution
 from plait.runtime.step import Attempt
 
@@ -180,6 +182,8 @@ def _launch(
         item=None if index is None else render(item),
     )
     inherit = execution.scope if execution.step.run is None else None
+    if inherit is None and is_remote(child, parent):
+        return run_remote_child(child, params, parent)
     earlier_id = earlier_runs.get(index)
     earlier = None if earlier_id is None else run.store.get_run(earlier_id)
     if earlier is not None:

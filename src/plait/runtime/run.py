@@ -304,6 +304,16 @@ class RunExecution:
         except PlaitError:
             return None
 
+    def place_in_tree(self, stored: RunRecord) -> None:
+        """A child run whose parent runs in another agent (a remote child run): its place
+        in the tree is the stored one, and its own children hang below it there."""
+        self.root_id = stored.root_run_id or self.run_id
+        self.depth = stored.depth
+        record = self.record
+        record.parent_run_id, record.parent_step = stored.parent_run_id, stored.parent_step
+        record.root_run_id, record.depth = self.root_id, stored.depth
+        record.item_index, record.item = stored.item_index, stored.item
+
     def _take_over(self) -> None:
         """This agent becomes the owner of a run that was waiting in its queue."""
         epoch = self.store.mark_started(

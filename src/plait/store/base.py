@@ -251,6 +251,12 @@ class RunStore(Protocol):
         """
         ...
 
+    def requeue_finished(self, run_id: str, *, queue: str, max_active_runs: int) -> int | None:
+        """Put a finished run (a remote child run whose parent runs again) back in ``queue``
+        for a new attempt that a dispatcher starts: the attempt, or None when the run is
+        queued or running."""
+        ...
+
     def decide_waiting_step(
         self,
         run_id: str,

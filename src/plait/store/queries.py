@@ -156,12 +156,12 @@ WHERE id = ?
 
 SELECT_QUEUE_RUNNING = """
 SELECT name, max_active_runs FROM runs
-WHERE queue = ? AND status = 'running' AND parent_run_id IS NULL
+WHERE queue = ? AND status = 'running'
 """
 
 SELECT_QUEUE_WAITING = """
 SELECT id, name, max_active_runs, dispatch, selector FROM runs
-WHERE queue = ? AND status = 'queued' AND parent_run_id IS NULL
+WHERE queue = ? AND status = 'queued'
 ORDER BY enqueued_at, id
 """
 
@@ -215,13 +215,25 @@ WHERE status = 'running' AND pid IS NULL AND worker IS NOT NULL
 
 PLACE_RUN = "UPDATE runs SET worker = ?, owner = ? WHERE id = ? RETURNING epoch"
 
-# A root run whose worker was lost, queued again (``retryOnWorkerLost``): a new attempt.
+# A run whose worker was lost, queued again (``retryOnWorkerLost``): a new attempt. Only a
+# run that went through a queue (a root run, or a remote child run) goes back to one.
 REQUEUE_LOST_RUN = """
 UPDATE runs SET status = 'queued', attempt = attempt + 1, epoch = epoch + 1,
                 lost_retries = lost_retries - 1, pid = NULL, host = NULL, owner = NULL,
                 worker = NULL, claimed_at = NULL, enqueued_at = ?, error = ?
-WHERE id = ? AND status = 'running' AND epoch = ? AND parent_run_id IS NULL
+WHERE id = ? AND status = 'running' AND epoch = ? AND queue IS NOT NULL
   AND lost_retries > 0
+"""
+
+# A finished remote child run, queued again for its parent's new attempt: a new attempt of
+# its own, for the scheduler to place.
+REQUEUE_FINISHED = """
+UPDATE runs SET status = 'queued', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
+                error = NULL, stop_requested = 0, pid = NULL, host = NULL, owner = NULL,
+                worker = NULL, heartbeat_at = NULL, lease_expires_at = NULL, claimed_at = NULL,
+                dispatch = 'scheduler', enqueued_at = ?, queue = ?, max_active_runs = ?
+WHERE id = ? AND status NOT IN ('running', 'queued')
+RETURNING attempt
 """
 
 SELECT_LIVE_WORKERS = """
@@ -230,7 +242,7 @@ SELECT id, labels, slots FROM workers WHERE heartbeat_at > ? AND stopping = 0 OR
 
 COUNT_WORKER_RUNS = """
 SELECT worker, count(*) FROM runs
-WHERE status = 'running' AND worker IS NOT NULL AND parent_run_id IS NULL
+WHERE status = 'running' AND worker IS NOT NULL
 GROUP BY worker
 """
 
@@ -256,7 +268,7 @@ ORDER BY id
 
 SELECT_WORKER_RUNS = """
 SELECT worker, id FROM runs
-WHERE status = 'running' AND worker IS NOT NULL AND parent_run_id IS NULL
+WHERE status = 'running' AND worker IS NOT NULL
 ORDER BY enqueued_at
 """
 
@@ -273,7 +285,7 @@ SELECT_QUEUES = """
 SELECT id, name, status, queue, enqueued_at, started_at, max_active_runs, dispatch, pid,
        selector, worker
 FROM runs
-WHERE status IN ('queued', 'running') AND parent_run_id IS NULL
+WHERE status IN ('queued', 'running') AND (parent_run_id IS NULL OR queue IS NOT NULL)
 ORDER BY queue, status DESC, enqueued_at, id
 """
 
@@ -283,7 +295,8 @@ SELECT DISTINCT queue FROM runs WHERE status = 'queued' AND dispatch = 'schedule
 
 SELECT_CLAIMED_UNSTARTED = """
 SELECT id FROM runs
-WHERE status = 'running' AND pid IS NULL AND dispatch = 'scheduler' AND parent_run_id IS NULL
+WHERE status = 'running' AND pid IS NULL AND dispatch = 'scheduler'
+  AND (parent_run_id IS NULL OR queue IS NOT NULL)
 """
 
 ACQUIRE_LEASE = """

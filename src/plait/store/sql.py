@@ -316,10 +316,10 @@ class SQLStore:
                 if self.HAS_WORKERS
                 else set()
             )
-            for run_id, pid, _, _, _, epoch, worker, retries, parent in dead:
+            for run_id, pid, _, _, _, epoch, worker, retries, _parent in dead:
                 lost = worker is not None and worker not in live
                 reason = "worker lost" if lost else "agent process exited"
-                if lost and retries and parent is None:
+                if lost and retries:  # a run that came from a queue goes back to it
                     again = f"worker lost; queued again ({int(retries) - 1} more times)"
                     if db.execute(q.REQUEUE_LOST_RUN, (now, again, run_id, epoch)).rowcount:
                         db.execute(q.MARK_DEAD_STEPS, (now, "worker lost", run_id))
@@ -363,6 +363,15 @@ class SQLStore:
         if row is None:
             raise RunStateError(f"run {run_id} is still active; stop it before retrying")
         return int(row[0]), int(row[1])
+
+    def requeue_finished(self, run_id: str, *, queue: str, max_active_runs: int) -> int | None:
+        """Put a finished run back in ``queue`` for a new attempt that a dispatcher starts:
+        the attempt, or None when the run is queued or running."""
+        with self._transaction() as db:
+            row = db.execute(
+                q.REQUEUE_FINISHED, (self._now(), queue, max_active_runs, run_id)
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     # ----------------------------------------------------------------- queues
 

@@ -1,0 +1,92 @@
+"""Remote child runs: a child workflow with a ``workerSelector`` of its own, called by a
+``run:`` step, runs on a worker whose labels match (with a store that has workers).
+
+The parent's step puts the child in its queue, as a run whose place in the tree (parent run,
+step, item) is stored with it, and waits for it to end; the scheduler places it on a worker
+like any queued run. The child's id is derived from its place — parent run, step, item — so a
+parent that runs again (a retry, a run queued again after its worker was lost) finds the child
+it started before: it waits for it while it runs, keeps it when it succeeded, and queues a
+failed one again for a new attempt. A child is never run twice at once for one place.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from plait.errors import RunStateError
+from plait.model import UNLIMITED_ACTIVE_RUNS, RunRecord, RunStatus, StepRecord, Workflow
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.model import Param
+    from plait.runtime.run import Parent
+
+__all__ = ["is_remote", "remote_child_id", "run_remote_child"]
+
+_NAMESPACE = uuid.UUID("5f0c3a52-2b1e-4d53-9a57-6c1d7a3e9b10")
+POLL_SECONDS = 0.3
+
+
+def is_remote(child: Workflow, parent: Parent) -> bool:
+    """Whether ``child`` runs on a worker rather than in its parent's agent."""
+    return bool(child.worker_selector) and bool(getattr(parent.run.store, "HAS_WORKERS", False))
+
+
+def remote_child_id(parent_run_id: str, step: str, item_index: int | None) -> str:
+    """The id of the remote child run at a place of the tree: the same for every attempt."""
+    where = f"{parent_run_id}/{step}/{'' if item_index is None else item_index}"
+    return str(uuid.uuid5(_NAMESPACE, where))
+
+
+def run_remote_child(child: Workflow, params: tuple[Param, ...], parent: Parent) -> RunRecord:
+    """Start (or find again) the child run on a worker and wait for its end: its record."""
+    run = parent.run
+    store = run.store
+    child_id = remote_child_id(run.run_id, parent.step, parent.item_index)
+    queue = child.queue or child.name
+    earlier = store.find_run(child_id)
+    if earlier is None:
+        record = RunRecord(
+            run_id=child_id,
+            name=child.name,
+            status=RunStatus.QUEUED,
+            params=[[p.name, p.value] for p in params],
+            source=child.source,
+            created_at=store.now(),
+            parent_run_id=run.run_id,
+            parent_step=parent.step,
+            root_run_id=run.root_id,
+            item_index=parent.item_index,
+            item=parent.item,
+            depth=run.depth + 1,
+        )
+        try:
+            store.enqueue(
+                record,
+                [StepRecord(name=s.name, position=i) for i, s in enumerate(child.steps)],
+                queue=queue,
+                max_active_runs=UNLIMITED_ACTIVE_RUNS,
+                dispatch="scheduler",
+                selector=dict(child.worker_selector),
+                lost_retries=child.retry_on_worker_lost,
+            )
+        except RunStateError:  # another delivery of the parent enqueued it first
+            pass
+    elif earlier.status.is_final and not earlier.succeeded:
+        store.requeue_finished(child_id, queue=queue, max_active_runs=UNLIMITED_ACTIVE_RUNS)
+    return _wait(parent, child_id)
+
+
+def _wait(parent: Parent, child_id: str) -> RunRecord:
+    """The child's record once it has ended; a stop of the parent stops it (where it is)."""
+    run = parent.run
+    stopped = False
+    while True:
+        record = run.store.get_run(child_id)
+        if record.status.is_final:  # (a child waiting for a person keeps its parent waiting)
+            return record
+        if run.stopping.is_set() and not stopped:
+            run.store.stop(child_id, run.stop_reason or "stopped")
+            stopped = True
+        time.sleep(POLL_SECONDS)
