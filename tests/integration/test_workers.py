@@ -194,6 +194,23 @@ def test_kill_9_of_a_worker_mid_step_loses_the_run_and_retry_on_worker_lost_runs
     assert final["attempt"] == 2 and final["worker"] == "healthy"
     starts = [x for x in cluster.ledger_lines() if x.startswith(f"{again} start")]
     assert len(starts) == 2  # once on the lost worker, once again: retryOnWorkerLost 1
+    # the jobs handed to the lost workers are cleaned up: nobody would ever finish them
+    wait_for(
+        lambda: _jobs_of(cluster, "doomed") == _jobs_of(cluster, "doomed2") == 0,
+        60,
+        "the lost workers' jobs to be cleaned up",
+    )
+
+
+def _jobs_of(cluster: Cluster, worker: str) -> int:
+    import psycopg
+
+    with psycopg.connect(cluster.env["PLAIT_DATABASE_URL"]) as db:
+        row = db.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s",
+            (f"plait.worker.{worker}",),
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _peak(lines: list[str], run_ids: set[str]) -> int:

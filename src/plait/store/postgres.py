@@ -18,6 +18,7 @@ several schedulers, servers and agents on several hosts.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -237,6 +238,15 @@ class PostgresStore(SQLStore):
 
     HAS_WORKERS = True
     SHIPS_LOGS = True
+
+    def _clean_transport(self, db: Any, live_after: float) -> None:
+        if "plait.store.postgres_jobs" not in sys.modules and not db.execute(
+            "SELECT 1 FROM workers LIMIT 1"
+        ).fetchone():
+            return  # no worker was ever here: nothing was handed over (procrastinate unneeded)
+        from plait.store import postgres_jobs
+
+        postgres_jobs.clean(db.connection, live_after, 2 * AGENT_LEASE_SECONDS)
 
     def _send_to_worker(self, db: Any, worker: str, run_id: str, epoch: int) -> None:
         from plait.store import postgres_jobs

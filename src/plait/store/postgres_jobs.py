@@ -22,7 +22,7 @@ import procrastinate
 import psycopg
 from procrastinate.schema import SchemaManager
 
-__all__ = ["TASK", "defer_run", "ensure_schema", "queue_of_worker", "serve"]
+__all__ = ["TASK", "clean", "defer_run", "ensure_schema", "queue_of_worker", "serve"]
 
 TASK = "plait.run"
 _SCHEMA_LOCK = 727_002  # pg_advisory_xact_lock key while the job schema is made
@@ -48,6 +48,39 @@ def ensure_schema(connection: psycopg.Connection[Any], url: str) -> None:
             if not (again and again[0]):
                 connection.execute(SchemaManager.get_schema())
     _made.add(url)
+
+
+def clean(connection: psycopg.Connection[Any], live_after: float, dead_seconds: float) -> int:
+    """Delete the jobs that nobody will finish: those waiting in the queue of a worker that is
+    not live (its runs went back to their queues), and those taken by a worker process whose
+    procrastinate heartbeat stopped ``dead_seconds`` ago (their runs were reaped). Then the
+    records of those dead worker processes. Returns how many jobs went."""
+    found = connection.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+    if not (found and found[0]):
+        return 0
+    gone = connection.execute(
+        """
+        DELETE FROM procrastinate_jobs j
+        WHERE j.queue_name LIKE 'plait.worker.%%' AND j.status IN ('todo', 'doing')
+          AND NOT EXISTS (SELECT 1 FROM workers w
+                          WHERE j.queue_name = 'plait.worker.' || w.id AND w.heartbeat_at > %s)
+          AND (j.status = 'todo' OR j.worker_id IS NULL OR EXISTS (
+                 SELECT 1 FROM procrastinate_workers p
+                 WHERE p.id = j.worker_id
+                   AND p.last_heartbeat < now() - make_interval(secs => %s)))
+        """,
+        (live_after, dead_seconds),
+    ).rowcount
+    connection.execute(
+        """
+        DELETE FROM procrastinate_workers p
+        WHERE p.last_heartbeat < now() - make_interval(secs => %s)
+          AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                          WHERE j.worker_id = p.id AND j.status = 'doing')
+        """,
+        (dead_seconds,),
+    )
+    return int(gone)
 
 
 def _deferring_app(url: str) -> procrastinate.App:

@@ -442,6 +442,9 @@ class SQLStore:
 
     HAS_WORKERS = False  # whether runs can go to workers on other machines (PostgreSQL)
 
+    def _clean_transport(self, db: Any, live_after: float) -> None:
+        """Drop the hand-overs to workers that nobody will take or finish (see PostgreSQL)."""
+
     def _worker_slots(self, db: Any, now: float) -> list[WorkerSlots]:
         busy = dict(db.execute(q.COUNT_WORKER_RUNS).fetchall())
         return [
@@ -548,6 +551,7 @@ class SQLStore:
             if self.HAS_WORKERS:
                 live_after = self._now() - AGENT_LEASE_SECONDS
                 stale += int(db.execute(q.REQUEUE_ORPHAN_PLACEMENTS, (live_after,)).rowcount)
+                self._clean_transport(db, live_after)
             return stale
 
     def claimed_unstarted(self) -> list[str]:
