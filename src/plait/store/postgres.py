@@ -240,9 +240,10 @@ class PostgresStore(SQLStore):
     SHIPS_LOGS = True
 
     def _clean_transport(self, db: Any, live_after: float) -> None:
-        if "plait.store.postgres_jobs" not in sys.modules and not db.execute(
-            "SELECT 1 FROM workers LIMIT 1"
-        ).fetchone():
+        if (
+            "plait.store.postgres_jobs" not in sys.modules
+            and not db.execute("SELECT 1 FROM workers LIMIT 1").fetchone()
+        ):
             return  # no worker was ever here: nothing was handed over (procrastinate unneeded)
         from plait.store import postgres_jobs
 
