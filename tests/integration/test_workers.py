@@ -497,3 +497,21 @@ def test_a_parent_run_again_after_its_worker_was_lost_re_attaches_to_its_remote_
     assert [x.split(" ", 1)[1] for x in lines] == ["start child", "end child"], lines
     (child,) = final["children"]
     assert cluster.status(child["runId"])["attempt"] == 1  # the same run, run once
+
+
+def test_stopping_a_parent_stops_its_remote_child_on_the_other_worker(cluster: Cluster) -> None:
+    cluster.worker("home", "pool=home", slots=1)
+    cluster.worker("away", "pool=away", slots=1)
+    cluster.scheduler()
+    cluster.workflow("parent", REMOTE.replace("SLEEP", "60"))
+    run_id = cluster.enqueue("parent")
+    wait_for(
+        lambda: any("start child" in x for x in cluster.ledger_lines()), 60, "the child to start"
+    )
+    done = cluster.plait("stop", "--run-id", run_id)
+    assert done.returncode == 0, done.stderr
+    final = cluster.final(run_id)
+    assert final["status"] == "cancelled", final
+    (child,) = final["children"]
+    assert cluster.final(child["runId"])["status"] == "cancelled"
+    assert not any("end child" in x for x in cluster.ledger_lines())
