@@ -108,7 +108,8 @@ def test_fifty_rounds_of_random_kills_lose_nothing_and_run_nothing_twice_at_once
             assert final["steps"][0]["status"] == "succeeded"
         else:
             assert final["error"], (seed, final)
-        assert all(s["status"] != "running" for s in final["steps"]), (seed, final)
+        steps = [(s["name"], s["status"], s["error"]) for s in final["steps"]]
+        assert all(s[1] != "running" for s in steps), (seed, final["error"], steps)
     succeeded = sum(f["status"] == "succeeded" for f in finals.values())
     print(f"{succeeded} of {len(runs)} runs succeeded; the others say why")
     assert succeeded > 0

@@ -44,9 +44,19 @@ steps:
   - name: work
     command: >-
       flock -n {locks}/$PLAIT_RUN_ID.lock
-      sh -c 'echo "$PLAIT_RUN_ID start" >> {ledger}; sleep 6; echo "$PLAIT_RUN_ID end" >> {ledger}'
+      sh -c 'echo "$PLAIT_RUN_ID start $$" >> {ledger}; sleep 6;
+      echo "$PLAIT_RUN_ID end" >> {ledger}'
       || echo "$PLAIT_RUN_ID OVERLAP" >> {ledger}
 """
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 def _ip(*args: str) -> None:
@@ -141,7 +151,13 @@ def test_a_worker_cut_off_from_the_database_stops_its_run_and_another_runs_it_on
         wait_for(lambda: cluster.ledger_lines(), 60, "the step to start on the island")
         assert cluster.status(run_id)["worker"] == "island"
 
+        step = int(cluster.ledger_lines()[0].split()[2])
         _ip("link", "set", host_end, "down")  # the split
+        # the cut-off agent stops its step itself, before the lease expires and the run is
+        # reaped: the run is still the island's first attempt when the step is gone
+        wait_for(lambda: not _alive(step), 30, "the cut-off agent to stop its step")
+        held = cluster.status(run_id)
+        assert (held["attempt"], held["worker"]) == (1, "island"), held
         cluster.worker("mainland", "pool=split", slots=1)
         final = cluster.final(run_id, timeout=120)
         assert final["status"] == "succeeded", (final, cluster.logs())

@@ -26,6 +26,7 @@ __all__ = ["is_remote", "remote_child_id", "run_remote_child"]
 
 _NAMESPACE = uuid.UUID("5f0c3a52-2b1e-4d53-9a57-6c1d7a3e9b10")
 POLL_SECONDS = 0.3
+STOP_SEEN_SECONDS = 2.0
 
 
 def is_remote(child: Workflow, parent: Parent) -> bool:
@@ -85,6 +86,10 @@ def _wait(parent: Parent, child_id: str) -> RunRecord:
     while True:
         record = run.store.get_run(child_id)
         if record.status.is_final:  # (a child waiting for a person keeps its parent waiting)
+            if record.status is RunStatus.CANCELLED and not run.stopping.is_set():
+                # a stop of the whole tree reached the child first: this agent sees its own
+                # part of it within a poll, and the step ends cancelled rather than failed
+                run.stopping.wait(STOP_SEEN_SECONDS)
             return record
         if run.stopping.is_set() and not stopped:
             run.store.stop(child_id, run.stop_reason or "stopped")

@@ -66,7 +66,7 @@ def redacted(url: str) -> str:
 
 
 def _placeholders(sql: str) -> str:
-    return sql.replace("?", "%s")
+    return sql.replace("?", "%s").replace("/*+lock*/", "FOR SHARE")
 
 
 class _Transaction:
@@ -247,7 +247,7 @@ class PostgresStore(SQLStore):
             return  # no worker was ever here: nothing was handed over (procrastinate unneeded)
         from plait.store import postgres_jobs
 
-        postgres_jobs.clean(db.connection, live_after, 2 * AGENT_LEASE_SECONDS)
+        postgres_jobs.clean(db.connection, live_after, postgres_jobs.STALLED_SECONDS)
 
     def _send_to_worker(self, db: Any, worker: str, run_id: str, epoch: int) -> None:
         from plait.store import postgres_jobs

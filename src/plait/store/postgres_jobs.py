@@ -22,9 +22,15 @@ import procrastinate
 import psycopg
 from procrastinate.schema import SchemaManager
 
+from plait.store.records import AGENT_LEASE_SECONDS
+
 __all__ = ["TASK", "clean", "defer_run", "ensure_schema", "queue_of_worker", "serve"]
 
 TASK = "plait.run"
+# A worker process's heartbeat in procrastinate's tables, and when it counts as dead (its
+# jobs are then cleaned up, once its plait registration is not live either).
+HEARTBEAT_SECONDS = max(1.0, AGENT_LEASE_SECONDS / 3)
+STALLED_SECONDS = 2 * AGENT_LEASE_SECONDS
 _SCHEMA_LOCK = 727_002  # pg_advisory_xact_lock key while the job schema is made
 _apps: dict[str, procrastinate.App] = {}
 _made: set[str] = set()
@@ -53,8 +59,8 @@ def ensure_schema(connection: psycopg.Connection[Any], url: str) -> None:
 def clean(connection: psycopg.Connection[Any], live_after: float, dead_seconds: float) -> int:
     """Delete the jobs that nobody will finish: those waiting in the queue of a worker that is
     not live (its runs went back to their queues), and those taken by a worker process whose
-    procrastinate heartbeat stopped ``dead_seconds`` ago (their runs were reaped). Then the
-    records of those dead worker processes. Returns how many jobs went."""
+    procrastinate heartbeat stopped ``dead_seconds`` ago (their runs were reaped). Returns
+    how many jobs went. (procrastinate prunes the records of dead worker processes itself.)"""
     found = connection.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
     if not (found and found[0]):
         return 0
@@ -71,15 +77,6 @@ def clean(connection: psycopg.Connection[Any], live_after: float, dead_seconds: 
         """,
         (live_after, dead_seconds),
     ).rowcount
-    connection.execute(
-        """
-        DELETE FROM procrastinate_workers p
-        WHERE p.last_heartbeat < now() - make_interval(secs => %s)
-          AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-                          WHERE j.worker_id = p.id AND j.status = 'doing')
-        """,
-        (dead_seconds,),
-    )
     return int(gone)
 
 
@@ -133,6 +130,8 @@ def serve(
                     install_signal_handlers=False,
                     fetch_job_polling_interval=1.0,
                     abort_job_polling_interval=5.0,
+                    update_heartbeat_interval=HEARTBEAT_SECONDS,
+                    stalled_worker_timeout=STALLED_SECONDS,
                 )
             )
             while not stopping.is_set() and not task.done():

@@ -1,6 +1,11 @@
 """Every SQL statement of the stores, by name: standard SQL that SQLite and PostgreSQL both
 read (``?`` placeholders; the PostgreSQL store turns them into its own). A statement one of
-them writes differently is overridden in that store's module."""
+them writes differently is overridden in that store's module.
+
+``/*+lock*/`` marks the check of a run's epoch that guards a write of its steps: PostgreSQL
+locks the run's row there (``FOR SHARE``), so that a write racing the reaper (which moves the
+epoch) is judged on the epoch the reaper committed, not on the one the statement began with;
+SQLite, one writer at a time, reads a comment."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ UPSERT_STEP = """
 INSERT INTO steps (run_id, name, position, status, started_at, finished_at, exit_code, output,
                    output_var, stdout_path, stderr_path, attempt, error, handler, tolerated)
 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ?)
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ? /*+lock*/)
 ON CONFLICT (run_id, name) DO UPDATE SET
     position = excluded.position, status = excluded.status, started_at = excluded.started_at,
     finished_at = excluded.finished_at, exit_code = excluded.exit_code,
@@ -37,14 +42,14 @@ UPDATE steps SET status = ?, started_at = ?, finished_at = ?, exit_code = ?, out
                  output_var = ?, stdout_path = ?, stderr_path = ?, attempt = ?, error = ?,
                  tolerated = ?
 WHERE run_id = ? AND name = ?
-  AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ?)
+  AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ? /*+lock*/)
 """
 
 INSERT_ATTEMPT = """
 INSERT INTO step_attempts (run_id, step, attempt, status, started_at, finished_at,
                            exit_code, stdout_path, stderr_path, error)
 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ?)
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ? /*+lock*/)
 ON CONFLICT (run_id, step, attempt) DO UPDATE SET
     status = excluded.status, started_at = excluded.started_at,
     finished_at = excluded.finished_at, exit_code = excluded.exit_code,
@@ -362,7 +367,7 @@ DELETE_LOG_CHUNKS = "DELETE FROM log_chunks WHERE run_id = ?"
 
 # ----------------------------------------------------------------- shipped logs
 
-RUN_AT_EPOCH = "SELECT 1 FROM runs WHERE id = ? AND epoch = ?"
+RUN_AT_EPOCH = "SELECT 1 FROM runs WHERE id = ? AND epoch = ? /*+lock*/"
 INSERT_LOG_CHUNK = """
 INSERT INTO log_chunks (run_id, path, start, data) VALUES (?, ?, ?, ?)
 ON CONFLICT (run_id, path, start) DO NOTHING"""

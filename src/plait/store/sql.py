@@ -304,11 +304,20 @@ class SQLStore:
         ``alive(pid, host, lease_expires_at)`` decides whether a run's agent still lives.
         """
         rows = self._all(q.SELECT_ACTIVE)
-        # A claim whose agent never registered (pid NULL) goes back to its queue instead.
-        dead = [row for row in rows if row[1] is not None and not alive(row[1], row[2], row[3])]
+        now = self._now()
+
+        def gone(
+            pid: int | None, host: str | None, expires: float | None, worker: str | None
+        ) -> bool:
+            if pid is None:  # a claim whose agent never registered goes back to its queue
+                return False
+            if worker is not None and expires is not None and expires < now:
+                return True  # a worker's run: the lease is the truth, wherever its agent is
+            return not alive(pid, host, expires)
+
+        dead = [row for row in rows if gone(row[1], row[2], row[3], row[6])]
         if not dead:
             return []
-        now = self._now()
         marked: list[str] = []
         with self._transaction() as db:
             live = (
