@@ -44,6 +44,7 @@ CHROMIUM_ARGS = [
 STATIC = ROOT / "src" / "plait" / "api" / "static" / "index.html"
 SHOTS = ROOT / "test-output" / "screenshots"
 TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)  # a loaded machine: what a page shows may take a while
 
 SLEEPY = """
     name: sleepy

@@ -9,6 +9,7 @@ A backend gives: ``_transaction()`` (one transaction, its errors as ``StoreError
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -305,6 +306,12 @@ class SQLStore:
         """
         rows = self._all(q.SELECT_ACTIVE)
         now = self._now()
+        this_host = os.uname().nodename
+        live_workers = (
+            {str(r[0]) for r in self._all(q.SELECT_LIVE_WORKERS, (now - AGENT_LEASE_SECONDS,))}
+            if any(r[6] is not None for r in rows)
+            else set()
+        )
 
         def gone(
             pid: int | None, host: str | None, expires: float | None, worker: str | None
@@ -312,7 +319,14 @@ class SQLStore:
             if pid is None:  # a claim whose agent never registered goes back to its queue
                 return False
             if worker is not None and expires is not None and expires < now:
-                return True  # a worker's run: the lease is the truth, wherever its agent is
+                # A worker's run whose lease expired: the lease is the truth, wherever its
+                # agent is. Its worker gone too: lost. Its worker still there: the agent is
+                # gone (or hung) once the process is, or a lease later; until then the
+                # worker may be going silent too (a network split), and is lost then.
+                if worker not in live_workers or expires < now - AGENT_LEASE_SECONDS:
+                    return True
+                if host != this_host:
+                    return False
             return not alive(pid, host, expires)
 
         dead = [row for row in rows if gone(row[1], row[2], row[3], row[6])]
