@@ -124,8 +124,11 @@ def notices(workflow: Workflow, home: Home | None = None) -> list[str]:
             "`workerSelector` is accepted, but workers need the PostgreSQL store: "
             "this run runs on this machine"
         )
-    if any(s.worker_selector for s in workflow.steps):
-        said.append("a step's `workerSelector` is accepted; the step runs with its run")
+    if any(s.worker_selector and s.run is None for s in workflow.steps):
+        said.append(
+            "`workerSelector` on a step that runs no child workflow is accepted; the step "
+            "runs with its run"
+        )
     return said
 
 

@@ -515,3 +515,43 @@ def test_stopping_a_parent_stops_its_remote_child_on_the_other_worker(cluster: C
     (child,) = final["children"]
     assert cluster.final(child["runId"])["status"] == "cancelled"
     assert not any("end child" in x for x in cluster.ledger_lines())
+
+
+STEP_SELECTOR = """
+name: caller
+steps:
+  - name: far
+    run: plain
+    workerSelector: {pool: away}
+    output: FAR
+  - name: gated
+    run: asks
+    workerSelector: {pool: away}
+    depends: [far]
+---
+name: plain
+steps:
+  - name: work
+    command: echo "on $(hostname)"
+    output: OUT
+---
+name: asks
+steps:
+  - {name: ask, type: hitl}
+"""
+
+
+def test_a_run_steps_own_selector_sends_its_child_to_a_worker_and_hitl_children_stay_home(
+    cluster: Cluster,
+) -> None:
+    cluster.worker("away", "pool=away", slots=1)
+    cluster.scheduler()
+    cluster.workflow("caller", STEP_SELECTOR)
+    run_id = cluster.enqueue("caller")  # the caller runs on the scheduler's machine
+    final = cluster.final(run_id)
+    assert final["worker"] is None
+    far = next(c for c in final["children"] if c["step"] == "far")
+    assert far["status"] == "succeeded" and cluster.status(far["runId"])["worker"] == "away"
+    gated = next(s for s in final["steps"] if s["name"] == "gated")
+    assert gated["status"] == "failed", gated
+    assert "child workflow asks has `hitl` steps: it cannot run on a worker" in gated["error"]

@@ -536,3 +536,16 @@ def test_any_shape_is_a_workflow_or_a_spec_error(
     except SpecError as exc:
         assert exc.problems
         assert all(p.file == FILE and p.message for p in exc.problems)
+
+
+def test_a_workflow_with_hitl_steps_cannot_go_to_workers() -> None:
+    found = only(
+        """
+        name: gated
+        workerSelector: {gpu: "true"}
+        steps:
+          - {name: ask, type: hitl}
+        """
+    )
+    assert (found.line, found.field) == (3, "workerSelector")  # the text starts with a newline
+    assert "cannot go to workers" in found.message

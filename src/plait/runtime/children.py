@@ -2,7 +2,8 @@
 
 Every child — a child workflow, or one item of a command fan-out — is a run of its own in the
 store, linked to its parent run and step, executed in this process on a thread of the step;
-a child workflow with a ``workerSelector`` of its own runs on a worker (``runtime.remote``).
+a child workflow with a ``workerSelector`` (its own, or its step's) runs on a worker
+(``runtime.remote``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
 from plait.model import ContinueOn, Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
-from plait.runtime.remote import is_remote, run_remote_child
+from plait.runtime.remote import hitl_refusal, remote_selector, run_remote_child
 from plait.runtime.run import Parent, RunExecution
 from plait.runtime.step import Attempt
 
@@ -53,9 +54,13 @@ def run_children(execution: StepExecution, env: dict[str, str]) -> Attempt:
         items = None if execution.step.parallel is None else _items(execution)
     except PlaitError as error:
         return Attempt(exit_code=1, error=error.message)
+    selector = remote_selector(execution.step, child, run.store)
+    refusal = hitl_refusal(child) if selector else None
+    if refusal is not None:
+        return Attempt(exit_code=1, error=refusal)
     if items is None:
-        return _single(execution, child, _earlier_children(execution))
-    return _fan_out(execution, child, items, _earlier_children(execution))
+        return _single(execution, child, _earlier_children(execution), selector)
+    return _fan_out(execution, child, items, _earlier_children(execution), selector)
 
 
 def _child_workflow(execution: StepExecution) -> Workflow:
@@ -173,6 +178,7 @@ def _launch(
     index: int | None,
     item: object | None,
     earlier_runs: dict[int | None, str],
+    selector: dict[str, str] | None,
 ) -> RunRecord:
     run = execution.run
     parent = Parent(
@@ -182,8 +188,8 @@ def _launch(
         item=None if index is None else render(item),
     )
     inherit = execution.scope if execution.step.run is None else None
-    if inherit is None and is_remote(child, parent):
-        return run_remote_child(child, params, parent)
+    if selector is not None:
+        return run_remote_child(child, params, parent, selector)
     earlier_id = earlier_runs.get(index)
     earlier = None if earlier_id is None else run.store.get_run(earlier_id)
     if earlier is not None:
@@ -210,9 +216,13 @@ def _earlier_children(execution: StepExecution) -> dict[int | None, str]:
 
 
 def _single(
-    execution: StepExecution, child: Workflow, earlier_runs: dict[int | None, str]
+    execution: StepExecution,
+    child: Workflow,
+    earlier_runs: dict[int | None, str],
+    selector: dict[str, str] | None,
 ) -> Attempt:
-    record = _launch(execution, child, _params(execution, None, False), None, None, earlier_runs)
+    params = _params(execution, None, False)
+    record = _launch(execution, child, params, None, None, earlier_runs, selector)
     output = json.dumps(child_result(record), ensure_ascii=False)
     if record.succeeded:
         return Attempt(exit_code=0, output=output)
@@ -279,6 +289,7 @@ def _fan_out(
     child: Workflow,
     items: list[object],
     earlier_runs: dict[int | None, str],
+    selector: dict[str, str] | None,
 ) -> Attempt:
     step, run = execution.step, execution.run
     assert step.parallel is not None
@@ -302,7 +313,7 @@ def _fan_out(
             item = items[index]
             try:
                 params = _params(execution, item, True)
-                record = _launch(execution, child, params, index, item, earlier_runs)
+                record = _launch(execution, child, params, index, item, earlier_runs, selector)
             except Exception as error:  # an item that cannot even start fails, not the agent
                 errors[index] = f"{type(error).__name__}: {error}"
                 failed.set()

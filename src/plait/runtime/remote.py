@@ -1,5 +1,5 @@
-"""Remote child runs: a child workflow with a ``workerSelector`` of its own, called by a
-``run:`` step, runs on a worker whose labels match (with a store that has workers).
+"""Remote child runs: a child workflow called by a ``run:`` step runs on a worker whose labels
+match its ``workerSelector`` or the step's (with a store that has workers).
 
 The parent's step puts the child in its queue, as a run whose place in the tree (parent run,
 step, item) is stored with it, and waits for it to end; the scheduler places it on a worker
@@ -19,19 +19,33 @@ from plait.model import UNLIMITED_ACTIVE_RUNS, RunRecord, RunStatus, StepRecord,
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from plait.model import Param
+    from plait.model import Param, Step
     from plait.runtime.run import Parent
+    from plait.store.base import RunStore
 
-__all__ = ["is_remote", "remote_child_id", "run_remote_child"]
+__all__ = ["hitl_refusal", "remote_child_id", "remote_selector", "run_remote_child"]
 
 _NAMESPACE = uuid.UUID("5f0c3a52-2b1e-4d53-9a57-6c1d7a3e9b10")
 POLL_SECONDS = 0.3
 STOP_SEEN_SECONDS = 2.0
 
 
-def is_remote(child: Workflow, parent: Parent) -> bool:
-    """Whether ``child`` runs on a worker rather than in its parent's agent."""
-    return bool(child.worker_selector) and bool(getattr(parent.run.store, "HAS_WORKERS", False))
+def remote_selector(step: Step, child: Workflow, store: RunStore) -> dict[str, str] | None:
+    """The labels a worker needs to run ``child`` for the ``run:`` step ``step`` — the child
+    workflow's ``workerSelector`` with the step's over it — or None when the child runs in
+    its parent's agent (no selector, or a store without workers)."""
+    selector = {**child.worker_selector, **step.worker_selector}
+    if step.run is None or not selector or not getattr(store, "HAS_WORKERS", False):
+        return None
+    return selector
+
+
+def hitl_refusal(child: Workflow) -> str | None:
+    """Why ``child`` cannot run on a worker: a person's decision resumes a run where it was
+    started (the reference refuses the same)."""
+    if any(s.executor is not None and s.executor.type == "hitl" for s in child.steps):
+        return f"child workflow {child.name} has `hitl` steps: it cannot run on a worker"
+    return None
 
 
 def remote_child_id(parent_run_id: str, step: str, item_index: int | None) -> str:
@@ -40,8 +54,11 @@ def remote_child_id(parent_run_id: str, step: str, item_index: int | None) -> st
     return str(uuid.uuid5(_NAMESPACE, where))
 
 
-def run_remote_child(child: Workflow, params: tuple[Param, ...], parent: Parent) -> RunRecord:
-    """Start (or find again) the child run on a worker and wait for its end: its record."""
+def run_remote_child(
+    child: Workflow, params: tuple[Param, ...], parent: Parent, selector: dict[str, str]
+) -> RunRecord:
+    """Start (or find again) the child run on a worker whose labels include ``selector`` and
+    wait for its end: its record."""
     run = parent.run
     store = run.store
     child_id = remote_child_id(run.run_id, parent.step, parent.item_index)
@@ -69,7 +86,7 @@ def run_remote_child(child: Workflow, params: tuple[Param, ...], parent: Parent)
                 queue=queue,
                 max_active_runs=UNLIMITED_ACTIVE_RUNS,
                 dispatch="scheduler",
-                selector=dict(child.worker_selector),
+                selector=selector,
                 lost_retries=child.retry_on_worker_lost,
             )
         except RunStateError:  # another delivery of the parent enqueued it first

@@ -123,6 +123,14 @@ def _build_workflow(
         **{k: v for k, v in entries.values.items() if k not in _NOT_STORED},
     )
     _check_steps(ctx, workflow, numbered)
+    if workflow.worker_selector and any(
+        step.executor is not None and step.executor.type == "hitl" for step in workflow.steps
+    ):
+        ctx.error(
+            entries.at("worker_selector"),
+            "a workflow with `hitl` steps cannot go to workers (`workerSelector`): a person's "
+            "decision resumes it where it was started",
+        )
     return workflow
 
 
