@@ -94,6 +94,22 @@ class Cluster:
         )
         return dict(found)
 
+    def exclusive_workflow(self, name: str, header: str, sleep: float) -> None:
+        """A workflow of one step that, while it runs, holds an exclusive ``flock`` on a file
+        named after its run and writes "RUN start PID" and "RUN end" in the ledger; a second
+        execution of the same run that finds the lock held writes "RUN OVERLAP". A killed
+        step's lock goes with its processes. ``header``: the workflow's other fields."""
+        locks = self.root / "locks"
+        locks.mkdir(exist_ok=True)
+        command = (
+            f"flock -n {locks}/$PLAIT_RUN_ID.lock "
+            f'sh -c \'echo "$PLAIT_RUN_ID start $$" >> {{ledger}}; sleep {sleep}; '
+            f'echo "$PLAIT_RUN_ID end" >> {{ledger}}\' '
+            f'|| echo "$PLAIT_RUN_ID OVERLAP" >> {{ledger}}'
+        )
+        steps = f"steps:\n  - name: work\n    command: >-\n      {command}\n"
+        self.workflow(name, f"name: {name}\n{header.strip()}\n{steps}")
+
     def ledger_lines(self) -> list[str]:
         return self.ledger.read_text().splitlines() if self.ledger.exists() else []
 
@@ -123,3 +139,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (an exited one not yet reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")

@@ -26,18 +26,10 @@ pytestmark = pytest.mark.postgres_only(reason="workers share a PostgreSQL store"
 
 ROUNDS = 50
 
-JOB = """
-name: job
+JOB_HEADER = """
 workerSelector: {pool: k}
 retryOnWorkerLost: 3
 maxActiveRuns: 6
-steps:
-  - name: work
-    command: >-
-      flock -n {locks}/$PLAIT_RUN_ID.lock
-      sh -c 'echo "$PLAIT_RUN_ID start" >> {ledger}; sleep 0.8;
-      echo "$PLAIT_RUN_ID end" >> {ledger}'
-      || echo "$PLAIT_RUN_ID OVERLAP" >> {ledger}
 """
 
 
@@ -55,9 +47,7 @@ def test_fifty_rounds_of_random_kills_lose_nothing_and_run_nothing_twice_at_once
     seed = int(os.environ.get("PLAIT_CAMPAIGN_SEED", random.randrange(1 << 30)))
     print(f"campaign seed: {seed} (PLAIT_CAMPAIGN_SEED={seed} replays it)")
     rng = random.Random(seed)
-    locks = cluster.root / "locks"
-    locks.mkdir()
-    cluster.workflow("job", JOB.replace("{locks}", str(locks)))
+    cluster.exclusive_workflow("job", JOB_HEADER, sleep=0.8)
     workers = {f"k{n}": cluster.worker(f"k{n}", "pool=k", slots=2) for n in range(3)}
     scheduler = cluster.scheduler()
     runs: list[str] = []

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.cluster import Cluster, wait_for
+from tests.cluster import Cluster, alive, wait_for
 
 pytestmark = [
     pytest.mark.postgres_only(reason="workers share a PostgreSQL store"),
@@ -36,27 +36,10 @@ pytestmark = [
     ),
 ]
 
-FLOW = """
-name: far
+HEADER = """
 workerSelector: {pool: split}
 retryOnWorkerLost: 1
-steps:
-  - name: work
-    command: >-
-      flock -n {locks}/$PLAIT_RUN_ID.lock
-      sh -c 'echo "$PLAIT_RUN_ID start $$" >> {ledger}; sleep 6;
-      echo "$PLAIT_RUN_ID end" >> {ledger}'
-      || echo "$PLAIT_RUN_ID OVERLAP" >> {ledger}
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            state = stat.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def _ip(*args: str) -> None:
@@ -128,9 +111,7 @@ def test_a_worker_cut_off_from_the_database_stops_its_run_and_another_runs_it_on
     cluster: Cluster, island: tuple[str, str, str]
 ) -> None:
     ns, host_end, host_ip = island
-    locks = cluster.root / "locks"
-    locks.mkdir()
-    cluster.workflow("far", FLOW.replace("{locks}", str(locks)))
+    cluster.exclusive_workflow("far", HEADER, sleep=6)
     url = urlsplit(cluster.env["PLAIT_DATABASE_URL"])
     relay = Relay(host_ip, (url.hostname or "127.0.0.1", url.port or 5432))
     try:
@@ -155,7 +136,7 @@ def test_a_worker_cut_off_from_the_database_stops_its_run_and_another_runs_it_on
         _ip("link", "set", host_end, "down")  # the split
         # the cut-off agent stops its step itself, before the lease expires and the run is
         # reaped: the run is still the island's first attempt when the step is gone
-        wait_for(lambda: not _alive(step), 30, "the cut-off agent to stop its step")
+        wait_for(lambda: not alive(step), 30, "the cut-off agent to stop its step")
         held = cluster.status(run_id)
         assert (held["attempt"], held["worker"]) == (1, "island"), held
         cluster.worker("mainland", "pool=split", slots=1)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster import LEASE, Cluster, wait_for
+from tests.cluster import LEASE, Cluster, alive, wait_for
 from tests.pg import PostgresServer
 
 pytestmark = pytest.mark.postgres_only(reason="workers share a PostgreSQL store")
@@ -129,18 +128,6 @@ def _step_pid(cluster: Cluster, run_id: str) -> int:
     return int(line.split()[2])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_kill_9_of_an_agent_with_its_worker_alive_fails_the_run_and_frees_the_slot(
     cluster: Cluster,
 ) -> None:
@@ -155,7 +142,7 @@ def test_kill_9_of_an_agent_with_its_worker_alive_fails_the_run_and_frees_the_sl
     final = cluster.final(run_id)
     assert final["status"] == "failed" and final["error"] == "agent process exited", final
     assert agent["worker"] == "w1"
-    wait_for(lambda: not _alive(step), 30, "the step's process to be killed")
+    wait_for(lambda: not alive(step), 30, "the step's process to be killed")
     after = cluster.enqueue("next")  # the slot is free again
     assert cluster.final(after)["status"] == "succeeded", cluster.logs()
 
@@ -176,7 +163,7 @@ def test_kill_9_of_a_worker_mid_step_loses_the_run_and_retry_on_worker_lost_runs
     doomed.kill()
     final = cluster.final(lost)
     assert final["status"] == "failed" and final["error"] == "worker lost", final
-    wait_for(lambda: not _alive(step), 30, "the step's process to be killed")
+    wait_for(lambda: not alive(step), 30, "the step's process to be killed")
     assert [x.split()[1] for x in cluster.ledger_lines()] == ["start"]
 
     doomed2 = cluster.worker("doomed2", "pool=r", slots=1)
@@ -315,7 +302,7 @@ def test_stop_reaches_a_remote_run_and_a_child_three_levels_down(cluster: Cluste
     assert cluster.plait("stop", "--run-id", deepest, "--no-wait").returncode == 0
     stopped = cluster.final(deepest, timeout=30)
     assert stopped["status"] == "cancelled", stopped
-    wait_for(lambda: not _alive(deepest_step), 30, "the deepest step's process to end")
+    wait_for(lambda: not alive(deepest_step), 30, "the deepest step's process to end")
     # a remote root run
     assert cluster.plait("stop", "--run-id", flat, "--no-wait").returncode == 0
     assert cluster.final(flat, timeout=30)["status"] == "cancelled"

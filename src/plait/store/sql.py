@@ -334,13 +334,8 @@ class SQLStore:
             return []
         marked: list[str] = []
         with self._transaction() as db:
-            live = (
-                {str(r[0]) for r in db.execute(q.SELECT_LIVE_WORKERS, (now - AGENT_LEASE_SECONDS,))}
-                if self.HAS_WORKERS
-                else set()
-            )
             for run_id, pid, _, _, _, epoch, worker, retries, _parent in dead:
-                lost = worker is not None and worker not in live
+                lost = worker is not None and worker not in live_workers
                 reason = "worker lost" if lost else "agent process exited"
                 if lost and retries:  # a run that came from a queue goes back to it
                     again = f"worker lost; queued again ({int(retries) - 1} more times)"
