@@ -119,15 +119,12 @@ def notices(workflow: Workflow, home: Home | None = None) -> list[str]:
     """Fields a run accepts but that do nothing here, to be said rather than ignored."""
     said: list[str] = list(workflow.notes)
     workers = home is not None and store_url(home) is not None
-    if workflow.worker_selector and not workers:
+    if not workers and (
+        workflow.worker_selector or any(s.worker_selector for s in workflow.steps)
+    ):
         said.append(
             "`workerSelector` is accepted, but workers need the PostgreSQL store: "
             "this run runs on this machine"
-        )
-    if any(s.worker_selector and s.run is None for s in workflow.steps):
-        said.append(
-            "`workerSelector` on a step that runs no child workflow is accepted; the step "
-            "runs with its run"
         )
     return said
 
@@ -485,9 +482,12 @@ def _stored_workflow(
     if files:
         use_stored(files)
     workflow = load_file(source)
-    if name is not None and name != workflow.name and name in workflow.local:
+    if name is None or name == workflow.name:
+        return workflow
+    if name in workflow.local:
         return workflow.local[name]
-    return workflow
+    # a step sent to a worker, or an item of a command fan-out: a one-step workflow
+    return workflow.step_child(name) or workflow
 
 
 def run_claimed(

@@ -542,3 +542,71 @@ def test_a_run_steps_own_selector_sends_its_child_to_a_worker_and_hitl_children_
     gated = next(s for s in final["steps"] if s["name"] == "gated")
     assert gated["status"] == "failed", gated
     assert "child workflow asks has `hitl` steps: it cannot run on a worker" in gated["error"]
+
+
+PLAIN_STEP_SELECTOR = """
+name: mixed
+params: [GREETING=hello]
+env:
+  - PLACE: from-env
+steps:
+  - name: prep
+    command: printf '%s' '$(touch {ledger}.pwned) "q" ;'
+    output: TRICKY
+  - name: far
+    depends: [prep]
+    workerSelector: {pool: away}
+    command: printf '%s|%s|%s' "${GREETING}" "${TRICKY}" "$PLACE"
+    output: FAR
+  - name: flaky
+    depends: [far]
+    workerSelector: {pool: away}
+    retryPolicy: {limit: 1, intervalSec: 0}
+    command: >-
+      sh -c 'test -e {ledger}.flag || { touch {ledger}.flag; echo first >&2; exit 3; };
+      echo second'
+  - name: each
+    depends: [flaky]
+    workerSelector: {pool: away}
+    parallel: {items: [a, b, c], maxConcurrent: 2}
+    command: echo "item $ITEM of $GREETING"
+    output: EACH
+  - name: back
+    depends: [each]
+    command: echo "got ${FAR}"
+    output: BACK
+"""
+
+
+def test_a_plain_steps_selector_runs_it_on_a_worker_as_a_one_step_child(
+    cluster: Cluster,
+) -> None:
+    cluster.worker("away", "pool=away", slots=2)
+    cluster.scheduler()
+    cluster.workflow("mixed", PLAIN_STEP_SELECTOR)
+    run_id = cluster.enqueue("mixed")  # the run itself has no selector: it stays home
+    final = cluster.final(run_id)
+    assert final["status"] == "succeeded", (final, cluster.logs())
+    assert final["worker"] is None
+    expected = 'hello|$(touch {}.pwned) "q" ;|from-env'.format(cluster.ledger)
+    assert final["outputs"]["FAR"] == expected  # values reach the worker as data
+    assert final["outputs"]["BACK"] == f"got {expected}"
+    assert not os.path.exists(f"{cluster.ledger}.pwned")
+    children = [cluster.status(c["runId"]) for c in final["children"]]
+    by_step: dict[str, list[dict[str, Any]]] = {}
+    for child in children:
+        by_step.setdefault(child["parentStep"], []).append(child)
+        assert child["worker"] == "away", child
+    assert [c["name"] for c in by_step["far"]] == ["mixed.far"]
+    # a retry of the step is a child run of its own; the step's log is the worker's log
+    flaky = next(s for s in final["steps"] if s["name"] == "flaky")
+    assert flaky["status"] == "succeeded" and flaky["attempt"] == 2, flaky
+    assert sorted(c["status"] for c in by_step["flaky"]) == ["failed", "succeeded"]
+    log = cluster.plait("logs", "--run-id", run_id, "--step", "far")
+    assert log.returncode == 0 and log.stdout.strip() == expected, log
+    first = cluster.plait("logs", "--run-id", run_id, "--step", "flaky", "--attempt", "1", "--stderr")
+    assert first.stdout.strip() == "first", first
+    # each item of a command fan-out with a selector is a one-step child on the worker
+    assert sorted(c["item"] for c in by_step["each"]) == ["a", "b", "c"]
+    each = json.loads(final["outputs"]["EACH"])
+    assert [o["EACH"] for o in each["outputs"]] == [f"item {x} of hello" for x in "abc"]

@@ -549,3 +549,17 @@ def test_a_workflow_with_hitl_steps_cannot_go_to_workers() -> None:
     )
     assert (found.line, found.field) == (3, "workerSelector")  # the text starts with a newline
     assert "cannot go to workers" in found.message
+
+
+def test_a_hitl_step_with_a_selector_cannot_go_to_workers() -> None:
+    found = only(
+        """
+        name: gated
+        steps:
+          - echo first
+          - name: ask
+            type: hitl
+            workerSelector: {gpu: "true"}
+        """
+    )
+    assert found.line == 7 and "a `hitl` step cannot go to workers" in found.message

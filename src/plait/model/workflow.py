@@ -507,3 +507,47 @@ class Workflow(Value):
             if step.name == name:
                 return step
         raise KeyError(name)
+
+    def one_step(self, step: Step) -> Workflow:
+        """The workflow that runs ``step`` alone as a child run of this one: an item of a
+        command fan-out, or a step sent to a worker by its ``workerSelector``. It keeps what
+        the step needs of its run (shell, working directory, env, dotenv, secrets); what
+        applies to the step as a whole (preconditions, continueOn, retry, repeat, delay, its
+        place among the other steps) is handled once by the parent's step. The child's step
+        must not tolerate its own failure, or a failed item would count as a success."""
+        alone = step.replace(
+            parallel=None,
+            depends=None,
+            preconditions=(),
+            continue_on=ContinueOn(),
+            retry_policy=None,
+            repeat_policy=None,
+            delay_sec=0.0,
+            mail_on_error=False,
+            worker_selector={},
+        )
+        return Workflow(
+            name=f"{self.name}.{step.name}",
+            steps=(alone,),
+            source=self.source,
+            shell=self.shell,
+            working_dir=self.working_dir,
+            env=self.env,
+            dotenv=self.dotenv,
+            secrets=self.secrets,
+            max_output_size=self.max_output_size,
+            log_output=self.log_output,
+            ssh=self.ssh,
+            smtp=self.smtp,
+        )
+
+    def step_child(self, name: str) -> Workflow | None:
+        """The one-step workflow called ``name`` made of a step of this workflow or of one
+        it holds (see ``one_step``), or None."""
+        for holder in (self, *self.local.values()):
+            prefix = f"{holder.name}."
+            if name.startswith(prefix):
+                found = next((s for s in holder.steps if s.name == name[len(prefix) :]), None)
+                if found is not None:
+                    return holder.one_step(found)
+        return None

@@ -13,9 +13,9 @@ import threading
 
 from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
-from plait.model import ContinueOn, Param, RunRecord, RunStatus, StepStatus, Workflow
+from plait.model import Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
-from plait.runtime.remote import hitl_refusal, remote_selector, run_remote_child
+from plait.runtime.remote import carried_params, hitl_refusal, remote_selector, run_remote_child
 from plait.runtime.run import Parent, RunExecution
 from plait.runtime.step import Attempt
 
@@ -66,28 +66,13 @@ def run_children(execution: StepExecution, env: dict[str, str]) -> Attempt:
 def _child_workflow(execution: StepExecution) -> Workflow:
     step, run = execution.step, execution.run
     if step.run is None:
-        # A command fan-out: each item is a run of a one-step workflow that inherits the scope.
-        # What applies to the step as a whole (preconditions, continueOn, retry, repeat, delay)
-        # is handled once by the parent step, as for a fan-out of child workflows: an item
-        # must not tolerate its own failure, or a failed item would count as a success.
-        item_step = step.replace(
-            parallel=None,
-            depends=None,
-            preconditions=(),
-            continue_on=ContinueOn(),
-            retry_policy=None,
-            repeat_policy=None,
-            delay_sec=0.0,
-            mail_on_error=False,
-        )
-        return Workflow(
-            name=f"{run.workflow.name}.{step.name}",
-            steps=(item_step,),
-            source=run.workflow.source,
-            shell=run.workflow.shell,
-            working_dir=run.working_dir,
-            max_output_size=run.workflow.max_output_size,
-        )
+        # A command fan-out: each item is a run of a one-step workflow. In this agent it
+        # inherits the run's scope (env, dotenv and secrets applied once, not per item); on a
+        # worker, the workflow is made again from the stored definition (`step_child`).
+        alone = run.workflow.one_step(step)
+        if remote_selector(step, alone, run.store) is not None:
+            return alone
+        return alone.replace(working_dir=run.working_dir, env=(), dotenv=(), secrets=())
     from plait.spec import resolve_child
 
     ref = execution.scope.expand(step.run)
@@ -189,7 +174,9 @@ def _launch(
     )
     inherit = execution.scope if execution.step.run is None else None
     if selector is not None:
-        return run_remote_child(child, params, parent, selector)
+        if execution.step.run is None:  # an item of a command fan-out: its run's values too
+            params = (*carried_params(execution), *params)
+        return run_remote_child(child, params, parent, selector, execution.attempts_made)
     earlier_id = earlier_runs.get(index)
     earlier = None if earlier_id is None else run.store.get_run(earlier_id)
     if earlier is not None:

@@ -1,5 +1,7 @@
 """Remote child runs: a child workflow called by a ``run:`` step runs on a worker whose labels
-match its ``workerSelector`` or the step's (with a store that has workers).
+match its ``workerSelector`` or the step's (with a store that has workers); a step of any other
+kind with a ``workerSelector`` runs there as a one-step child run (each item of a command
+fan-out as one), given the values its run has made as params (``carried_params``).
 
 The parent's step puts the child in its queue, as a run whose place in the tree (parent run,
 step, item) is stored with it, and waits for it to end; the scheduler places it on a worker
@@ -21,9 +23,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from plait.model import Param, Step
     from plait.runtime.run import Parent
+    from plait.runtime.step import StepExecution
     from plait.store.base import RunStore
 
-__all__ = ["hitl_refusal", "remote_child_id", "remote_selector", "run_remote_child"]
+__all__ = [
+    "carried_params",
+    "hitl_refusal",
+    "remote_child_id",
+    "remote_selector",
+    "run_remote_child",
+]
 
 _NAMESPACE = uuid.UUID("5f0c3a52-2b1e-4d53-9a57-6c1d7a3e9b10")
 POLL_SECONDS = 0.3
@@ -31,13 +40,34 @@ STOP_SEEN_SECONDS = 2.0
 
 
 def remote_selector(step: Step, child: Workflow, store: RunStore) -> dict[str, str] | None:
-    """The labels a worker needs to run ``child`` for the ``run:`` step ``step`` — the child
+    """The labels a worker needs to run ``child`` for the step ``step`` — the child
     workflow's ``workerSelector`` with the step's over it — or None when the child runs in
     its parent's agent (no selector, or a store without workers)."""
     selector = {**child.worker_selector, **step.worker_selector}
-    if step.run is None or not selector or not getattr(store, "HAS_WORKERS", False):
+    if not selector or not getattr(store, "HAS_WORKERS", False):
         return None
     return selector
+
+
+def carried_params(execution: StepExecution) -> tuple[Param, ...]:
+    """What a step sent to a worker sees of its run, as the params of its one-step child
+    run: the run's params (positional ones stay $1, $2, ...) and the outputs of the steps
+    before it, as data. The workflow's env, dotenv and secrets are applied again on the
+    worker (secrets are read there, never stored); a value holding a secret is masked."""
+    from plait.model import Param
+
+    own = {key for key, _ in execution.step.env}
+    masker = execution.masker
+    variables = execution.scope.variables
+    positional = sorted((int(k), v) for k, v in variables.items() if k.isdigit())
+    return (
+        *(Param(None, masker.text(value)) for _, value in positional),
+        *(
+            Param(name, masker.text(value))
+            for name, value in variables.items()
+            if not name.isdigit() and name not in own
+        ),
+    )
 
 
 def hitl_refusal(child: Workflow) -> str | None:
@@ -48,20 +78,30 @@ def hitl_refusal(child: Workflow) -> str | None:
     return None
 
 
-def remote_child_id(parent_run_id: str, step: str, item_index: int | None) -> str:
-    """The id of the remote child run at a place of the tree: the same for every attempt."""
+def remote_child_id(
+    parent_run_id: str, step: str, item_index: int | None, attempt: int = 1
+) -> str:
+    """The id of the remote child run at a place of the tree: the same for every run of the
+    parent. ``attempt``: the step's attempt in this run of the parent (a retry, an iteration
+    of ``repeatPolicy``); each after the first has a child of its own."""
     where = f"{parent_run_id}/{step}/{'' if item_index is None else item_index}"
+    if attempt > 1:
+        where += f"/{attempt}"
     return str(uuid.uuid5(_NAMESPACE, where))
 
 
 def run_remote_child(
-    child: Workflow, params: tuple[Param, ...], parent: Parent, selector: dict[str, str]
+    child: Workflow,
+    params: tuple[Param, ...],
+    parent: Parent,
+    selector: dict[str, str],
+    attempt: int = 1,
 ) -> RunRecord:
     """Start (or find again) the child run on a worker whose labels include ``selector`` and
-    wait for its end: its record."""
+    wait for its end: its record. ``attempt``: the step's attempt (see ``remote_child_id``)."""
     run = parent.run
     store = run.store
-    child_id = remote_child_id(run.run_id, parent.step, parent.item_index)
+    child_id = remote_child_id(run.run_id, parent.step, parent.item_index, attempt)
     queue = child.queue or child.name
     earlier = store.find_run(child_id)
     if earlier is None:

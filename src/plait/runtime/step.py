@@ -13,7 +13,7 @@ import signal
 from pathlib import Path
 
 from plait.expr import UnsafeValueError, plain_argv
-from plait.model import Condition, RepeatMode, Step, StepRecord, StepStatus
+from plait.model import Condition, RepeatMode, RunStatus, Step, StepRecord, StepStatus
 from plait.model.secret import secrets_by_name
 from plait.proc import (
     StepProcess,
@@ -101,7 +101,7 @@ class StepExecution:
         self.record: StepRecord = record
         self.scope: Scope = run.scope.fork()  # a consistent view while other steps publish outputs
         self.tolerated = False
-        self._attempts_made = 0
+        self.attempts_made = 0
         self.masker = run.masker  # and the secrets of the step's own env
 
     # ------------------------------------------------------------------ lifecycle
@@ -209,9 +209,9 @@ class StepExecution:
 
     def _one_attempt(self, env: dict[str, str], cwd: str) -> Attempt:
         record = self.record
-        if self._attempts_made:
+        if self.attempts_made:
             self.run.save_attempt(record, self.masker)
-        self._attempts_made += 1
+        self.attempts_made += 1
         record.attempt += 1
         record.status = StepStatus.RUNNING
         record.exit_code = None
@@ -227,6 +227,8 @@ class StepExecution:
             from plait.runtime.children import run_children
 
             return run_children(self, env)
+        if self.step.worker_selector and getattr(self.run.store, "HAS_WORKERS", False):
+            return self._run_remote()
         executor = self.step.executor
         if executor is not None and executor.type not in ("", "shell", "command"):
             return self._run_executor(env, cwd)
@@ -273,6 +275,51 @@ class StepExecution:
             run.untrack(process)
             delivery.close()
         return self._outcome(code, None, timed_out, by_run, timeout, sinks)
+
+    def _run_remote(self) -> Attempt:
+        """A step with a ``workerSelector``: it runs as a one-step child run on a worker whose
+        labels match; its exit, output and logs come back as this step's own."""
+        from plait.runtime.remote import carried_params, remote_selector, run_remote_child
+        from plait.runtime.run import Parent
+
+        run, step = self.run, self.step
+        child = run.workflow.one_step(step)
+        selector = remote_selector(step, child, run.store)
+        assert selector is not None
+        record = run_remote_child(
+            child, carried_params(self), Parent(run, step.name), selector, self.attempts_made
+        )
+        done = record.steps[0] if record.steps else None
+        sinks = self._sinks()
+        if done is not None:
+            self._fetch_log(record.run_id, done.stdout_path, sinks[0])
+            if done.stderr_path != done.stdout_path:
+                self._fetch_log(record.run_id, done.stderr_path, sinks[1])
+        for sink in sinks:
+            sink.close()
+        where = f" on worker {record.worker}" if record.worker else ""
+        if record.succeeded and done is not None:
+            return Attempt(exit_code=done.exit_code or 0, output=done.output)
+        error = (done.error if done is not None else None) or record.error or str(record.status)
+        return Attempt(
+            exit_code=(done.exit_code if done is not None else None) or 1,
+            output=None if done is None else done.output,
+            error=f"{error}{where} (run {record.run_id})",
+            cancelled=record.status is RunStatus.CANCELLED and run.stopping.is_set(),
+        )
+
+    def _fetch_log(self, run_id: str, path: str | None, sink: LogSink) -> None:
+        """The log a worker shipped of a remote step, into this step's own log file."""
+        if not path:
+            return
+        store = self.run.store
+        size, start = store.log_size(run_id, path), 0
+        while start < size:
+            data = store.read_log(run_id, path, start, min(size, start + (1 << 20)))
+            if not data:
+                break
+            sink.write(data)
+            start += len(data)
 
     def _sinks(self) -> tuple[LogSink, LogSink]:
         """The log sinks of this attempt: stdout, and stderr (its own file, or with

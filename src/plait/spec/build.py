@@ -123,15 +123,24 @@ def _build_workflow(
         **{k: v for k, v in entries.values.items() if k not in _NOT_STORED},
     )
     _check_steps(ctx, workflow, numbered)
-    if workflow.worker_selector and any(
-        step.executor is not None and step.executor.type == "hitl" for step in workflow.steps
-    ):
+    if workflow.worker_selector and any(_is_hitl(step) for step in workflow.steps):
         ctx.error(
             entries.at("worker_selector"),
             "a workflow with `hitl` steps cannot go to workers (`workerSelector`): a person's "
             "decision resumes it where it was started",
         )
+    for i, step in enumerate(numbered):
+        if step is not INVALID and step.worker_selector and _is_hitl(step):
+            ctx.error(
+                ("steps", i, "workerSelector"),
+                "a `hitl` step cannot go to workers (`workerSelector`): a person's decision "
+                "resumes it where it was started",
+            )
     return workflow
+
+
+def _is_hitl(step: Step) -> bool:
+    return step.executor is not None and step.executor.type == "hitl"
 
 
 def _renamed(numbered: list[Any], named: list[Step]) -> list[Any]:
