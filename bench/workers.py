@@ -10,6 +10,8 @@ processes (``--slots`` each) on one PostgreSQL database, every run a one-step wo
 - **latency**: ``--probes`` runs enqueued one at a time (every 0.1 s) into the idle cluster;
   the dispatch latency of each is its step's start (recorded by the agent, store time) minus
   the run's creation: p50 and p99.
+- **stop**: ``--stops`` runs of a step that sleeps, each stopped (as ``plait stop`` does) once
+  its step runs on a worker: the time from the stop to the run's end (store time), p50 / max.
 
 Targets (issue 12): at least 20 runs/s with 4 workers x 4 slots on a 2-core machine, and a p99
 dispatch latency of at most 1 s. Figures, not a test: the exit is non-zero only when a run does
@@ -45,6 +47,14 @@ steps:
   - name: s
     command: "true"
 """
+SLEEPY = """name: sleepy
+queue: q
+maxActiveRuns: 100000
+workerSelector: {bench: "yes"}
+steps:
+  - name: s
+    command: sleep 60
+"""
 
 
 @contextmanager
@@ -69,6 +79,7 @@ class Cluster:
         self.root = root
         (root / "dags").mkdir(parents=True)
         (root / "dags" / "tiny.yaml").write_text(FLOW)
+        (root / "dags" / "sleepy.yaml").write_text(SLEEPY)
         (root / "home").mkdir()
         (root / "home" / "config.yaml").write_text(
             "queues:\n  - name: q\n    maxConcurrency: 1000\n"
@@ -108,11 +119,11 @@ def _store(cluster: Cluster):  # type: ignore[no-untyped-def]
     return open_store(Home.from_env())
 
 
-def enqueue(store, n: int) -> list[str]:  # type: ignore[no-untyped-def]
+def enqueue(store, n: int, name: str = "tiny") -> list[str]:  # type: ignore[no-untyped-def]
     from plait.queue import enqueue_run
     from plait.spec import load_file
 
-    workflow = load_file(Path(os.environ["PLAIT_DAGS_DIR"]) / "tiny.yaml")
+    workflow = load_file(Path(os.environ["PLAIT_DAGS_DIR"]) / f"{name}.yaml")
     return [enqueue_run(store, workflow) for _ in range(n)]
 
 
@@ -144,11 +155,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--stops", type=int, default=20)
     parser.add_argument("--url", default=None)
     parser.add_argument("--smoke", action="store_true", help="a tiny run of the same path")
     args = parser.parse_args()
     if args.smoke:
-        args.runs, args.workers, args.slots, args.probes = 6, 2, 2, 3
+        args.runs, args.workers, args.slots, args.probes, args.stops = 6, 2, 2, 3, 2
     failures = 0
     with database(args.url) as url, tempfile.TemporaryDirectory(prefix="plait-workers-") as tmp:
         cluster = Cluster(Path(tmp), url)
@@ -202,6 +214,30 @@ def main() -> int:
                     f"p50 {statistics.median(latencies) * 1000:.0f} ms, "
                     f"p99 {percentile(latencies, 99) * 1000:.0f} ms, "
                     f"max {max(latencies) * 1000:.0f} ms"
+                )
+            stops: list[float] = []
+            for _ in range(args.stops):
+                (run_id,) = enqueue(store, 1, "sleepy")
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    run = store.get_run(run_id)
+                    if run.steps[0].started_at is not None:
+                        break
+                    time.sleep(0.05)
+                time.sleep(0.2)  # the step's process is there
+                asked = store.now()
+                store.stop(run_id)
+                (status,) = wait_final(store, [run_id], timeout=60).values()
+                run = store.get_run(run_id)
+                if status != "cancelled" or run.finished_at is None:
+                    failures += 1
+                    continue
+                stops.append(run.finished_at - asked)
+            if stops:
+                print(
+                    f"stop (asked -> run ended), {len(stops)} runs: "
+                    f"p50 {statistics.median(stops) * 1000:.0f} ms, "
+                    f"max {max(stops) * 1000:.0f} ms"
                 )
         finally:
             cluster.stop()

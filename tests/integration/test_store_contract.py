@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -173,6 +174,32 @@ def test_stop_requests_reach_the_whole_tree(store: RunStore) -> None:
     assert store.stop_requests() == {"p", "c"}
     store.clear_stop_request("c")
     assert store.stop_requests() == {"p"}
+
+
+@pytest.mark.postgres_only(reason="NOTIFY wakes the agents waiting for a stop request")
+def test_an_agent_waiting_for_stop_requests_wakes_when_another_process_asks(
+    store: RunStore, location: str
+) -> None:
+    store.create_run(_run("p"), _steps("work"))
+    waiter = _open(location)
+    woke = threading.Event()
+
+    def wait() -> None:
+        waiter.wait_for_stop_request(0.01)  # listening from now on
+        waiter.wait_for_stop_request(120)
+        woke.set()
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        assert not woke.is_set()
+        assert store.request_stop("p") == 1
+        assert woke.wait(60), "the waiting agent slept through the stop request"
+        assert waiter.stop_requests() == {"p"}
+    finally:
+        thread.join(130)
+        waiter.close()
 
 
 # ------------------------------------------------------------------------- claims

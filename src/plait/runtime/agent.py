@@ -151,7 +151,7 @@ class Agent:
         long as this agent has runs (a stopped run's handlers and cleanup included)."""
         last_beat = 0.0
         while True:
-            time.sleep(STOP_POLL_SECONDS)
+            self.store.wait_for_stop_request(STOP_POLL_SECONDS)
             with self._lock:
                 runs = dict(self._runs)
                 if not runs:

@@ -343,6 +343,11 @@ class RunStore(Protocol):
         """The agent acted on the run's stop request: a later request asks again."""
         ...
 
+    def wait_for_stop_request(self, timeout: float) -> None:
+        """Return after ``timeout`` seconds, or sooner once a stop has been asked for since
+        the last call (where the store can tell: PostgreSQL's NOTIFY; else it sleeps)."""
+        ...
+
     # ----------------------------------------------------------------- agents that died
 
     def recover_dead_runs(self, alive: Alive) -> list[str]:

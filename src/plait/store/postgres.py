@@ -103,6 +103,7 @@ class PostgresStore(SQLStore):
         self._offset = 0.0
         self._offset_at = 0.0
         self._browse: PostgresBrowse | None = None
+        self._stop_listener: psycopg.Connection[Any] | None = None  # (the heartbeat thread's)
         with self._lock:
             self._live()
             if migrate:
@@ -166,6 +167,9 @@ class PostgresStore(SQLStore):
 
     def close(self) -> None:
         with self._lock:
+            if self._stop_listener is not None:
+                self._stop_listener.close()
+                self._stop_listener = None
             if self._browse is not None:
                 self._browse.close()
             if self._connection is not None:
@@ -238,6 +242,25 @@ class PostgresStore(SQLStore):
 
     HAS_WORKERS = True
     SHIPS_LOGS = True
+    STOP_NOTIFY = "SELECT pg_notify('plait_stop', '')"
+
+    def wait_for_stop_request(self, timeout: float) -> None:
+        """Wait on a connection of its own that listens to ``plait_stop`` (what a stop sends
+        when it commits); a database out of reach makes it sleep instead."""
+        deadline = time.monotonic() + timeout
+        try:
+            listener = self._stop_listener
+            if listener is None or listener.closed or listener.broken:
+                listener = psycopg.connect(self.url, autocommit=True, **CONNECT_OPTIONS)
+                listener.execute("LISTEN plait_stop")
+                self._stop_listener = listener
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
+                pass
+            for _ in listener.notifies(timeout=0):  # the others of the same moment
+                pass
+        except psycopg.Error:
+            self._stop_listener = None
+            time.sleep(max(0.0, deadline - time.monotonic()))
 
     def _clean_transport(self, db: Any, live_after: float) -> None:
         if (

@@ -252,7 +252,15 @@ class SQLStore:
     def request_stop(self, run_id: str) -> int:
         """Ask the agent of a run to stop it and its children; returns how many runs."""
         with self._transaction() as db:
-            return int(db.execute(q.REQUEST_STOP, (run_id,)).rowcount)
+            count = int(db.execute(q.REQUEST_STOP, (run_id,)).rowcount)
+            if count and self.STOP_NOTIFY is not None:
+                db.execute(self.STOP_NOTIFY)  # sent when the flags are committed
+            return count
+
+    STOP_NOTIFY: str | None = None  # what wakes the agents waiting for a stop request
+
+    def wait_for_stop_request(self, timeout: float) -> None:
+        time.sleep(timeout)
 
     def stop(self, run_id: str, reason: str = "stopped") -> str:
         """Stop a run however far it got: a queued run leaves its queue and a waiting one
