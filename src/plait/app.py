@@ -119,9 +119,7 @@ def notices(workflow: Workflow, home: Home | None = None) -> list[str]:
     """Fields a run accepts but that do nothing here, to be said rather than ignored."""
     said: list[str] = list(workflow.notes)
     workers = home is not None and store_url(home) is not None
-    if not workers and (
-        workflow.worker_selector or any(s.worker_selector for s in workflow.steps)
-    ):
+    if not workers and (workflow.worker_selector or any(s.worker_selector for s in workflow.steps)):
         said.append(
             "`workerSelector` is accepted, but workers need the PostgreSQL store: "
             "this run runs on this machine"

@@ -601,3 +601,124 @@ def test_children_starting_while_the_agent_beats_are_not_taken_for_lost(plait_bi
     result = plait_bin("start", "fan.yaml", timeout=300, env={"PLAIT_LEASE_SECONDS": "0.6"})
     assert result.code == 0, result.out + result.err
     assert "lease lost" not in result.out
+
+
+# ---------------------------------------------------------------- retries of items
+
+
+def test_retry_policy_retries_each_failed_item_while_the_others_keep_starting(
+    cli, write, tmp_path
+) -> None:
+    # With one slot: the flaky item fails, waits for its retry without holding the slot, the
+    # other items run meanwhile, then it runs again as the next attempt of its own child run.
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            command: >-
+              sh -c 'echo $1 >> ran.txt;
+              if [ $1 = flaky ] && [ ! -e flaky.mark ]; then touch flaky.mark; exit 4; fi;
+              echo ok-$1' _ ${ITEM}
+            parallel:
+              items: [flaky, b, c]
+              maxConcurrent: 1
+            retryPolicy: {limit: 2, intervalSec: 4}
+            output: R
+        """,
+    )
+    start_ok(cli, source)
+    assert (tmp_path / "ran.txt").read_text().split() == ["flaky", "b", "c", "flaky"]
+    record = status_json(cli, "fan")
+    step = record["steps"][0]
+    assert step["status"] == "succeeded" and step["attempt"] == 1, step
+    children = children_of(record, "each")
+    assert [c["item"] for c in children] == ["flaky", "b", "c"]  # one child run per item
+    flaky = status_json(cli, "--run-id", children[0]["runId"])
+    assert flaky["status"] == "succeeded" and flaky["attempt"] == 2, flaky
+    assert [json.loads(step["output"])["outputs"][i]["R"] for i in range(3)] == [
+        "ok-flaky",
+        "ok-b",
+        "ok-c",
+    ]
+
+
+def test_an_item_retried_to_its_limit_or_failing_with_another_exit_code_fails_the_step(
+    cli, write, tmp_path
+) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            command: >-
+              sh -c 'echo $1 >> ran.txt; case $1 in always) exit 4;; other) exit 5;; esac'
+              _ ${ITEM}
+            parallel:
+              items: [always, other, fine]
+              maxConcurrent: 3
+            retryPolicy: {limit: 2, intervalSec: 0, exitCode: [4]}
+            continueOn: {failure: true}
+        """,
+    )
+    assert cli("start", source).code != 0  # partially succeeded
+    ran = (tmp_path / "ran.txt").read_text().split()
+    assert sorted(ran) == ["always", "always", "always", "fine", "other"]
+    record = status_json(cli, "fan")
+    attempts = {
+        c["item"]: status_json(cli, "--run-id", c["runId"])["attempt"]
+        for c in children_of(record, "each")
+    }
+    assert attempts == {"always": 3, "other": 1, "fine": 1}
+    assert "2 of 3 items failed" in record["steps"][0]["error"]
+
+
+# ---------------------------------------------------------------- no deadlock
+
+
+def test_a_parent_waiting_on_its_children_holds_no_slot_they_need(cli, write, home) -> None:
+    # The parent, its children and grandchildren all name a queue of capacity 1, and the
+    # parent allows one active step: children run inside their parent's slot, so the tree
+    # ends instead of waiting on itself.
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("queues:\n  - name: solo\n    maxConcurrency: 1\n")
+    source = write(
+        "tree.yaml",
+        """
+        name: tree
+        queue: solo
+        maxActiveSteps: 1
+        steps:
+          - name: each
+            run: middle
+            parallel: {items: [1, 2, 3], maxConcurrent: 3}
+          - name: after
+            command: echo done
+        ---
+        name: middle
+        queue: solo
+        maxActiveRuns: 1
+        maxActiveSteps: 1
+        steps:
+          - name: down
+            run: leaf
+            parallel: {items: [a, b], maxConcurrent: 2}
+        ---
+        name: leaf
+        queue: solo
+        maxActiveRuns: 1
+        steps:
+          - name: work
+            command: echo leaf
+        """,
+    )
+    start_ok(cli, source)  # through the queue's admission, as every root run
+    record = status_json(cli, "tree")
+    assert record["status"] == "succeeded", record
+    middles = children_of(record, "each")
+    assert len(middles) == 3 and all(m["status"] == "succeeded" for m in middles)
+    for middle in middles:
+        leaves = children_of(status_json(cli, "--run-id", middle["runId"]), "down")
+        assert [leaf["status"] for leaf in leaves] == ["succeeded", "succeeded"]

@@ -588,7 +588,7 @@ def test_a_plain_steps_selector_runs_it_on_a_worker_as_a_one_step_child(
     final = cluster.final(run_id)
     assert final["status"] == "succeeded", (final, cluster.logs())
     assert final["worker"] is None
-    expected = 'hello|$(touch {}.pwned) "q" ;|from-env'.format(cluster.ledger)
+    expected = f'hello|$(touch {cluster.ledger}.pwned) "q" ;|from-env'
     assert final["outputs"]["FAR"] == expected  # values reach the worker as data
     assert final["outputs"]["BACK"] == f"got {expected}"
     assert not os.path.exists(f"{cluster.ledger}.pwned")
@@ -604,9 +604,30 @@ def test_a_plain_steps_selector_runs_it_on_a_worker_as_a_one_step_child(
     assert sorted(c["status"] for c in by_step["flaky"]) == ["failed", "succeeded"]
     log = cluster.plait("logs", "--run-id", run_id, "--step", "far")
     assert log.returncode == 0 and log.stdout.strip() == expected, log
-    first = cluster.plait("logs", "--run-id", run_id, "--step", "flaky", "--attempt", "1", "--stderr")
+    first = cluster.plait(
+        "logs", "--run-id", run_id, "--step", "flaky", "--attempt", "1", "--stderr"
+    )
     assert first.stdout.strip() == "first", first
     # each item of a command fan-out with a selector is a one-step child on the worker
     assert sorted(c["item"] for c in by_step["each"]) == ["a", "b", "c"]
     each = json.loads(final["outputs"]["EACH"])
     assert [o["EACH"] for o in each["outputs"]] == [f"item {x} of hello" for x in "abc"]
+
+
+def test_a_remote_child_in_its_parents_full_queue_runs_in_the_parents_slot(
+    cluster: Cluster,
+) -> None:
+    cluster.home.mkdir(parents=True, exist_ok=True)
+    (cluster.home / "config.yaml").write_text("queues:\n  - name: solo\n    maxConcurrency: 1\n")
+    cluster.worker("home", "pool=home", slots=1)
+    cluster.worker("away", "pool=away", slots=1)
+    cluster.scheduler()
+    text = REMOTE.replace("SLEEP", "0.1")
+    text = text.replace("name: parent\n", "name: parent\nqueue: solo\n")
+    text = text.replace("name: child\n", "name: child\nqueue: solo\n")
+    cluster.workflow("parent", text)
+    run_id = cluster.enqueue("parent")
+    final = cluster.final(run_id)
+    assert final["status"] == "succeeded", (final, cluster.logs())
+    (child,) = final["children"]
+    assert cluster.status(child["runId"])["worker"] == "away"

@@ -8,8 +8,10 @@ a child workflow with a ``workerSelector`` (its own, or its step's) runs on a wo
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
+import time
 
 from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
@@ -17,7 +19,7 @@ from plait.model import Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.remote import carried_params, hitl_refusal, remote_selector, run_remote_child
 from plait.runtime.run import Parent, RunExecution
-from plait.runtime.step import Attempt
+from plait.runtime.step import Attempt, retry_interval
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from plait.runtime.step import StepExecution
 
 __all__ = ["child_result", "run_children"]
+
+STOP_CHECK_SECONDS = 0.5  # how often an item thread waiting for a retry looks for a stop
 
 
 def child_result(record: RunRecord) -> dict[str, Any]:
@@ -278,36 +282,80 @@ def _fan_out(
     earlier_runs: dict[int | None, str],
     selector: dict[str, str] | None,
 ) -> Attempt:
+    """Run the items, ``maxConcurrent`` at a time. With a ``retryPolicy``, a failed item is
+    tried again on its own after its interval (the same child run, its next attempt) while
+    the other items go on starting; an item waiting for its retry holds no slot."""
     step, run = execution.step, execution.run
     assert step.parallel is not None
+    policy = step.retry_policy
     results: list[RunRecord | None] = [None] * len(items)
-    lock = threading.Lock()
-    next_index = 0
-    failed = threading.Event()
     errors: dict[int, str] = {}
     keep_going = step.continue_on.failure
+    changed = threading.Condition()
+    next_index = 0
+    in_flight = 0
+    retries: list[tuple[float, int, int]] = []  # (when, item, retries made), earliest first
+    failed = False  # an item failed for good
+
+    def take() -> tuple[int, int] | None:
+        """The next item to run and the retries it has had, waiting for a retry that is not
+        due yet while other items may still need one; None when nothing is left to start."""
+        nonlocal next_index, in_flight
+        with changed:
+            while True:
+                if run.stopping.is_set() or (failed and not keep_going):
+                    return None
+                now = time.monotonic()
+                if retries and retries[0][0] <= now:
+                    _, index, made = heapq.heappop(retries)
+                elif next_index < len(items):
+                    index, made = next_index, 0
+                    next_index += 1
+                elif retries or in_flight:
+                    wait = retries[0][0] - now if retries else STOP_CHECK_SECONDS
+                    changed.wait(min(wait, STOP_CHECK_SECONDS))
+                    continue
+                else:
+                    return None
+                in_flight += 1
+                return index, made
+
+    def done(index: int, made: int, record: RunRecord | None) -> None:
+        nonlocal in_flight, failed
+        with changed:
+            in_flight -= 1
+            ok = record is not None and (record.succeeded or record.status is RunStatus.WAITING)
+            if not ok:
+                again = policy is not None and made < policy.limit and not run.stopping.is_set()
+                if again and record is not None and policy is not None and policy.exit_codes:
+                    again = _exit_code(record) in policy.exit_codes
+                if again and policy is not None:
+                    delay = retry_interval(
+                        policy.interval_sec, policy.backoff, policy.max_interval_sec, made + 1
+                    )
+                    heapq.heappush(retries, (time.monotonic() + delay, index, made + 1))
+                else:
+                    failed = True
+            changed.notify_all()
 
     def worker() -> None:
-        nonlocal next_index
-        while True:
-            with lock:
-                if next_index >= len(items) or run.stopping.is_set():
-                    return
-                if failed.is_set() and not keep_going:
-                    return
-                index = next_index
-                next_index += 1
+        while (taken := take()) is not None:
+            index, made = taken
             item = items[index]
+            record: RunRecord | None = None
             try:
                 params = _params(execution, item, True)
-                record = _launch(execution, child, params, index, item, earlier_runs, selector)
+                earlier = results[index]
+                if made and earlier is not None:
+                    record = _retry_item(execution, child, params, index, item, earlier, selector)
+                else:
+                    record = _launch(execution, child, params, index, item, earlier_runs, selector)
             except Exception as error:  # an item that cannot even start fails, not the agent
                 errors[index] = f"{type(error).__name__}: {error}"
-                failed.set()
-                continue
-            results[index] = record
-            if not record.succeeded and record.status is not RunStatus.WAITING:
-                failed.set()
+            else:
+                errors.pop(index, None)
+                results[index] = record
+            done(index, made, record)
 
     workers = min(step.parallel.max_concurrent, len(items))
     threads = [
@@ -323,6 +371,32 @@ def _fan_out(
         for thread in threads:
             thread.join()
     return _fan_out_attempt(execution, items, results, errors)
+
+
+def _retry_item(
+    execution: StepExecution,
+    child: Workflow,
+    params: tuple[Param, ...],
+    index: int,
+    item: object,
+    earlier: RunRecord,
+    selector: dict[str, str] | None,
+) -> RunRecord:
+    """The next attempt of an item's child run that failed: what succeeded in it stays."""
+    if selector is not None:  # the remote child that failed is queued again
+        return _launch(execution, child, params, index, item, {}, selector)
+    run = execution.run
+    parent = Parent(run=run, step=execution.step.name, item_index=index, item=render(item))
+    inherit = execution.scope if execution.step.run is None else None
+    return RunExecution(
+        run.agent, child, params=params, parent=parent, scope=inherit, previous=earlier
+    ).execute()
+
+
+def _exit_code(record: RunRecord) -> int | None:
+    """The exit code an item's failure ends with (its first failed step's)."""
+    step = next((s for s in record.steps if s.status is StepStatus.FAILED), None)
+    return 1 if step is None else step.exit_code
 
 
 def _fan_out_attempt(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "carried_params",
+    "children_queue",
     "hitl_refusal",
     "remote_child_id",
     "remote_selector",
@@ -78,9 +79,7 @@ def hitl_refusal(child: Workflow) -> str | None:
     return None
 
 
-def remote_child_id(
-    parent_run_id: str, step: str, item_index: int | None, attempt: int = 1
-) -> str:
+def remote_child_id(parent_run_id: str, step: str, item_index: int | None, attempt: int = 1) -> str:
     """The id of the remote child run at a place of the tree: the same for every run of the
     parent. ``attempt``: the step's attempt in this run of the parent (a retry, an iteration
     of ``repeatPolicy``); each after the first has a child of its own."""
@@ -88,6 +87,15 @@ def remote_child_id(
     if attempt > 1:
         where += f"/{attempt}"
     return str(uuid.uuid5(_NAMESPACE, where))
+
+
+def children_queue(root: Workflow) -> str:
+    """The queue of the remote child runs of a tree whose root runs in ``root``'s queue.
+
+    A child runs inside its root's slot, as a child in the same agent does: it is not held
+    back by its queue's capacity (which its waiting parent may hold: a queue of capacity 1
+    named by parent and child would wait on itself), only by a worker's slots."""
+    return f"{root.queue or root.name}:children"
 
 
 def run_remote_child(
@@ -102,7 +110,7 @@ def run_remote_child(
     run = parent.run
     store = run.store
     child_id = remote_child_id(run.run_id, parent.step, parent.item_index, attempt)
-    queue = child.queue or child.name
+    queue = children_queue(run.root.workflow)
     earlier = store.find_run(child_id)
     if earlier is None:
         record = RunRecord(

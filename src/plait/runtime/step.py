@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from plait.runtime.run import RunExecution
     from plait.runtime.scope import Scope
 
-__all__ = ["Attempt", "StepExecution", "condition_met", "safe_name"]
+__all__ = ["Attempt", "StepExecution", "condition_met", "retry_interval", "safe_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -159,10 +159,20 @@ class StepExecution:
             if attempt.cancelled or attempt.waiting or self.run.stopping.is_set():
                 return attempt
             self._close_attempt(attempt)
-            if not attempt.ok and policy and retries < policy.limit and self._retryable(attempt):
+            # a fan-out's retryPolicy retries each failed item on its own (`children`)
+            per_item = self.step.parallel is not None
+            if (
+                not attempt.ok
+                and policy
+                and not per_item
+                and retries < policy.limit
+                and self._retryable(attempt)
+            ):
                 retries += 1
                 if self.run.sleep(
-                    _interval(policy.interval_sec, policy.backoff, policy.max_interval_sec, retries)
+                    retry_interval(
+                        policy.interval_sec, policy.backoff, policy.max_interval_sec, retries
+                    )
                 ):
                     attempt.cancelled = True
                     return attempt
@@ -204,7 +214,7 @@ class StepExecution:
         if not again:
             return False
         return not self.run.sleep(
-            _interval(policy.interval_sec, policy.backoff, policy.max_interval_sec, iterations)
+            retry_interval(policy.interval_sec, policy.backoff, policy.max_interval_sec, iterations)
         )
 
     def _one_attempt(self, env: dict[str, str], cwd: str) -> Attempt:
@@ -571,7 +581,9 @@ class StepExecution:
             return ""
 
 
-def _interval(base: float, backoff: float, cap: float | None, count: int) -> float:
+def retry_interval(base: float, backoff: float, cap: float | None, count: int) -> float:
+    """The wait before retry (or repeat) number ``count``: ``base``, grown by ``backoff``
+    each time after the first, at most ``cap``."""
     delay = base * (backoff ** (count - 1)) if backoff and backoff > 1 else base
     return min(delay, cap) if cap is not None else delay
 
