@@ -1,7 +1,8 @@
 """REST API latency with a full store: 10,000 runs of 100 workflows, and a 1 GiB step log.
 
 Measures the server's own time (its ``Server-Timing`` header) of the workflows list, one
-workflow's history, the first page of all runs, a 1,000-child tree, a children page sorted by
+workflow's history, the first page of all runs, the run with 1,000 children (and its reply's
+size), its last page of children, its tree, a children page sorted by
 duration and a ``tail=1000`` read of the 1 GiB log; median of 20 requests each. Targets
 (issue 6): lists under 200 ms, the tail under 100 ms.
 
@@ -197,12 +198,19 @@ def main() -> int:
             wait_healthy(client, server)
             n = args.times
             kids = f"{args.children:,} children"
+            last_page = max(0, args.children - 100)
             figures = {
                 "GET /api/v1/workflows": server_ms(client, "/api/v1/workflows", n),
                 f"GET /api/v1/runs?workflow={workflow}": server_ms(
                     client, f"/api/v1/runs?workflow={workflow}", n
                 ),
                 "GET /api/v1/runs (all, first page)": server_ms(client, "/api/v1/runs", n),
+                f"GET /api/v1/runs/{{id}} ({kids})": server_ms(client, f"/api/v1/runs/{run_id}", n),
+                "GET /api/v1/runs/{id}/children?step=fetch&offset=(the last page)": server_ms(
+                    client,
+                    f"/api/v1/runs/{run_id}/children?step=fetch&limit=100&offset={last_page}",
+                    n,
+                ),
                 f"GET /api/v1/runs/{{id}}/tree ({kids})": server_ms(
                     client, f"/api/v1/runs/{run_id}/tree", n
                 ),
@@ -213,6 +221,8 @@ def main() -> int:
                     server_ms(client, f"/api/v1/runs/{run_id}/steps/fetch/log?tail=1000", n)
                 ),
             }
+            reply = client.get(f"/api/v1/runs/{run_id}")
+            print(f"GET /api/v1/runs/{{id}} of the run with {kids}: {len(reply.content):,} bytes")
             tail = client.get(f"/api/v1/runs/{run_id}/steps/fetch/log?tail=1000").json()
             lines = len(tail["content"].splitlines())
             if lines != 1000:

@@ -54,6 +54,7 @@ def fan_out(items: int, max_concurrent: int, command: bool) -> int:
         error = process.stderr.read().decode()  # before waiting: a full pipe would block it
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        files, size = _home_usage(Path(tmp) / "home")
     code = os.waitstatus_to_exitcode(status)
     rss_mb = usage.ru_maxrss / 1024
     kind = "command" if command else "child workflow"
@@ -64,9 +65,20 @@ def fan_out(items: int, max_concurrent: int, command: bool) -> int:
         f"{items / wall:.0f} items/s",
         flush=True,
     )
+    print(f"home: {files} files, {size / 1e6:.1f} MB", flush=True)
     if code != 0:
         print(error, file=sys.stderr)
     return code
+
+
+def _home_usage(home: Path) -> tuple[int, int]:
+    """How many files the run left in the home, and their size on disk."""
+    files = size = 0
+    for path in home.rglob("*"):
+        if path.is_file():
+            files += 1
+            size += path.stat().st_blocks * 512
+    return files, size
 
 
 def main() -> int:

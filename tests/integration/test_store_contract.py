@@ -167,6 +167,32 @@ def test_the_lease_of_an_agent_is_its_heartbeat_and_a_dead_agent_loses_its_runs(
     assert dead.status == RunStatus.FAILED and dead.error == "agent process exited"
 
 
+def test_a_run_read_with_a_children_limit_has_its_counts_and_its_failures_first(
+    store: RunStore,
+) -> None:
+    store.create_run(_run("p"), _steps("fan", "one"))
+    failing = {7, 40, 199}
+    for i in range(250):
+        status = RunStatus.FAILED if i in failing else RunStatus.SUCCEEDED
+        child = _run(f"c{i}", status=status, parent_run_id="p", parent_step="fan",
+                     root_run_id="p", item_index=i)  # fmt: skip
+        store.create_run(child, [])
+    store.create_run(_run("solo", parent_run_id="p", parent_step="one", root_run_id="p"), [])
+    whole = store.get_run("p")
+    assert len(whole.children) == 251
+    some = store.get_run("p", children_limit=100)
+    assert some.child_counts == whole.child_counts == {
+        "fan": {"succeeded": 247, "failed": 3},
+        "one": {"running": 1},
+    }
+    fan = [c for c in some.children if c.step == "fan"]
+    assert len(fan) == 100 and [c.run_id for c in some.children if c.step == "one"] == ["solo"]
+    assert {c.item_index for c in fan if c.status is RunStatus.FAILED} == failing
+    indexes = [c.item_index for c in fan]
+    assert indexes == sorted(indexes)  # shown in item order
+    assert some.children_of("fan") == 250
+
+
 def test_stop_requests_reach_the_whole_tree(store: RunStore) -> None:
     store.create_run(_run("p"), _steps("call"))
     store.create_run(_run("c", parent_run_id="p", parent_step="call", root_run_id="p"), [])

@@ -133,7 +133,11 @@ export interface Ancestor {
 export interface RunDetail extends RunSummary {
   source: string | null;
   steps: StepRecord[];
+  /** The children of each step: all of them when few; else those that did not succeed first,
+   * up to 100 a step (the rest: `childCounts` and `GET /runs/{id}/children`). */
   children: ChildRef[];
+  /** How many children each step has, by status. */
+  childCounts?: Record<string, Record<string, number>>;
   attempts: Record<string, StepRecord[]>;
   ancestors: Ancestor[];
   /** Why a queued run does not run yet ("no worker with gpu=true", ...). */

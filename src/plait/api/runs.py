@@ -24,7 +24,7 @@ from plait.api.logs import (
 )
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, RunStateError
-from plait.model import RunRecord, RunStatus, StepRecord, StepStatus
+from plait.model import CHILDREN_SHOWN, RunRecord, RunStatus, StepRecord, StepStatus
 from plait.store.views import CHILD_SORTS
 
 __all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
@@ -140,12 +140,14 @@ def _iso(epoch: float | None) -> str | None:
 
 @router.get(
     "/{runId}",
-    summary="A run: steps, direct children, attempts, ancestors",
+    summary="A run: steps, direct children (counts, and up to 100 a step), attempts, ancestors",
     responses=errors(404),
 )
 def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
     services.upkeep()
-    run = services.store.get_run(run_id)
+    # a fan-out of 100,000 items: its counts and the items that did not succeed first; the
+    # rest page by page from /children
+    run = services.store.get_run(run_id, children_limit=CHILDREN_SHOWN)
     body = run.to_json()
     body["createdAt"] = _iso(run.created_at)
     body["workflowFile"] = relative_file(services.home.dags_dir, run.source)
@@ -192,7 +194,7 @@ def get_children(
 ) -> dict[str, Any]:
     if sort not in CHILD_SORTS:
         raise ApiError(400, f"unknown sort {sort!r} (known: {', '.join(CHILD_SORTS)})")
-    run = services.store.get_run(run_id)
+    run = services.store.get_run(run_id, children_limit=0)
     if step is not None and step not in {s.name for s in run.steps}:
         raise NotFoundError(f"run {run_id} has no step {step!r}")
     page = services.browse.children_page(
@@ -208,7 +210,7 @@ def get_children(
     responses=errors(400, 404, 409, 413),
 )
 def stop(run_id: RunId, services: Svc) -> dict[str, Any]:
-    run = services.store.get_run(run_id)
+    run = services.store.get_run(run_id, children_limit=0)
     if run.status.is_final:
         raise RunStateError(f"run {run_id} is {run.status}; only an active run can be stopped")
     services.store.stop(run_id)
@@ -223,7 +225,7 @@ def stop(run_id: RunId, services: Svc) -> dict[str, Any]:
 )
 def retry(run_id: RunId, services: Svc, body: RetryBody | None = None) -> dict[str, Any]:
     wanted = body or RetryBody()
-    run = services.store.get_run(run_id)
+    run = services.store.get_run(run_id, children_limit=0)
     if not run.status.is_final:
         raise RunStateError(f"run {run_id} is {run.status}; stop it before retrying")
     if run.parent_run_id is not None:
@@ -297,7 +299,7 @@ def _wait_for_new_attempt(services: Services, before: RunRecord, timeout: float 
     """So that the caller's next look shows the new attempt, not the old result."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = services.store.get_run(before.run_id)
+        now = services.store.get_run(before.run_id, children_limit=0)
         if now.attempt > before.attempt:
             return str(now.status)
         time.sleep(0.05)
@@ -310,7 +312,7 @@ def _wait_for_new_attempt(services: Services, before: RunRecord, timeout: float 
     responses=errors(400, 404, 409, 413),
 )
 def dequeue(run_id: RunId, services: Svc) -> dict[str, Any]:
-    run = services.store.get_run(run_id)
+    run = services.store.get_run(run_id, children_limit=0)
     if not services.store.dequeue(run_id):
         raise RunStateError(f"run {run_id} is {run.status}, not queued")
     return {"runId": run_id, "status": str(RunStatus.CANCELLED)}
@@ -321,7 +323,7 @@ def step_log_path(
 ) -> tuple[RunRecord, StepRecord, LogSource | None]:
     """The run, the step (or the given attempt of it) and its log for ``stream``: the file,
     or with a store that ships logs (PostgreSQL), what the agent wherever it ran shipped."""
-    run = services.store.get_run(run_id)
+    run = services.store.get_run(run_id, children_limit=0)
     try:
         record = run.step(step)
     except KeyError:

@@ -241,7 +241,7 @@ def _enqueue(
     if dispatch_now:
         queue = queue_of(workflow)
         dispatch(services.store, services.config(), services.launch_agent, queues=[queue])
-    run = services.store.get_run(run_id)
+    run = services.store.get_run(run_id, children_limit=0)
     return {"runId": run_id, "status": str(run.status)}
 
 

@@ -19,7 +19,7 @@ from plait.app import (
 )
 from plait.cli.exit_codes import exit_code
 from plait.cli.main import print_json
-from plait.cli.render import Progress, history_table, run_tree
+from plait.cli.render import MAX_CHILDREN_LISTED, Progress, history_table, run_tree
 from plait.errors import NotFoundError, PlaitError, RunStateError, UsageError
 from plait.model import ACTIVE_RUN_STATUSES, Param, RunRecord, RunStatus, StepRecord
 from plait.store import Home
@@ -239,8 +239,11 @@ def _print_tree(home: Home, record: RunRecord, store: RunStore | None = None) ->
     own = store is None
     store = open_store(home) if store is None else store
     try:
-        run = store.get_run(record.run_id)
-        lines = run_tree(run, store.get_run)
+
+        def read(run_id: str) -> RunRecord:
+            return store.get_run(run_id, children_limit=MAX_CHILDREN_LISTED)
+
+        lines = run_tree(read(record.run_id), read)
     finally:
         if own:
             store.close()
@@ -394,7 +397,7 @@ def _copy_log(path: str, *, follow: bool, store: RunStore, run_id: str) -> None:
         if last:
             return
         # the run's end is read first: what was written before it is read after, then stop
-        last = store.get_run(run_id).status.is_final
+        last = store.get_run(run_id, children_limit=0).status.is_final
         if not last:
             time.sleep(0.2)
 
@@ -439,7 +442,9 @@ def _wait_final(store: RunStore, run_ids: list[str], timeout: float = 120.0) -> 
     pending = set(run_ids)
     while pending and time.monotonic() < deadline:
         recover(store)
-        pending = {rid for rid in pending if not store.get_run(rid).status.is_final}
+        pending = {
+            rid for rid in pending if not store.get_run(rid, children_limit=0).status.is_final
+        }
         if pending:
             time.sleep(0.1)
 

@@ -14,9 +14,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
-__all__ = ["Progress", "duration", "history_table", "run_tree"]
+__all__ = ["MAX_CHILDREN_LISTED", "Progress", "duration", "history_table", "run_tree"]
 
-_MAX_CHILDREN_LISTED = 10
+MAX_CHILDREN_LISTED = 10
 _OUTPUT_LINES = 3
 _LINE_WIDTH = 200
 
@@ -101,7 +101,8 @@ def _step_lines(
         lines.append(f"{body}error: {step.error}")
     children = [c for c in run.children if c.step == step.name]
     if children:
-        lines.extend(_children_lines(children, body, children_of))
+        counts = run.child_counts.get(step.name) or _count(children)
+        lines.extend(_children_lines(children, counts, body, children_of))
     elif step.status in (StepStatus.SUCCEEDED, StepStatus.FAILED):
         lines.extend(f"{body}{text}" for text in _head(step.stdout_path, _OUTPUT_LINES))
         if step.status is StepStatus.FAILED:
@@ -109,25 +110,33 @@ def _step_lines(
     return lines
 
 
+def _count(children: list[ChildRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for child in children:
+        counts[str(child.status)] = counts.get(str(child.status), 0) + 1
+    return counts
+
+
 def _children_lines(
     children: list[ChildRecord],
+    counts: dict[str, int],
     body: str,
     children_of: Callable[[str], RunRecord] | None,
 ) -> list[str]:
+    """A step's children: each (with its own tree) when they are few; else their counts and
+    the first of those that did not succeed (``children`` holds those first)."""
     lines: list[str] = []
     shown = children
-    if len(children) > _MAX_CHILDREN_LISTED:
-        counts: dict[str, int] = {}
-        for child in children:
-            counts[str(child.status)] = counts.get(str(child.status), 0) + 1
+    total = sum(counts.values())
+    if total > MAX_CHILDREN_LISTED:
         summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-        lines.append(f"{body}{len(children)} runs: {summary}")
+        lines.append(f"{body}{total} runs: {summary}")
         shown = [c for c in children if c.status not in (RunStatus.SUCCEEDED,)][
-            :_MAX_CHILDREN_LISTED
+            :MAX_CHILDREN_LISTED
         ]
     for child in shown:
         label = f"[{child.item_index}] {child.item}  " if child.item_index is not None else ""
-        if children_of is not None and len(children) <= _MAX_CHILDREN_LISTED:
+        if children_of is not None and total <= MAX_CHILDREN_LISTED:
             nested = children_of(child.run_id)
             sub = run_tree(nested, children_of, body)
             sub[0] = f"{body}{label}{sub[0][len(body) :]}"

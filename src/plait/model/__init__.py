@@ -1,6 +1,6 @@
 """The canonical model of workflows and of the statuses of their runs. No I/O lives here."""
 
-from plait.model.record import ChildRecord, RunRecord, StepRecord, iso_time
+from plait.model.record import CHILDREN_SHOWN, ChildRecord, RunRecord, StepRecord, iso_time
 from plait.model.status import ACTIVE_RUN_STATUSES, FINAL_RUN_STATUSES, RunStatus, StepStatus
 from plait.model.workflow import (
     DEFAULT_MAX_ACTIVE_RUNS,
@@ -26,6 +26,7 @@ from plait.model.workflow import (
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
+    "CHILDREN_SHOWN",
     "DEFAULT_MAX_ACTIVE_RUNS",
     "DEFAULT_MAX_CONCURRENT",
     "DEFAULT_MAX_OUTPUT_SIZE",

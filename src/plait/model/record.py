@@ -23,6 +23,11 @@ def iso_time(epoch: float | None) -> str | None:
     return f"{whole}.{int(epoch % 1 * 1000):03d}Z"
 
 
+# How many children of each step a run's record shows when it is shown (CLI, API, UI): the
+# ones that did not succeed first; the rest are in its counts and its page of children.
+CHILDREN_SHOWN = 100
+
+
 class StepRecord:
     __slots__ = (
         "attempt",
@@ -145,6 +150,7 @@ class ChildRecord:
 class RunRecord:
     __slots__ = (
         "attempt",
+        "child_counts",
         "children",
         "created_at",
         "definition",
@@ -228,10 +234,17 @@ class RunRecord:
         self.log_dir = log_dir
         self.steps = list() if steps is None else steps
         self.children = list() if children is None else children
+        # how many direct children each step has, by status (all of them, also when
+        # ``children`` holds only some: see ``RunStore.get_run``)
+        self.child_counts: dict[str, dict[str, int]] = {}
 
     @property
     def succeeded(self) -> bool:
         return self.status in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED)
+
+    def children_of(self, step: str) -> int:
+        """How many direct children the step started (all of them)."""
+        return sum(self.child_counts.get(step, {}).values())
 
     def step(self, name: str) -> StepRecord:
         for step in self.steps:
@@ -281,4 +294,5 @@ class RunRecord:
             "item": self.item,
             "steps": [step.to_json() for step in self.steps],
             "children": [child.to_json() for child in self.children],
+            "childCounts": self.child_counts,
         }

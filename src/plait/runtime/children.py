@@ -288,7 +288,7 @@ def _fan_out(
     step, run = execution.step, execution.run
     assert step.parallel is not None
     policy = step.retry_policy
-    results: list[RunRecord | None] = [None] * len(items)
+    results: list[_Done | None] = [None] * len(items)
     errors: dict[int, str] = {}
     keep_going = step.continue_on.failure
     changed = threading.Condition()
@@ -347,14 +347,15 @@ def _fan_out(
                 params = _params(execution, item, True)
                 earlier = results[index]
                 if made and earlier is not None:
-                    record = _retry_item(execution, child, params, index, item, earlier, selector)
+                    previous = run.store.get_run(earlier.run_id)
+                    record = _retry_item(execution, child, params, index, item, previous, selector)
                 else:
                     record = _launch(execution, child, params, index, item, earlier_runs, selector)
             except Exception as error:  # an item that cannot even start fails, not the agent
                 errors[index] = f"{type(error).__name__}: {error}"
             else:
                 errors.pop(index, None)
-                results[index] = record
+                results[index] = _Done(record)
             done(index, made, record)
 
     workers = min(step.parallel.max_concurrent, len(items))
@@ -399,47 +400,75 @@ def _exit_code(record: RunRecord) -> int | None:
     return 1 if step is None else step.exit_code
 
 
+class _Done:
+    """What the fan-out keeps of an item's child run once it has ended: its entry of the
+    step's result as JSON text, not the record (a fan-out of 100,000 items keeps 100,000)."""
+
+    __slots__ = ("outputs", "result", "run_id", "status")
+
+    def __init__(self, record: RunRecord) -> None:
+        self.run_id = record.run_id
+        self.status = record.status
+        self.result = json.dumps(child_result(record), ensure_ascii=False)
+        self.outputs = json.dumps(record.outputs, ensure_ascii=False)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED)
+
+
 def _fan_out_attempt(
     execution: StepExecution,
     items: list[object],
-    results: list[RunRecord | None],
+    results: list[_Done | None],
     errors: dict[int, str],
 ) -> Attempt:
-    records: list[dict[str, Any]] = []
-    outputs: list[dict[str, str]] = []
-    succeeded = failed = 0
-    first_failure: RunRecord | None = None
-    for index, (item, record) in enumerate(zip(items, results, strict=True)):
-        if record is None:
+    """The step's attempt: its result (summary, then an entry per item in item order), written
+    piece by piece from the items' JSON texts."""
+    entries: list[str] = []
+    outputs: list[str] = []
+    succeeded = failed = waiting = 0
+    first_failure: _Done | None = None
+    for index, (item, done) in enumerate(zip(items, results, strict=True)):
+        if done is None:
             status = "failed" if index in errors else "not_started"
             failed += index in errors
-            records.append(
-                {
-                    "name": None,
-                    "runId": None,
-                    "params": {},
-                    "status": status,
-                    "outputs": {},
-                    "item": item,
-                    **({"error": errors[index]} if index in errors else {}),
-                }
-            )
-            outputs.append({})
+            entry = {
+                "name": None,
+                "runId": None,
+                "params": {},
+                "status": status,
+                "outputs": {},
+                "item": item,
+                **({"error": errors[index]} if index in errors else {}),
+            }
+            entries.append(json.dumps(entry, ensure_ascii=False))
+            outputs.append("{}")
             continue
-        records.append(child_result(record))
-        outputs.append(record.outputs)
-        if record.succeeded:
+        entries.append(done.result)
+        outputs.append(done.outputs)
+        if done.succeeded:
             succeeded += 1
-        elif record.status is not RunStatus.WAITING:
+        elif done.status is RunStatus.WAITING:
+            waiting += 1
+        else:
             failed += 1
-            first_failure = first_failure or record
-    waiting = sum(1 for r in results if r is not None and r.status is RunStatus.WAITING)
+            first_failure = first_failure or done
     summary = {"total": len(items), "succeeded": succeeded, "failed": failed}
     if waiting:
         summary["waiting"] = waiting
-    output = json.dumps(
-        {"summary": summary, "results": records, "outputs": outputs}, ensure_ascii=False
+    output = "".join(
+        (
+            '{"summary": ',
+            json.dumps(summary),
+            ', "results": [',
+            ", ".join(entries),
+            '], "outputs": [',
+            ", ".join(outputs),
+            "]}",
+        )
     )
+    del entries, outputs
     stopped = execution.run.stopping.is_set()
     if failed == 0 and not stopped and succeeded == len(items):
         return Attempt(exit_code=0, output=output)
@@ -447,7 +476,8 @@ def _fan_out_attempt(
         return _waiting(output)
     error = f"{failed} of {len(items)} items failed"
     if first_failure is not None:
-        error += f"; first: {_child_error(execution, first_failure)}"
+        record = execution.run.store.get_run(first_failure.run_id)
+        error += f"; first: {_child_error(execution, record)}"
     elif errors:
         error += f"; first: {errors[min(errors)]}"
     return Attempt(exit_code=1, output=output, error=error, cancelled=stopped and failed == 0)

@@ -17,7 +17,14 @@ import time
 import uuid
 
 from plait.errors import RunStateError
-from plait.model import UNLIMITED_ACTIVE_RUNS, RunRecord, RunStatus, StepRecord, Workflow
+from plait.model import (
+    CHILDREN_SHOWN,
+    UNLIMITED_ACTIVE_RUNS,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    Workflow,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -149,8 +156,9 @@ def _wait(parent: Parent, child_id: str) -> RunRecord:
     run = parent.run
     stopped = False
     while True:
-        record = run.store.get_run(child_id)
+        record = run.store.get_run(child_id, children_limit=0)
         if record.status.is_final:  # (a child waiting for a person keeps its parent waiting)
+            record = run.store.get_run(child_id, children_limit=CHILDREN_SHOWN)
             if record.status is RunStatus.CANCELLED and not run.stopping.is_set():
                 # a stop of the whole tree reached the child first: this agent sees its own
                 # part of it within a poll, and the step ends cancelled rather than failed

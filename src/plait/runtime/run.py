@@ -18,6 +18,7 @@ from plait.errors import PlaitError, RunStateError, StoreError
 from plait.expr import StepRef
 from plait.graph.deps import effective_depends
 from plait.model import (
+    CHILDREN_SHOWN,
     HandlerEvent,
     Param,
     RunRecord,
@@ -623,7 +624,9 @@ class RunExecution:
             error=record.error,
         )
         if any(step.run or step.parallel for step in self.workflow.steps):
-            record.children = self.store.children(self.run_id)
+            # what is shown of it: counts, and the children that did not succeed first
+            ended = self.store.get_run(self.run_id, children_limit=CHILDREN_SHOWN)
+            record.children, record.child_counts = ended.children, ended.child_counts
         self.log(f"run {status}" + (f": {record.error}" if record.error else ""))
         if any(self.workflow.mail_on.values()):
             from plait.runtime.notify import notify_run

@@ -273,8 +273,11 @@ class RunStore(Protocol):
 
     # ----------------------------------------------------------------- reads
 
-    def get_run(self, run_id: str) -> RunRecord:
-        """A run with its steps and direct children.
+    def get_run(self, run_id: str, *, children_limit: int | None = None) -> RunRecord:
+        """A run with its steps, its direct children and their counts per step and status
+        (``child_counts``). ``children_limit``: at most that many children of each step,
+        the ones that did not succeed first (a fan-out of 100,000 items is read as counts
+        and its failures); 0: neither children nor counts, the run alone.
 
         Raises:
             NotFoundError: there is no such run.
@@ -289,8 +292,9 @@ class RunStore(Protocol):
         """Whether a run with this id is stored (any status)."""
         ...
 
-    def children(self, run_id: str) -> list[ChildRecord]:
-        """The direct child runs of a run, in the order they were created."""
+    def children(self, run_id: str, limit: int | None = None) -> list[ChildRecord]:
+        """The direct child runs of a run, by step and item; with ``limit``, at most that
+        many of each step, the ones that did not succeed first."""
         ...
 
     def attempts(self, run_id: str, step: str) -> list[StepRecord]:

@@ -88,6 +88,14 @@ SELECT id, name, status, parent_step, item_index, item, started_at, finished_at,
 FROM runs WHERE parent_run_id = ? ORDER BY parent_step, COALESCE(item_index, -1), created_at
 """
 
+CHILD_COLUMNS = """
+SELECT id, name, status, parent_step, item_index, item, started_at, finished_at, error
+FROM runs WHERE parent_run_id = ?"""
+
+COUNT_CHILDREN = """
+SELECT parent_step, status, count(*) FROM runs WHERE parent_run_id = ? GROUP BY 1, 2
+"""
+
 SELECT_ATTEMPTS = """
 SELECT attempt, status, started_at, finished_at, exit_code, stdout_path, stderr_path, error
 FROM step_attempts WHERE run_id = ? AND step = ? ORDER BY attempt

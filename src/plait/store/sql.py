@@ -183,7 +183,7 @@ class SQLStore:
 
     # ----------------------------------------------------------------- reads
 
-    def get_run(self, run_id: str) -> RunRecord:
+    def get_run(self, run_id: str, *, children_limit: int | None = None) -> RunRecord:
         """A run with its steps and direct children; NotFoundError if there is none."""
         with self._lock:
             row = self._one(q.SELECT_RUN + " WHERE id = ?", (run_id,))
@@ -191,8 +191,43 @@ class SQLStore:
                 raise NotFoundError(f"no run with id {run_id}")
             run = _run_from_row(row)
             run.steps = [_step_from_row(r) for r in self._all(q.SELECT_STEPS, (run_id,))]
-            run.children = self.children(run_id)
+            if children_limit == 0:
+                pass  # the run alone (its children are neither read nor counted)
+            elif children_limit is None:
+                run.children = self.children(run_id)
+                for child in run.children:
+                    per_step = run.child_counts.setdefault(child.step or "", {})
+                    per_step[str(child.status)] = per_step.get(str(child.status), 0) + 1
+            else:
+                for step, status, count in self._all(q.COUNT_CHILDREN, (run_id,)):
+                    run.child_counts.setdefault(str(step or ""), {})[str(status)] = int(count)
+                run.children = self._some_children(run_id, run.child_counts, children_limit)
         return run
+
+    def _some_children(
+        self, run_id: str, counts: dict[str, dict[str, int]], limit: int
+    ) -> list[ChildRecord]:
+        """Up to ``limit`` children of each step: those that did not succeed first, then the
+        first that did, by item; each an index range read (``runs_by_parent_status``)."""
+        rows: list[tuple[Any, ...]] = []
+        for step, by_status in counts.items():
+            others = [status for status in by_status if status != "succeeded"]
+            mine: list[tuple[Any, ...]] = []
+            if others:
+                marks = ",".join("?" * len(others))
+                mine = self._all(
+                    f"{q.CHILD_COLUMNS} AND parent_step = ? AND status IN ({marks}) "
+                    "ORDER BY COALESCE(item_index, -1), created_at LIMIT ?",
+                    (run_id, step, *others, limit),
+                )
+            if len(mine) < limit and "succeeded" in by_status:
+                mine += self._all(
+                    f"{q.CHILD_COLUMNS} AND parent_step = ? AND status = 'succeeded' "
+                    "ORDER BY COALESCE(item_index, -1), created_at LIMIT ?",
+                    (run_id, step, limit - len(mine)),
+                )
+            rows += sorted(mine, key=lambda r: -1 if r[4] is None else r[4])
+        return [_child_from_row(r) for r in rows]
 
     def find_run(self, run_id: str) -> RunRecord | None:
         try:
@@ -200,22 +235,15 @@ class SQLStore:
         except NotFoundError:
             return None
 
-    def children(self, run_id: str) -> list[ChildRecord]:
-        rows = self._all(q.SELECT_CHILDREN, (run_id,))
-        return [
-            ChildRecord(
-                run_id=r[0],
-                name=r[1],
-                status=RunStatus(r[2]),
-                step=r[3],
-                item_index=r[4],
-                item=r[5],
-                started_at=r[6],
-                finished_at=r[7],
-                error=r[8],
-            )
-            for r in rows
-        ]
+    def children(self, run_id: str, limit: int | None = None) -> list[ChildRecord]:
+        """The direct children of a run; with ``limit``, at most that many of each step, the
+        ones that did not succeed first."""
+        if limit is not None:
+            counts: dict[str, dict[str, int]] = {}
+            for step, status, count in self._all(q.COUNT_CHILDREN, (run_id,)):
+                counts.setdefault(str(step or ""), {})[str(status)] = int(count)
+            return self._some_children(run_id, counts, limit)
+        return [_child_from_row(r) for r in self._all(q.SELECT_CHILDREN, (run_id,))]
 
     def attempts(self, run_id: str, step: str) -> list[StepRecord]:
         rows = self._all(q.SELECT_ATTEMPTS, (run_id, step))
@@ -812,6 +840,20 @@ def _step_from_row(r: tuple[object, ...]) -> StepRecord:
         error=r[11],  # type: ignore[arg-type]
         handler=bool(r[12]),
         tolerated=bool(r[13]),
+    )
+
+
+def _child_from_row(r: tuple[Any, ...]) -> ChildRecord:
+    return ChildRecord(
+        run_id=r[0],
+        name=r[1],
+        status=RunStatus(r[2]),
+        step=r[3],
+        item_index=r[4],
+        item=r[5],
+        started_at=r[6],
+        finished_at=r[7],
+        error=r[8],
     )
 
 

@@ -15,6 +15,7 @@ __all__ = ["SQLiteBrowse"]
 
 class SQLiteBrowse(SQLBrowse):
     NOW_SQL = "((julianday('now') - 2440587.5) * 86400)"
+    TIEBREAK = "rowid"  # the last column of every index: the index of children orders it
 
     def __init__(self, store: SQLiteStore) -> None:
         super().__init__(store)

@@ -33,7 +33,15 @@ export interface Progress {
   other: number;
 }
 
-export function progressOf(children: ChildRef[], step: string): Progress | null {
+/** A step's items by status: from the run's counts (all of its children, however many),
+ * else from the children in hand. */
+export function progressOf(
+  children: ChildRef[],
+  step: string,
+  counts?: Record<string, Record<string, number>>,
+): Progress | null {
+  const counted = counts?.[step];
+  if (counted && Object.keys(counted).length) return progressFromCounts(counted);
   const mine = children.filter((c) => c.step === step);
   if (mine.length === 0) return null;
   const p: Progress = { total: mine.length, ok: 0, failed: 0, running: 0, other: 0 };
@@ -42,6 +50,18 @@ export function progressOf(children: ChildRef[], step: string): Progress | null 
     else if (c.status === "failed") p.failed++;
     else if (c.status === "running" || c.status === "queued") p.running++;
     else p.other++;
+  }
+  return p;
+}
+
+export function progressFromCounts(counts: Record<string, number>): Progress {
+  const p: Progress = { total: 0, ok: 0, failed: 0, running: 0, other: 0 };
+  for (const [status, n] of Object.entries(counts)) {
+    p.total += n;
+    if (status === "succeeded") p.ok += n;
+    else if (status === "failed") p.failed += n;
+    else if (status === "running" || status === "queued") p.running += n;
+    else p.other += n;
   }
   return p;
 }
@@ -122,11 +142,12 @@ export function Graph(props: {
   type?: string | null;
   records?: StepRecord[];
   children?: ChildRef[];
+  childCounts?: Record<string, Record<string, number>>;
   runStatus?: RunStatus | null;
   now?: number;
   onStepClick?: (step: string) => void;
 }) {
-  const { steps, type, records, children, runStatus, onStepClick } = props;
+  const { steps, type, records, children, childCounts, runStatus, onStepClick } = props;
   const now = props.now ?? Date.now();
   const layout = useMemo(() => {
     const g = new dagre.graphlib.Graph();
@@ -159,7 +180,7 @@ export function Graph(props: {
       step: s,
       record: byName[s.name] ?? null,
       runStatus: runStatus ?? null,
-      progress: s.parallel !== null && s.parallel !== undefined ? progressOf(children ?? [], s.name) : null,
+      progress: s.parallel !== null && s.parallel !== undefined ? progressOf(children ?? [], s.name, childCounts) : null,
       now,
     },
     draggable: false,

@@ -3,7 +3,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { api } from "../api";
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
 import { ErrorBox, Loading, runUrl } from "../components/common";
-import { fmtProgress, progressOf, type Progress } from "../components/Graph";
+import { fmtProgress, progressFromCounts, progressOf } from "../components/Graph";
 import { StatusBadge, fmtDuration, fmtItem, fmtTime, isActive, shortId, span } from "../format";
 import { Breadcrumbs, concerns } from "./Run";
 
@@ -47,7 +47,7 @@ export function ItemsPage() {
   const total = kids.data?.total ?? 0;
   const now = useNow(rows.some((r) => isActive(r.status)));
   const counts = kids.data?.counts;
-  const progress = counts ? progressFromCounts(counts) : run.data ? progressOf(run.data.children, step) : null;
+  const progress = counts ? progressFromCounts(counts) : run.data ? progressOf(run.data.children, step, run.data.childCounts) : null;
   const pages = Math.max(1, Math.ceil(total / pageSize));
   return (
     <div>
@@ -192,14 +192,3 @@ function ProgressBar({ ok, failed, running, total }: { ok: number; failed: numbe
   );
 }
 
-function progressFromCounts(counts: Record<string, number>): Progress {
-  const p: Progress = { total: 0, ok: 0, failed: 0, running: 0, other: 0 };
-  for (const [status, n] of Object.entries(counts)) {
-    p.total += n;
-    if (status === "succeeded") p.ok += n;
-    else if (status === "failed") p.failed += n;
-    else if (status === "running" || status === "queued") p.running += n;
-    else p.other += n;
-  }
-  return p;
-}

@@ -227,6 +227,7 @@ export function RunPage() {
           type={wf.data?.type ?? "chain"}
           records={run.steps}
           children={run.children}
+          childCounts={run.childCounts}
           runStatus={run.status}
           now={now}
           onStepClick={(step) => {
@@ -393,7 +394,7 @@ function StepRow({
 }) {
   const running = step.status === "running";
   const st = stepStatus(step, run.status);
-  const progress = parallel ? progressOf(run.children, step.name) : null;
+  const progress = parallel ? progressOf(run.children, step.name, run.childCounts) : null;
   const enc = encodeURIComponent;
   return (
     <>

@@ -156,6 +156,7 @@ function GraphTab({ name, steps, type }: { name: string; steps: GraphStep[]; typ
         type={type}
         records={d?.steps}
         children={d?.children}
+        childCounts={d?.childCounts}
         runStatus={d?.status ?? null}
         now={now}
         onStepClick={(step) => {
