@@ -232,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        from plait.spec import compiled
+        from plait.store import Home
+
+        compiled.use_folder(Home.from_env().cache_dir)
         from plait.cli import commands
 
         handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")

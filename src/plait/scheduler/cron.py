@@ -79,8 +79,10 @@ def fires_between(
     """Every fire time in ``(start, end]`` (UTC), at most ``limit`` of them (the latest)."""
     fires: list[datetime] = []
     cursor = start
+    size = 1  # most windows hold no time, or one: ask for more only once one is inside
     while True:
-        batch = next_fires(line, cursor, 64, default_tz)
+        batch = next_fires(line, cursor, size, default_tz)
+        size = 64
         for moment in batch:
             if moment > end:
                 return fires[-limit:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,39 +28,37 @@ class Registry:
 
     def __init__(self, dags_dir: Path) -> None:
         self.dags_dir = dags_dir
-        self.entries: dict[Path, Entry] = {}
+        self.entries: dict[str, Entry] = {}  # by path
 
     def refresh(self) -> list[str]:
         """Reload what changed; returns one line per change, for the scheduler's log."""
+        from plait.spec.discover import workflow_paths
+
         changes: list[str] = []
-        seen: set[Path] = set()
-        for path in self._files():
+        seen: set[str] = set()
+        for path in workflow_paths(self.dags_dir):
             seen.add(path)
             try:
-                stat = path.stat()
+                stat = os.stat(path)
             except OSError:
                 continue
             known = self.entries.get(path)
-            if known is not None and (known.mtime_ns, known.size) == (
-                stat.st_mtime_ns,
-                stat.st_size,
+            if (
+                known is not None
+                and known.mtime_ns == stat.st_mtime_ns
+                and known.size == (stat.st_size)
             ):
                 continue
-            self.entries[path] = self._load(path, stat.st_mtime_ns, stat.st_size)
-            changes.append(f"{'changed' if known else 'added'} {path.name}")
-        for path in list(self.entries):
-            if path not in seen:
+            self.entries[path] = self._load(Path(path), stat.st_mtime_ns, stat.st_size)
+            changes.append(f"{'changed' if known else 'added'} {os.path.basename(path)}")
+        if len(seen) != len(self.entries):
+            for path in [p for p in self.entries if p not in seen]:
                 del self.entries[path]
-                changes.append(f"removed {path.name}")
+                changes.append(f"removed {os.path.basename(path)}")
         return changes
 
     def workflows(self) -> list[Workflow]:
         return [e.workflow for e in self.entries.values() if e.workflow is not None]
-
-    def _files(self) -> list[Path]:
-        from plait.spec.discover import workflow_files
-
-        return workflow_files(self.dags_dir)
 
     @staticmethod
     def _load(path: Path, mtime_ns: int, size: int) -> Entry:

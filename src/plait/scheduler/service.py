@@ -20,7 +20,7 @@ from plait.model import Workflow
 from plait.proc.launch import launch_agent
 from plait.queue import Config, dispatch, enqueue_run, load_config
 from plait.runtime.recovery import agent_alive, liveness, recover
-from plait.scheduler.cron import fires_between
+from plait.scheduler.cron import fires_between, next_fires
 from plait.scheduler.registry import Registry
 from plait.spec._kinds import parse_duration
 from plait.store import Home
@@ -34,6 +34,10 @@ __all__ = ["LEASE_NAME", "Scheduler", "Tick", "scheduled_run_id"]
 LEASE_NAME = "scheduler"
 LEASE_TTL_SECONDS = 6.0
 TICK_SECONDS = 0.25  # queued runs start within a quarter second of a slot freeing
+# How often every file of the DAGs folder is looked at for changes (5,000 files: 30 ms); a file
+# added, removed or renamed in the folder itself (as editors and git write) is seen at the next
+# tick, by the folder's own modification time.
+REFRESH_SECONDS = 3.0
 GRACE_SECONDS = 15.0  # fire times missed by a restart this short are still run
 RETENTION_EVERY_SECONDS = 60.0
 DEFAULT_RETENTION_DAYS = 30
@@ -79,6 +83,12 @@ class Scheduler:
         self.launch = launch or self._launch
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
         self.registry = Registry(home.dags_dir)
+        self._refreshed = -REFRESH_SECONDS
+        self._folder: int | None = None  # the DAGs folder's modification time then
+        # each scheduled workflow's next fire time (of any of its lines) after its mark: it
+        # is looked at again only then, or when its file changed
+        self._next: dict[str, tuple[Workflow, float]] = {}
+        self._earliest = float("-inf")  # the first of those times
         self.config = Config()
         self._config_stamp: tuple[int, int] | None = None
         self._last_retention = 0.0
@@ -118,15 +128,33 @@ class Scheduler:
         self._reload_config()
         report.recovered = recover(self.store)
         self.store.drop_abandoned_waits(liveness(self.store))
-        for change in self.registry.refresh():
-            _log.info("workflow %s", change)
-        for workflow in self.registry.workflows():
-            self._schedule(workflow, moment, report)
+        changed = False
+        folder = self._folder_stamp()
+        if now is not None or moment - self._refreshed >= REFRESH_SECONDS or folder != self._folder:
+            self._refreshed, self._folder = moment, folder
+            for change in self.registry.refresh():
+                _log.info("workflow %s", change)
+                changed = True
+        if changed or moment >= self._earliest:
+            workflows = self.registry.workflows()
+            for workflow in workflows:
+                if self._due(workflow, moment):
+                    self._schedule(workflow, moment, report)
+            if changed:
+                names = {w.name for w in workflows}
+                self._next = {k: v for k, v in self._next.items() if k in names}
+            self._earliest = min((due for _, due in self._next.values()), default=float("inf"))
         report.launched = dispatch(self.store, self.config, self.launch)
         if moment - self._last_retention >= RETENTION_EVERY_SECONDS:
             self._last_retention = moment
             report.deleted = self._apply_retention(moment)
         return report
+
+    def _folder_stamp(self) -> int | None:
+        try:
+            return os.stat(self.home.dags_dir).st_mtime_ns
+        except OSError:
+            return None
 
     def _take_over_from_the_dead(self, now: float) -> int | None:
         """The lease's owner is a scheduler on this host whose process is gone: no need to
@@ -141,31 +169,60 @@ class Scheduler:
 
     # ------------------------------------------------------------------ schedules
 
+    def _due(self, workflow: Workflow, now: float) -> bool:
+        """Whether a workflow's schedule needs a look now: one of its lines fires, or it is
+        new or changed (the same object as last time, from an unchanged file, is not)."""
+        if workflow.schedule.empty:
+            return False
+        known = self._next.get(workflow.name)
+        return known is None or known[0] is not workflow or now >= known[1]
+
+    def _next_fire(self, workflow: Workflow, now: float) -> float:
+        """The first time after ``now`` that any of the workflow's lines fires."""
+        after = datetime.fromtimestamp(now, _UTC)
+        schedule, zone = workflow.schedule, self.config.timezone
+        lines = (*schedule.start, *schedule.stop, *schedule.restart)
+        times = [next_fires(line, after, 1, zone)[0].timestamp() for line in lines]
+        return min(times, default=float("inf"))
+
     def _schedule(self, workflow: Workflow, now: float, report: Tick) -> None:
         schedule = workflow.schedule
         if schedule.empty:
             return
+        try:
+            self._next[workflow.name] = (workflow, self._next_fire(workflow, now))
+        except Exception as error:  # a line the cron library cannot read, or never fires
+            _log.warning("workflow %s: its schedule never fires: %s", workflow.name, error)
+            self._next[workflow.name] = (workflow, float("inf"))
+            return
         mark = self.store.schedule_mark(workflow.name)
         if mark is None:
             mark = now  # first sight: no catch-up of times before the workflow was known
+            self.store.set_schedule_mark(workflow.name, now)
         window = parse_duration(workflow.catchup_window) if workflow.catchup_window else None
         lower = max(mark, now - (window if window else GRACE_SECONDS))
         start = datetime.fromtimestamp(lower, _UTC)
         end = datetime.fromtimestamp(now, _UTC)
         zone = self.config.timezone
+        fired = False
         for line in schedule.stop:
             if fires_between(line, start, end, zone):
+                fired = True
                 report.stopped.extend(self._stop_all(workflow.name))
         for line in schedule.restart:
-            if fires_between(line, start, end, zone):
+            if restarts := fires_between(line, start, end, zone):
+                fired = True
                 report.stopped.extend(self._stop_all(workflow.name))
-                self._fire(workflow, fires_between(line, start, end, zone)[-1], report, "all")
+                self._fire(workflow, restarts[-1], report, "all")
         fires = sorted(
             {f for line in schedule.start for f in fires_between(line, start, end, zone)}
         )
         for moment in fires:
             self._fire(workflow, moment, report, workflow.overlap_policy or "skip")
-        self.store.set_schedule_mark(workflow.name, now)
+        if fires or fired:
+            # the mark is written when a time was acted on: with no time in (mark, now], an
+            # older mark means the same, and 5,000 idle workflows write nothing
+            self.store.set_schedule_mark(workflow.name, now)
 
     def _fire(self, workflow: Workflow, moment: datetime, report: Tick, policy: str) -> None:
         run_id = scheduled_run_id(workflow.name, moment)
@@ -229,6 +286,8 @@ class Scheduler:
             self._config_stamp = stamp
             try:
                 self.config = load_config(path)
+                self._next.clear()  # the default timezone may have changed
+                self._earliest = float("-inf")
             except PlaitError as error:
                 _log.warning("config.yaml not reloaded: %s", error.message)
 

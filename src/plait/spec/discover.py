@@ -15,37 +15,65 @@ __all__ = [
     "SUFFIXES",
     "find_workflow",
     "workflow_files",
+    "workflow_paths",
 ]
 
 SUFFIXES = (".yaml", ".yml")
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
 MAX_DEPTH = 4
-MAX_FILES = 5000
+MAX_FILES = 20000
 
 
 def workflow_files(dags_dir: Path) -> list[Path]:
     """The workflow files of the tree: the top-level ones first, then by relative path."""
-    found: list[Path] = []
+    return [Path(path) for path in workflow_paths(dags_dir)]
+
+
+def workflow_paths(dags_dir: Path) -> list[str]:
+    """``workflow_files``, as strings (what a scan of thousands of files every few seconds
+    can afford)."""
     root = str(dags_dir)
     try:
         real_root = dags_dir.resolve()
     except (OSError, RuntimeError):
         return []
-    for folder, subfolders, names in os.walk(root):
-        depth = 0 if folder == root else os.path.relpath(folder, root).count(os.sep) + 1
-        subfolders[:] = sorted(
-            d
-            for d in subfolders
-            if not d.startswith(".") and d not in SKIPPED_FOLDERS and depth < MAX_DEPTH
-        )
-        for name in sorted(names):
-            if name.endswith(SUFFIXES) and not name.startswith("."):
-                path = Path(folder, name)
-                if path.is_file() and _resolves_inside(path, real_root):
-                    found.append(path)
+    # One listing per folder; no symlinked folder is entered, so a plain file found is inside
+    # the tree and only a symlink is resolved (a resolve per file cost more than all the rest
+    # of a scan of 5,000 files). Breadth first, folders in name order, as the order wants.
+    found: list[tuple[int, str, str]] = []  # (depth, relative path, path)
+    folders = [(root, 0)]
+    while folders and len(found) < MAX_FILES:
+        deeper: list[tuple[str, int]] = []
+        for folder, depth in folders:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth + 1 <= MAX_DEPTH and name not in SKIPPED_FOLDERS:
+                            deeper.append((entry.path, depth + 1))
+                        continue
+                    if not name.endswith(SUFFIXES):
+                        continue
+                    if entry.is_symlink():
+                        path = Path(entry.path)
+                        inside = path.is_file() and _resolves_inside(path, real_root)
+                    else:
+                        inside = entry.is_file()
+                except OSError:
+                    continue
+                if inside:
+                    rel = entry.path[len(root) :].lstrip(os.sep).replace(os.sep, "/")
+                    found.append((depth, rel, entry.path))
                     if len(found) >= MAX_FILES:
-                        return sorted(found, key=lambda p: _order(p, dags_dir))
-    return sorted(found, key=lambda p: _order(p, dags_dir))
+                        break
+        folders = deeper
+    return [path for _, _, path in sorted(found)]
 
 
 def _resolves_inside(path: Path, real_root: Path) -> bool:
@@ -54,11 +82,6 @@ def _resolves_inside(path: Path, real_root: Path) -> bool:
         return path.resolve().is_relative_to(real_root)
     except (OSError, RuntimeError):
         return False
-
-
-def _order(path: Path, dags_dir: Path) -> tuple[int, str]:
-    rel = path.relative_to(dags_dir).as_posix()
-    return (rel.count("/"), rel)
 
 
 def find_workflow(dags_dir: Path, target: str) -> tuple[Path, int] | None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from plait.errors import NotFoundError, Problem, SpecError
 from plait.model import Workflow
-from plait.spec.build import build_base, build_workflows
+from plait.spec import compiled
 
 __all__ = [
     "is_workflow_file",
@@ -82,6 +82,8 @@ def load_base_file(path: str | os.PathLike[str]) -> Workflow:
     Raises:
         NotFoundError: no such file.  SpecError: with every problem of the file.
     """
+    from plait.spec.build import build_base
+
     source = os.path.abspath(path)
     return build_base(_read(source), source)
 
@@ -109,8 +111,17 @@ def load_all_cached(path: str) -> list[Workflow]:
 
 def _load_text_all(text: str, source: str) -> list[Workflow]:
     is_path = not source.startswith("<")
+    if is_path:
+        known = compiled.lookup(text, source)
+        if known is not None:
+            return known
+    from plait.spec.build import build_workflows
+
     stem = os.path.splitext(os.path.basename(source))[0] if is_path else None
-    return build_workflows(text, source, source if is_path else None, stem)
+    workflows = build_workflows(text, source, source if is_path else None, stem)
+    if is_path:
+        compiled.keep(text, source, workflows)
+    return workflows
 
 
 def _read(source: str) -> str:

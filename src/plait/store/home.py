@@ -37,6 +37,11 @@ class Home:
         return self.root / "logs"
 
     @property
+    def cache_dir(self) -> Path:
+        """Compiled workflow files (``plait.spec.compiled``)."""
+        return self.root / "cache" / "workflows"
+
+    @property
     def base_config(self) -> Path:
         return self.root / "base.yaml"
 

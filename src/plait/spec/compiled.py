@@ -1,0 +1,116 @@
+"""Compiled workflow files, kept by the hash of their text: a file loaded again unchanged is
+read back without YAML parsing or checks (``plait start`` of a file run before does not import
+PyYAML; a scheduler with thousands of files reads them in a fraction of a second).
+
+An entry is the pickle of what a file's text builds (its workflows), named by the SHA-256 of
+plait's version, the file's path and its text, so a changed file, a moved one or another plait
+never reads an old entry. Pickles run code when read, so entries are only read from a folder
+that this user owns and nobody else can write to; entries are written 0600, atomically. A file
+with problems is never kept: its errors are found again, with their lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import random
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.model import Workflow
+
+__all__ = ["forget_unused", "keep", "lookup", "use_folder"]
+
+_folder: str | None = None
+KEEP_UNUSED_SECONDS = 30 * 86400  # an entry not written again for this long is deleted
+_PRUNE_CHANCE = 0.01  # of a write, to look for such entries
+
+
+def use_folder(path: str | os.PathLike[str] | None) -> None:
+    """Keep compiled files in ``path`` (made 0700 if missing); None: keep none. A folder that
+    another user owns or can write to is not used."""
+    global _folder
+    _folder = None
+    if path is None:
+        return
+    folder = os.fspath(path)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder)
+    except OSError:
+        return  # a read-only home: files are compiled each time
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return
+    _folder = folder
+
+
+def _entry(text: str, source: str) -> str | None:
+    if _folder is None:
+        return None
+    from plait import __version__
+    from plait.spec import cron
+
+    # a cron line croniter cannot read passes the form check alone: two entries, one a check
+    checks = "full" if cron.FULL_CHECK else "form"
+    head = f"{__version__}\0{checks}\0{source}\0".encode()
+    digest = hashlib.sha256(head + text.encode()).hexdigest()
+    return os.path.join(_folder, f"{digest}.pickle")
+
+
+def lookup(text: str, source: str) -> list[Workflow] | None:
+    """The workflows ``text`` (the file at ``source``) was compiled to before, or None."""
+    entry = _entry(text, source)
+    if entry is None:
+        return None
+    try:
+        with open(entry, "rb") as handle:
+            workflows = pickle.load(handle)
+    except FileNotFoundError:
+        return None
+    except Exception:  # a torn or foreign entry: compile again, and write it anew
+        return None
+    return workflows if isinstance(workflows, list) else None
+
+
+def keep(text: str, source: str, workflows: list[Workflow]) -> None:
+    """Keep what ``text`` compiled to; a cache that cannot be written is no error."""
+    entry = _entry(text, source)
+    if entry is None:
+        return
+    temporary = f"{entry}.{os.getpid()}.tmp"
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            pickle.dump(workflows, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, entry)
+    except Exception:  # a full disk, a workflow that does not pickle: compile next time
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return
+    if random.random() < _PRUNE_CHANCE:
+        forget_unused()
+
+
+def forget_unused(now: float | None = None) -> int:
+    """Delete the entries not written for ``KEEP_UNUSED_SECONDS``; returns how many."""
+    if _folder is None:
+        return 0
+    limit = (time.time() if now is None else now) - KEEP_UNUSED_SECONDS
+    gone = 0
+    try:
+        names = os.listdir(_folder)
+    except OSError:
+        return 0
+    for name in names:
+        path = os.path.join(_folder, name)
+        try:
+            if os.stat(path).st_mtime < limit:
+                os.unlink(path)
+                gone += 1
+        except OSError:
+            continue
+    return gone
