@@ -172,6 +172,9 @@ SERVER_ENV: dict[str, dict[str, str]] = {}
 """The environment of each test server (by base URL), for processes started beside it."""
 
 
+BULK = 150  # workflows of the folder bulk/
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not STATIC.is_file():
@@ -192,6 +195,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "tolerant.yaml").write_text(textwrap.dedent(TOLERANT).lstrip())
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
     (dags / "gated.yaml").write_text(textwrap.dedent(GATED).lstrip())
+    (dags / "bulk").mkdir()
+    for i in range(BULK):  # a folder of many workflows: the list pages
+        (dags / "bulk" / f"bulk-{i:04d}.yaml").write_text(
+            f"name: bulk-{i:04d}\ntags: [bulk]\nsteps:\n  - echo {i}\n"
+        )
     (root / "home").mkdir()
     (root / "home" / "config.yaml").write_text("logs:\n  maxStepLogSize: 64KiB\n")
     extra = {"UI_SOURCE_TOKEN": UI_SECRET}
@@ -520,6 +528,33 @@ def test_a_fan_out_of_a_thousand_items_stays_usable(page: Page, server: str) -> 
     expect(page.get_by_test_id("page-of")).to_have_text("page 1 / 20")
 
 
+def test_the_workflows_list_pages_searches_and_sorts_on_the_server(page: Page) -> None:
+    page.goto("/workflows")
+    table = page.get_by_test_id("workflows-table")
+    total = page.get_by_test_id("workflows-total")
+    expect(page.get_by_test_id("workflows-page")).to_contain_text("1–100 of ")
+    count = int(total.inner_text().split()[0])
+    assert count > BULK
+    expect(page.get_by_test_id("workflows-page")).to_have_text(f"1–100 of {count}")
+    expect(table.locator("tbody tr[data-workflow]")).to_have_count(100)
+    expect(table.locator("tr[data-workflow='greeter']")).to_be_visible()  # top level first
+    page.get_by_role("button", name="next page").click()
+    expect(page.get_by_test_id("workflows-page")).to_have_text(f"101–{min(200, count)} of {count}")
+    expect(table.locator("tr[data-folder='bulk']")).to_be_visible()
+    shot(page, "23-workflows-page-2")
+    page.get_by_label("search workflows").fill("bulk-0149")
+    expect(table.locator("tbody tr[data-workflow]")).to_have_count(1)
+    expect(total).to_have_text("1 workflows")
+    expect(page.get_by_test_id("workflows-page")).to_have_count(0)
+    page.get_by_label("search workflows").fill("")
+    page.get_by_label("tag").select_option("bulk")
+    expect(total).to_have_text(f"{BULK} workflows")
+    page.get_by_label("sort").select_option("-name")
+    expect(table.locator("tbody tr[data-workflow]").first).to_have_attribute(
+        "data-workflow", f"bulk-{BULK - 1:04d}"
+    )
+
+
 def test_start_from_the_list_with_params(page: Page) -> None:
     page.goto("/workflows")
     page.locator("tr[data-workflow='greeter']").get_by_role("button", name="Start").click()
@@ -558,6 +593,7 @@ def test_tolerated_failure_and_skipped_step_look_different(page: Page) -> None:
 
 def test_child_workflows_of_subfolders_and_documents_have_a_page(page: Page, server: str) -> None:
     page.goto("/workflows")
+    page.get_by_label("search workflows").fill("build")  # (bulk/ fills the first pages)
     group = page.locator("tr.group-row[data-folder='ci']")
     expect(group).to_be_visible()
     page.locator("tr[data-workflow='build'] a", has_text="build").first.click()

@@ -260,8 +260,10 @@ const enc = encodeURIComponent;
 export const wfPath = (name: string) => name.split("/").map(enc).join("/");
 
 export const api = {
-  workflows: (filter: { name?: string; tag?: string; status?: string } = {}) =>
-    request<{ workflows: WorkflowSummary[] }>("GET", `/workflows${qs(filter)}`),
+  workflows: (
+    filter: { name?: string; q?: string; tag?: string; status?: string; sort?: string; limit?: number; offset?: number } = {},
+  ) =>
+    request<{ workflows: WorkflowSummary[]; total: number; tags: string[] }>("GET", `/workflows${qs(filter)}`),
   workflow: (name: string, file?: string | null) =>
     request<WorkflowDetail>("GET", `/workflows/${wfPath(name)}${qs({ file })}`),
   spec: (name: string, file?: string | null) =>

@@ -32,7 +32,7 @@ from plait.spec.discover import (
     SKIPPED_FOLDERS,
     SUFFIXES,
     find_workflow,
-    workflow_files,
+    workflow_paths,
 )
 
 __all__ = [
@@ -89,9 +89,25 @@ def _documents(path: Path, dags_dir: Path) -> list[Entry]:
     return [Entry(w.name, path, w, None, (), rel, i) for i, w in enumerate(workflows)]
 
 
+# The entries of each file by its path, with the modification time and size they were read at:
+# a list of thousands of workflows reads again only the files that changed.
+_KNOWN: dict[tuple[str, str], tuple[int, int, list[Entry]]] = {}  # by (folder, file)
+
+
 def _entries(dags_dir: Path) -> Iterator[Entry]:
-    for path in workflow_files(dags_dir):
-        yield from _documents(path, dags_dir)
+    root = str(dags_dir)
+    for path in workflow_paths(dags_dir):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        known = _KNOWN.get((root, path))
+        if known is not None and known[:2] == (stat.st_mtime_ns, stat.st_size):
+            yield from known[2]
+            continue
+        entries = _documents(Path(path), dags_dir)
+        _KNOWN[(root, path)] = (stat.st_mtime_ns, stat.st_size, entries)
+        yield from entries
 
 
 def catalogue(dags_dir: Path) -> list[Entry]:

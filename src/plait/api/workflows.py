@@ -58,27 +58,76 @@ class StartBody(BaseModel):
     )
 
 
-@router.get("/workflows", summary="List the workflows of the DAGs folder and its subfolders")
+WORKFLOW_SORTS = ("name", "-name", "lastRun", "-lastRun")
+
+
+@router.get(
+    "/workflows",
+    summary="A page of the workflows of the DAGs folder and its subfolders",
+    responses=errors(400),
+)
 def list_workflows(
     services: Svc,
     name: Annotated[str | None, Query(description="part of the name, any case")] = None,
+    q: Annotated[
+        str | None, Query(description="part of the name, description or a tag, any case")
+    ] = None,
     tag: Annotated[str | None, Query(description="only workflows with this tag")] = None,
     status: Annotated[str | None, Query(description="only those whose last run has it")] = None,
+    sort: Annotated[str, Query(description=f"one of {', '.join(WORKFLOW_SORTS)}")] = "name",
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> dict[str, Any]:
+    """A page of the workflows that match, and how many match in all (``total``); ``tags``:
+    every tag of every workflow. The last run and the next fire time are read for the page
+    alone, unless the status filter or the sort needs them for all."""
+    if sort not in WORKFLOW_SORTS:
+        raise ApiError(400, f"unknown sort {sort!r} (known: {', '.join(WORKFLOW_SORTS)})")
     services.upkeep()
     timezone = services.config().timezone
-    listed = []
-    for entry in catalogue(services.home.dags_dir):
-        if name and name.lower() not in entry.name.lower():
-            continue
-        workflow = entry.workflow
-        if tag and (workflow is None or tag not in workflow.tags):
-            continue
-        last = services.browse.last_run(entry.name)
-        if status and (last is None or str(last.status) != status):
-            continue
-        listed.append(_summary(entry, workflow, last, timezone))
-    return {"workflows": listed}
+    entries = catalogue(services.home.dags_dir)
+    tags = sorted({t for e in entries if e.workflow is not None for t in e.workflow.tags})
+    wanted = [e for e in entries if _matches(e, name, q, tag)]
+    last: dict[str, RunRecord | None] = {}
+    if status or sort in ("lastRun", "-lastRun"):
+        last = {e.name: services.browse.last_run(e.name) for e in wanted}
+        if status:
+            wanted = [e for e in wanted if (r := last[e.name]) and str(r.status) == status]
+    if sort == "-name":
+        wanted.reverse()
+    elif sort in ("lastRun", "-lastRun"):
+        newest_first = sort == "-lastRun"
+        never = float("-inf") if newest_first else float("inf")
+
+        def started(entry: Entry) -> float:
+            run = last[entry.name]
+            return never if run is None else run.created_at
+
+        wanted.sort(key=started, reverse=newest_first)
+    page = wanted[offset : offset + limit]
+    listed = [
+        _summary(
+            e,
+            e.workflow,
+            last[e.name] if e.name in last else services.browse.last_run(e.name),
+            timezone,
+        )
+        for e in page
+    ]
+    return {"workflows": listed, "total": len(wanted), "tags": tags}
+
+
+def _matches(entry: Entry, name: str | None, q: str | None, tag: str | None) -> bool:
+    workflow = entry.workflow
+    if name and name.lower() not in entry.name.lower():
+        return False
+    if tag and (workflow is None or tag not in workflow.tags):
+        return False
+    if q:
+        needle = q.strip().lower()
+        texts = [entry.name, *(() if workflow is None else (workflow.description, *workflow.tags))]
+        return any(needle in text.lower() for text in texts)
+    return True
 
 
 def _summary(

@@ -19,6 +19,13 @@ def schedule_listing(home: Home, config: Config, count: int = 3) -> list[dict[st
     registry.refresh()
     now = datetime.now(UTC)
     listing: list[dict[str, Any]] = []
+    known: dict[str, list[datetime]] = {}  # lines that many workflows share, computed once
+
+    def fires(line: str) -> list[datetime]:
+        if line not in known:
+            known[line] = next_fires(line, now, count, config.timezone)
+        return known[line]
+
     for entry in registry.entries.values():
         workflow = entry.workflow
         if workflow is None:
@@ -37,9 +44,7 @@ def schedule_listing(home: Home, config: Config, count: int = 3) -> list[dict[st
         schedule = workflow.schedule
         if schedule.empty:
             continue
-        fires = sorted(
-            {f for line in schedule.start for f in next_fires(line, now, count, config.timezone)}
-        )[:count]
+        upcoming = sorted({f for line in schedule.start for f in fires(line)})[:count]
         listing.append(
             {
                 "name": workflow.name,
@@ -47,7 +52,7 @@ def schedule_listing(home: Home, config: Config, count: int = 3) -> list[dict[st
                 "schedule": list(schedule.start),
                 "stop": list(schedule.stop),
                 "restart": list(schedule.restart),
-                "next": [iso_time(f.timestamp()) for f in fires],
+                "next": [iso_time(f.timestamp()) for f in upcoming],
                 "error": None,
             }
         )

@@ -1,4 +1,4 @@
-import { Fragment, useMemo, useState } from "react";
+import { Fragment, useState } from "react";
 import { Link } from "react-router";
 import { api, type WorkflowSummary } from "../api";
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
@@ -11,27 +11,32 @@ import { StatusBadge, ago, fmtTime, isActive } from "../format";
 const byFile = (w: { name: string; path?: string | null }) =>
   w.path && w.path.replace(/\.ya?ml$/, "") !== w.name ? w.path : null;
 
-/** Every workflow: last run's status, schedule and next run, tags; search by name or tag.
- * Workflows of subfolders of the DAGs folder come after the top-level ones, grouped by folder. */
+const PAGE_SIZE = 100;
+
+/** The workflows, a page at a time, searched, filtered and sorted by the server: last run's
+ * status, schedule and next run, tags. Workflows of subfolders of the DAGs folder come after
+ * the top-level ones, grouped by folder (sorted by name). */
 export function Workflows() {
-  const { data, error, reload } = useLoader(() => api.workflows(), []);
-  const refresh = useThrottled(() => void reload(), 800);
-  useRunEvents({ onEvent: refresh }, []);
   const [q, setQ] = useState("");
   const [tag, setTag] = useState("");
+  const [sort, setSort] = useState("name");
+  const [page, setPage] = useState(0);
+  const { data, error, reload } = useLoader(
+    () => api.workflows({ q: q.trim() || undefined, tag: tag || undefined, sort, limit: PAGE_SIZE, offset: page * PAGE_SIZE }),
+    [q, tag, sort, page],
+  );
+  const refresh = useThrottled(() => void reload(), 800);
+  useRunEvents({ onEvent: refresh }, []);
   const [starting, setStarting] = useState<WorkflowSummary | null>(null);
-  const all = data?.workflows ?? [];
-  const now = useNow(all.some((w) => isActive(w.lastRun?.status)), 5000);
-  const tags = useMemo(() => [...new Set(all.flatMap((w) => w.tags ?? []))].sort(), [all]);
-  const shown = all.filter((w) => {
-    const needle = q.trim().toLowerCase();
-    const hit =
-      !needle ||
-      w.name.toLowerCase().includes(needle) ||
-      (w.description ?? "").toLowerCase().includes(needle) ||
-      (w.tags ?? []).some((t) => t.toLowerCase().includes(needle));
-    return hit && (!tag || (w.tags ?? []).includes(tag));
-  });
+  const shown = data?.workflows ?? [];
+  const total = data?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const now = useNow(shown.some((w) => isActive(w.lastRun?.status)), 5000);
+  const tags = data?.tags ?? [];
+  const pick = (apply: () => void) => {
+    apply();
+    setPage(0);
+  };
   // The server lists the top-level files first, then each subfolder's (sorted by folder).
   const groups: { folder: string; rows: WorkflowSummary[] }[] = [];
   for (const w of shown) {
@@ -43,7 +48,9 @@ export function Workflows() {
     <div>
       <div className="page-head">
         <h1>Workflows</h1>
-        <span className="muted small">{all.length} workflows</span>
+        <span className="muted small" data-testid="workflows-total">
+          {total} workflows
+        </span>
       </div>
       <div className="toolbar">
         <input
@@ -51,16 +58,35 @@ export function Workflows() {
           type="search"
           placeholder="Search name, description or tag…"
           value={q}
-          onChange={(e) => setQ(e.target.value)}
+          onChange={(e) => pick(() => setQ(e.target.value))}
           aria-label="search workflows"
         />
         {tags.length ? (
-          <select value={tag} onChange={(e) => setTag(e.target.value)} aria-label="tag">
+          <select value={tag} onChange={(e) => pick(() => setTag(e.target.value))} aria-label="tag">
             <option value="">all tags</option>
             {tags.map((t) => (
               <option key={t}>{t}</option>
             ))}
           </select>
+        ) : null}
+        <select value={sort} onChange={(e) => pick(() => setSort(e.target.value))} aria-label="sort">
+          <option value="name">by folder and name</option>
+          <option value="-name">by name, Z to A</option>
+          <option value="-lastRun">last run, newest first</option>
+          <option value="lastRun">last run, oldest first</option>
+        </select>
+        {pages > 1 ? (
+          <span className="pager">
+            <button onClick={() => setPage(page - 1)} disabled={page <= 0} aria-label="previous page">
+              ‹
+            </button>
+            <span className="small nowrap" data-testid="workflows-page">
+              {page * PAGE_SIZE + 1}–{Math.min(total, (page + 1) * PAGE_SIZE)} of {total}
+            </span>
+            <button onClick={() => setPage(page + 1)} disabled={page + 1 >= pages} aria-label="next page">
+              ›
+            </button>
+          </span>
         ) : null}
       </div>
       <ErrorBox error={error} />
@@ -114,7 +140,7 @@ export function Workflows() {
                       </td>
                       <td>
                         {(w.tags ?? []).map((t) => (
-                          <button key={t} className="tag clickable" onClick={() => setTag(t)}>
+                          <button key={t} className="tag clickable" onClick={() => pick(() => setTag(t))}>
                             {t}
                           </button>
                         ))}
