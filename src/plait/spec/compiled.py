@@ -1,21 +1,23 @@
-"""Compiled workflow files, kept by the hash of their text: a file loaded again unchanged is
-read back without YAML parsing or checks (``plait start`` of a file run before does not import
-PyYAML; a scheduler with thousands of files reads them in a fraction of a second).
+"""Compiled workflow files, kept by their text: a file loaded again unchanged is read back
+without YAML parsing or checks (``plait start`` of a file run before does not import PyYAML; a
+scheduler with thousands of files reads them in a fraction of a second).
 
-An entry is the pickle of what a file's text builds (its workflows), named by the SHA-256 of
-plait's version, the file's path and its text, so a changed file, a moved one or another plait
-never reads an old entry. Pickles run code when read, so entries are only read from a folder
-that this user owns and nobody else can write to; entries are written 0600, atomically. A file
-with problems is never kept: its errors are found again, with their lines.
+An entry is the pickle of a file's text and what it builds (its workflows), named by checksums
+of plait's version, the file's path and its text; it is used only when the text it holds is
+the file's text, byte for byte, so a changed file, a moved one or another plait never reads an
+old entry (checksums load in no time, where a cryptographic hash cost more than it saved).
+Pickles run code when read, so entries are only read from a folder that this user owns and
+nobody else can write to; entries are written 0600, atomically. A file with problems is never
+kept: its errors are found again, with their lines.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import random
 import time
+import zlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,44 +48,53 @@ def use_folder(path: str | os.PathLike[str] | None) -> None:
     _folder = folder
 
 
-def _entry(text: str, source: str) -> str | None:
-    if _folder is None:
-        return None
+def _key(source: str) -> str:
     from plait import __version__
     from plait.spec import cron
 
     # a cron line croniter cannot read passes the form check alone: two entries, one a check
     checks = "full" if cron.FULL_CHECK else "form"
-    head = f"{__version__}\0{checks}\0{source}\0".encode()
-    digest = hashlib.sha256(head + text.encode()).hexdigest()
-    return os.path.join(_folder, f"{digest}.pickle")
+    return f"{__version__}\0{checks}\0{source}"
+
+
+def _entry(key: str, text: str) -> str | None:
+    if _folder is None:
+        return None
+    data = text.encode()
+    name = f"{zlib.crc32(key.encode()):08x}{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+    return os.path.join(_folder, f"{name}{len(data):x}.pickle")
 
 
 def lookup(text: str, source: str) -> list[Workflow] | None:
     """The workflows ``text`` (the file at ``source``) was compiled to before, or None."""
-    entry = _entry(text, source)
+    key = _key(source)
+    entry = _entry(key, text)
     if entry is None:
         return None
     try:
         with open(entry, "rb") as handle:
-            workflows = pickle.load(handle)
+            kept = pickle.load(handle)
     except FileNotFoundError:
         return None
     except Exception:  # a torn or foreign entry: compile again, and write it anew
         return None
+    if not (isinstance(kept, tuple) and len(kept) == 3 and kept[:2] == (key, text)):
+        return None  # another text with the same checksum
+    workflows = kept[2]
     return workflows if isinstance(workflows, list) else None
 
 
 def keep(text: str, source: str, workflows: list[Workflow]) -> None:
     """Keep what ``text`` compiled to; a cache that cannot be written is no error."""
-    entry = _entry(text, source)
+    key = _key(source)
+    entry = _entry(key, text)
     if entry is None:
         return
     temporary = f"{entry}.{os.getpid()}.tmp"
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
-            pickle.dump(workflows, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((key, text, workflows), handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, entry)
     except Exception:  # a full disk, a workflow that does not pickle: compile next time
         try:

@@ -38,8 +38,14 @@ class Home:
 
     @property
     def cache_dir(self) -> Path:
-        """Compiled workflow files (``plait.spec.compiled``)."""
-        return self.root / "cache" / "workflows"
+        """Compiled workflow files (``plait.spec.compiled``): ``$PLAIT_CACHE_DIR``, else the
+        user's cache folder (``$XDG_CACHE_HOME/plait``, ``~/.cache/plait``), shared by every
+        home of the user (an entry is named by the file's path and text)."""
+        given = os.environ.get("PLAIT_CACHE_DIR")
+        if given:
+            return Path(given).expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(base) / "plait" / "workflows"
 
     @property
     def base_config(self) -> Path:
