@@ -29,8 +29,8 @@ export PLAIT_TEST_CHROMIUM=/usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 echo "== ruff"
-ruff check src tests bench
-ruff format --check src tests bench
+ruff check src tests bench build_backend
+ruff format --check src tests bench build_backend
 echo "== mypy (strict)"
 mypy
 echo "== import layers"
