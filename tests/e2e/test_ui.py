@@ -173,6 +173,27 @@ SERVER_ENV: dict[str, dict[str, str]] = {}
 
 
 BULK = 150  # workflows of the folder bulk/
+DEEP_FAIL = """
+name: deep-fail
+steps:
+  - name: down
+    run: deep-middle
+    parallel: {items: [ok, bad], maxConcurrent: 1}
+    params: "X=${ITEM}"
+---
+name: deep-middle
+params: [X=ok]
+steps:
+  - name: leaf
+    run: deep-leaf
+    params: "X=${X}"
+---
+name: deep-leaf
+params: [X=ok]
+steps:
+  - name: check
+    command: test "${X}" = ok
+"""
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +216,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "tolerant.yaml").write_text(textwrap.dedent(TOLERANT).lstrip())
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
     (dags / "gated.yaml").write_text(textwrap.dedent(GATED).lstrip())
+    (dags / "deep-fail.yaml").write_text(DEEP_FAIL.lstrip())
     (dags / "bulk").mkdir()
     for i in range(BULK):  # a folder of many workflows: the list pages
         (dags / "bulk" / f"bulk-{i:04d}.yaml").write_text(
@@ -400,6 +422,9 @@ def test_stop_a_running_run_with_live_log(page: Page) -> None:
     page.evaluate("window.__noReload = true")
 
     page.get_by_role("button", name="Stop").click()
+    confirm = page.get_by_role("group", name="confirm stop")
+    expect(confirm).to_contain_text("Stop this run and its children?")
+    confirm.get_by_role("button", name="Yes, stop").click()
     expect(head_status(page, "cancelled")).to_be_visible()
     assert page.evaluate("window.__noReload") is True  # the change came live, no reload
     assert run_id_of(page) == run_id  # the page still shows that run
@@ -553,6 +578,20 @@ def test_the_workflows_list_pages_searches_and_sorts_on_the_server(page: Page) -
     expect(table.locator("tbody tr[data-workflow]").first).to_have_attribute(
         "data-workflow", f"bulk-{BULK - 1:04d}"
     )
+
+
+def test_a_failure_two_levels_down_is_one_click_from_the_root(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/deep-fail/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "failed")).to_be_visible()
+    first = page.get_by_test_id("first-failure")
+    expect(first).to_contain_text("First failure, 2 levels down:")
+    expect(first).to_contain_text("deep-leaf › check")
+    shot(page, "25-first-failure")
+    first.get_by_role("link").click()
+    expect(page.locator(".page-head h1")).to_contain_text("deep-leaf")
+    expect(page).to_have_url(re.compile(r"/runs/[^/]+#step-check$"))
+    assert run_id_of(page) != run_id
 
 
 def test_start_from_the_list_with_params(page: Page) -> None:

@@ -25,6 +25,31 @@ from tests.conftest import BACKENDS
 from tests.servers import plait_server
 
 WORKFLOWS = {
+    "deep-fail.yaml": """
+        name: deep-fail
+        steps:
+          - name: fine
+            command: echo fine
+          - name: down
+            run: deep-middle
+            parallel: {items: [ok, bad, also-bad], maxConcurrent: 1}
+            params: "X=${ITEM}"
+            continueOn: {failure: true}
+        ---
+        name: deep-middle
+        params: [X=ok]
+        steps:
+          - name: leaf
+            run: deep-leaf
+            params: "X=${X}"
+        ---
+        name: deep-leaf
+        params: [X=ok]
+        steps:
+          - name: check
+            command: >-
+              sh -c 'test "$1" = ok || { echo "no good $1" >&2; exit 9; }' _ ${X}
+    """,
     "hello.yaml": """
         name: hello
         description: says hello
@@ -753,3 +778,22 @@ def test_the_start_path_never_imports_the_web_stack(tmp_path: Path) -> None:
         [sys.executable, "-c", code, str(flow)], capture_output=True, text=True, env=env
     )
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
+
+
+def test_a_failed_runs_first_failure_is_found_however_deep(server: Server) -> None:
+    run_id = _start(server, "deep-fail")
+    final = _wait_final(server, run_id)
+    assert final["status"] == "partially_succeeded", final
+    first = final["firstFailure"]
+    assert first["name"] == "deep-leaf" and first["step"] == "check" and first["depth"] == 2
+    assert first["error"] == "exit code 9"
+    leaf = server.client.get(f"/api/v1/runs/{first['runId']}").json()
+    middle = server.client.get(f"/api/v1/runs/{leaf['parentRunId']}").json()
+    assert middle["itemIndex"] == 1  # the first item that failed, not a later one
+    assert leaf["firstFailure"]["depth"] == 0  # a run that failed in itself
+    assert (
+        "firstFailure"
+        not in server.client.get(
+            f"/api/v1/runs/{_wait_final(server, _start(server, 'hello'))['runId']}"
+        ).json()
+    )

@@ -181,10 +181,14 @@ def test_a_run_read_with_a_children_limit_has_its_counts_and_its_failures_first(
     whole = store.get_run("p")
     assert len(whole.children) == 251
     some = store.get_run("p", children_limit=100)
-    assert some.child_counts == whole.child_counts == {
-        "fan": {"succeeded": 247, "failed": 3},
-        "one": {"running": 1},
-    }
+    assert (
+        some.child_counts
+        == whole.child_counts
+        == {
+            "fan": {"succeeded": 247, "failed": 3},
+            "one": {"running": 1},
+        }
+    )
     fan = [c for c in some.children if c.step == "fan"]
     assert len(fan) == 100 and [c.run_id for c in some.children if c.step == "one"] == ["solo"]
     assert {c.item_index for c in fan if c.status is RunStatus.FAILED} == failing

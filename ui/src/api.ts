@@ -140,6 +140,8 @@ export interface RunDetail extends RunSummary {
   childCounts?: Record<string, Record<string, number>>;
   attempts: Record<string, StepRecord[]>;
   ancestors: Ancestor[];
+  /** Where a run that did not succeed failed first, however deep (depth 0: in itself). */
+  firstFailure?: { runId: string; name: string; step: string; error: string | null; depth: number } | null;
   /** Why a queued run does not run yet ("no worker with gpu=true", ...). */
   waitingReason?: string | null;
   /** The worker that holds the run (PostgreSQL store with workers). */

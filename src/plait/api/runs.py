@@ -157,6 +157,8 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
         if step.attempt > 1
     }
     body["ancestors"] = services.browse.ancestors(run_id)
+    if run.status.is_final and run.status is not RunStatus.SUCCEEDED:
+        body["firstFailure"] = services.browse.first_failure(run_id)
     if run.status is RunStatus.QUEUED:
         from plait.queue.listing import waiting_reason
 

@@ -69,6 +69,13 @@ class RunBrowser(Protocol):
         """The ids of a run and of every run below it (empty for an unknown run)."""
         ...
 
+    def first_failure(self, run_id: str) -> dict[str, object] | None:
+        """Where a failed run failed first, however deep: from the run down, the first failed
+        step (by position) and the first of its children that failed (by item), to a run
+        whose failed step started no failed child. None when no step of the run failed.
+        ``{"runId", "name", "step", "error", "depth"}`` (``depth``: levels below the run)."""
+        ...
+
     def ancestors(self, run_id: str) -> list[dict[str, object]]:
         """The runs above a run, root first, with how each called the next (step, item)."""
         ...

@@ -63,6 +63,14 @@ def _child_sorts(now: str, tiebreak: str) -> dict[str, str]:
     }
 
 
+_DEEPEST = 64  # a bound on the walk down a tree (nesting is bounded far below this)
+_FIRST_FAILED_STEP = (
+    "SELECT name, error FROM steps WHERE run_id = ? AND status = 'failed' ORDER BY position LIMIT 1"
+)
+_FIRST_FAILED_CHILD = (
+    "SELECT id, name FROM runs WHERE parent_run_id = ? AND parent_step = ? "
+    "AND status IN ('failed', 'cancelled') ORDER BY item_index, created_at LIMIT 1"
+)
 _CHANGED = """
 SELECT id, name, status, parent_run_id, root_run_id, parent_step, item_index, started_at,
        finished_at, error, attempt
@@ -144,6 +152,25 @@ class SQLBrowse:
     def descendants(self, run_id: str) -> set[str]:
         """The ids of a run and of every run below it."""
         return {r[0] for r in self._all(_TREE, (run_id,))}
+
+    def first_failure(self, run_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = None
+        current, name, depth = run_id, None, 0
+        while depth <= _DEEPEST:
+            step = self._all(_FIRST_FAILED_STEP, (current,))
+            if not step:
+                break
+            if name is None:
+                name = self._all("SELECT name FROM runs WHERE id = ?", (current,))[0][0]
+            found = {
+                "runId": current, "name": name, "step": step[0][0], "error": step[0][1],
+                "depth": depth,
+            }  # fmt: skip
+            child = self._all(_FIRST_FAILED_CHILD, (current, step[0][0]))
+            if not child:
+                break
+            current, name, depth = child[0][0], child[0][1], depth + 1
+        return found
 
     def ancestors(self, run_id: str) -> list[dict[str, Any]]:
         """The runs above a run, root first: how each was called (step, item)."""

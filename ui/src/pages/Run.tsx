@@ -73,6 +73,7 @@ export function RunPage() {
   const [fromStep, setFromStep] = useState("");
   const [downstream, setDownstream] = useState(true);
   const [openAttempts, setOpenAttempts] = useState<Record<string, boolean>>({});
+  const [confirmStop, setConfirmStop] = useState(false);
 
   useEffect(() => {
     // Scroll to #step-NAME once the table is there.
@@ -162,14 +163,31 @@ export function RunPage() {
               Dequeue
             </button>
           ) : null}
-          <button
-            className="danger"
-            onClick={() => void act("stop", () => api.stop(runId))}
-            disabled={!!busy || finished}
-            title={finished ? "the run has finished" : "stop this run and its children"}
-          >
-            ■ Stop
-          </button>
+          {confirmStop && !finished ? (
+            <span className="confirm" role="group" aria-label="confirm stop">
+              <span className="small">Stop this run and its children?</span>
+              <button
+                className="danger"
+                onClick={() => {
+                  setConfirmStop(false);
+                  void act("stop", () => api.stop(runId));
+                }}
+                disabled={!!busy}
+              >
+                Yes, stop
+              </button>
+              <button onClick={() => setConfirmStop(false)}>No</button>
+            </span>
+          ) : (
+            <button
+              className="danger"
+              onClick={() => setConfirmStop(true)}
+              disabled={!!busy || finished}
+              title={finished ? "the run has finished" : "stop this run and its children"}
+            >
+              ■ Stop
+            </button>
+          )}
           {isChild ? (
             <span className="retry-from small muted" title="a child run is retried through its root run">
               retried through its root:{" "}
@@ -212,6 +230,15 @@ export function RunPage() {
         </div>
       </div>
       <ErrorBox error={actionError} />
+      {run.firstFailure && run.firstFailure.depth > 0 ? (
+        <div className="error-box first-failure" data-testid="first-failure">
+          First failure, {run.firstFailure.depth} {run.firstFailure.depth === 1 ? "level" : "levels"} down:{" "}
+          <Link to={`${runUrl(run.firstFailure.runId)}#step-${encodeURIComponent(run.firstFailure.step)}`}>
+            {run.firstFailure.name} › {run.firstFailure.step}
+          </Link>
+          {run.firstFailure.error ? <span className="small"> — {run.firstFailure.error}</span> : null}
+        </div>
+      ) : null}
       {run.error ? (
         <div
           className={`error-box ${run.status === "cancelled" || run.status === "waiting" ? "neutral" : ""}`}
