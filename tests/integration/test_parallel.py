@@ -637,6 +637,9 @@ def test_retry_policy_retries_each_failed_item_while_the_others_keep_starting(
     assert [c["item"] for c in children] == ["flaky", "b", "c"]  # one child run per item
     flaky = status_json(cli, "--run-id", children[0]["runId"])
     assert flaky["status"] == "succeeded" and flaky["attempt"] == 2, flaky
+    # its times are the attempt's that ran, not stretched over the 4 s wait before it
+    assert flaky["startedAt"] >= children[2]["startedAt"]
+    assert flaky["steps"][0]["startedAt"] >= flaky["startedAt"]
     assert [json.loads(step["output"])["outputs"][i]["R"] for i in range(3)] == [
         "ok-flaky",
         "ok-b",

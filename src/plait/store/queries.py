@@ -147,7 +147,7 @@ WHERE run_id = ? AND status = 'running'
 RESUME_CHILD = """
 UPDATE runs SET status = 'running', attempt = attempt + 1, epoch = epoch + 1, finished_at = NULL,
                 error = NULL, stop_requested = 0, pid = ?, host = ?, owner = ?, heartbeat_at = ?,
-                lease_expires_at = ?
+                lease_expires_at = ?, started_at = ?
 WHERE id = ? AND status NOT IN ('running', 'queued')
 RETURNING epoch, attempt
 """

@@ -386,11 +386,12 @@ class SQLStore:
         return marked
 
     def resume_child(self, run_id: str, agent: AgentRef) -> tuple[int, int]:
-        """A finished child run starts a new attempt within its parent's retry."""
+        """A finished child run starts a new attempt within its parent's retry (or its item's
+        retry): its start is the new attempt's, so its duration is that attempt's."""
         now = self._now()
         with self._transaction() as db:
             row = db.execute(
-                q.RESUME_CHILD, (*_holder(agent), now, now + AGENT_LEASE_SECONDS, run_id)
+                q.RESUME_CHILD, (*_holder(agent), now, now + AGENT_LEASE_SECONDS, now, run_id)
             ).fetchone()
         if row is None:
             raise RunStateError(f"run {run_id} is still active")
