@@ -123,6 +123,8 @@ export interface ChildRef {
   startedAt: string | null;
   finishedAt: string | null;
   error: string | null;
+  /** Which attempt of the child this is (a page of children says; 1 is the first). */
+  attempt?: number;
 }
 export interface Ancestor {
   runId: string;

@@ -153,6 +153,11 @@ export function ItemsPage() {
                   </td>
                   <td>
                     <StatusBadge status={c.status} title={c.error} />
+                    {c.attempt && c.attempt > 1 ? (
+                      <span className="tag" data-testid="item-attempt" title="the item was retried">
+                        attempt {c.attempt}
+                      </span>
+                    ) : null}
                     {c.error ? <div className="small step-error">{c.error}</div> : null}
                   </td>
                   <td className="small">{fmtTime(c.startedAt)}</td>
