@@ -3,12 +3,12 @@ without YAML parsing or checks (``plait start`` of a file run before does not im
 scheduler with thousands of files reads them in a fraction of a second).
 
 An entry is the pickle of a file's text and what it builds (its workflows), named by checksums
-of plait's version, the file's path and its text; it is used only when the text it holds is
-the file's text, byte for byte, so a changed file, a moved one or another plait never reads an
-old entry (checksums load in no time, where a cryptographic hash cost more than it saved).
-Pickles run code when read, so entries are only read from a folder that this user owns and
-nobody else can write to; entries are written 0600, atomically. A file with problems is never
-kept: its errors are found again, with their lines.
+of plait's code (the files of ``plait.model`` and ``plait.spec``), the file's path and its
+text; it is used only when the text it holds is the file's text, byte for byte, so a changed
+file, a moved one or another plait never reads an old entry (checksums load in no time, where a
+cryptographic hash cost more than it saved). Pickles run code when read, so entries are only
+read from a folder that this user owns and nobody else can write to; entries are written 0600,
+atomically. A file with problems is never kept: its errors are found again, with their lines.
 """
 
 from __future__ import annotations
@@ -48,13 +48,35 @@ def use_folder(path: str | os.PathLike[str] | None) -> None:
     _folder = folder
 
 
+_code: str | None = None
+
+
+def _code_stamp() -> str:
+    """What the compiled form depends on: the files of ``plait.model`` and ``plait.spec`` (their
+    names, sizes and modification times), so that a changed plait never reads old entries."""
+    global _code
+    if _code is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        parts = []
+        for folder in (here, os.path.join(os.path.dirname(here), "model")):
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.name.endswith(".py"):
+                            info = entry.stat()
+                            parts.append(f"{entry.name}:{info.st_size}:{info.st_mtime_ns}")
+            except OSError:
+                parts.append(folder)
+        _code = f"{zlib.crc32(chr(0).join(sorted(parts)).encode()):08x}"
+    return _code
+
+
 def _key(source: str) -> str:
-    from plait import __version__
     from plait.spec import cron
 
     # a cron line croniter cannot read passes the form check alone: two entries, one a check
     checks = "full" if cron.FULL_CHECK else "form"
-    return f"{__version__}\0{checks}\0{source}"
+    return f"{_code_stamp()}\0{checks}\0{source}"
 
 
 def _entry(key: str, text: str) -> str | None:
