@@ -217,6 +217,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
     (dags / "gated.yaml").write_text(textwrap.dedent(GATED).lstrip())
     (dags / "deep-fail.yaml").write_text(DEEP_FAIL.lstrip())
+    (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
+        'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
+    )
     (dags / "bulk").mkdir()
     for i in range(BULK):  # a folder of many workflows: the list pages
         (dags / "bulk" / f"bulk-{i:04d}.yaml").write_text(
@@ -762,3 +765,31 @@ def test_the_workers_page_shows_who_is_there_and_what_they_hold(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+def _background(page: Page) -> str:
+    return str(page.evaluate("getComputedStyle(document.documentElement).backgroundColor"))
+
+
+def test_dark_mode_follows_the_system_and_the_toggle_overrides_it(
+    browser: Browser, server: str
+) -> None:
+    context = browser.new_context(base_url=server, color_scheme="dark")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto("/workflows/yearly")
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        assert _background(page) == "rgb(15, 18, 23)"
+        expect(page.locator(".page-head")).to_contain_text("◷")  # the cron mark: a glyph
+        shot(page, "26-dark-workflow")
+        page.get_by_role("button", name="light theme").click()
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        page.reload()  # the choice is kept in this browser
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        assert _background(page) == "rgb(245, 246, 248)"
+        page.get_by_role("button", name="dark theme").click()  # back to the system's
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        assert page.evaluate("localStorage.getItem('plait-theme')") is None
+    finally:
+        context.close()

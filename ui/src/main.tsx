@@ -1,4 +1,4 @@
-import { StrictMode } from "react";
+import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter, Link, NavLink, Route, Routes } from "react-router";
 import "./styles.css";
@@ -11,7 +11,36 @@ import { LogPage } from "./pages/Log";
 import { QueuesPage } from "./pages/Queues";
 import { WorkersPage } from "./pages/Workers";
 
+type Theme = "light" | "dark";
+const THEME_KEY = "plait-theme";
+const systemDark = () => window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
+
+/** The theme: the one chosen with the toggle (kept in this browser), else the system's. */
+function useTheme(): [Theme, () => void] {
+  const chosen = () => localStorage.getItem(THEME_KEY) as Theme | null;
+  const [theme, setTheme] = useState<Theme>(() => chosen() ?? (systemDark() ? "dark" : "light"));
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+  useEffect(() => {
+    const media = window.matchMedia?.("(prefers-color-scheme: dark)");
+    const follow = () => {
+      if (!chosen()) setTheme(media.matches ? "dark" : "light");
+    };
+    media?.addEventListener("change", follow);
+    return () => media?.removeEventListener("change", follow);
+  }, []);
+  const toggle = () => {
+    const next: Theme = theme === "dark" ? "light" : "dark";
+    if ((next === "dark") === systemDark()) localStorage.removeItem(THEME_KEY);
+    else localStorage.setItem(THEME_KEY, next);
+    setTheme(next);
+  };
+  return [theme, toggle];
+}
+
 function App() {
+  const [theme, toggleTheme] = useTheme();
   return (
     <div className="app">
       <header className="topbar">
@@ -27,6 +56,14 @@ function App() {
           <NavLink to="/workers">Workers</NavLink>
         </nav>
         <span className="spacer" />
+        <button
+          className="theme-toggle small"
+          onClick={toggleTheme}
+          aria-label={theme === "dark" ? "light theme" : "dark theme"}
+          title="the system's theme is the default; this switches for this browser"
+        >
+          {theme === "dark" ? "☀ light" : "☾ dark"}
+        </button>
         <a href="/api/docs" className="muted small" target="_blank" rel="noreferrer">
           API docs
         </a>

@@ -39,7 +39,7 @@ export function WorkflowPage() {
                 {t}
               </span>
             ))}
-            {wf?.schedule?.length ? <span className="mono small muted"> ⏱ {wf.schedule.join(", ")}</span> : null}
+            {wf?.schedule?.length ? <span className="mono small muted"> ◷ {wf.schedule.join(", ")}</span> : null}
             {wf?.file ? (
               <span className="mono small muted" title={wf.file} data-testid="workflow-file">
                 {wf.tags?.length || wf.schedule?.length ? " · " : ""}
