@@ -793,3 +793,23 @@ def test_dark_mode_follows_the_system_and_the_toggle_overrides_it(
         assert page.evaluate("localStorage.getItem('plait-theme')") is None
     finally:
         context.close()
+
+
+def test_the_dashboards_chips_count_every_run_the_filters_match(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/fan-thousand/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "succeeded")).to_be_visible(timeout=90_000)
+    page.goto("/")
+    page.get_by_label("include child runs").check()
+    chips = page.get_by_test_id("status-chips")
+    succeeded = chips.locator(".chip[data-status='succeeded']")
+    expect(succeeded).to_be_visible()
+    counted = int(succeeded.inner_text().split()[-1])
+    assert counted >= 1000  # every matching run, not the 50 of the page
+    expect(page.locator("table tbody tr")).to_have_count(50)
+    page.get_by_label("workflow").fill("fan-thousand")
+    expect(page.get_by_test_id("runs-total")).to_contain_text(" runs in all")
+    expect(page.locator("table tbody tr").first).to_contain_text("fan-thousand")
+    shot(page, "27-dashboard-counts")
+    succeeded.click()
+    expect(succeeded).to_have_class(re.compile("active"))

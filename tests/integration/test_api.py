@@ -797,3 +797,19 @@ def test_a_failed_runs_first_failure_is_found_however_deep(server: Server) -> No
             f"/api/v1/runs/{_wait_final(server, _start(server, 'hello'))['runId']}"
         ).json()
     )
+
+
+def test_a_list_of_runs_counts_each_status_the_other_filters_match(server: Server) -> None:
+    _wait_final(server, _start(server, "hello"))
+    _wait_final(server, _start(server, "deep-fail"))  # partially succeeded
+    everything = server.client.get("/api/v1/runs", params={"limit": 1}).json()
+    counts = everything["counts"]
+    assert len(everything["runs"]) == 1 and everything["total"] == sum(counts.values()) > 1
+    assert counts["succeeded"] >= 1 and counts["partially_succeeded"] >= 1
+    partial = {"status": "partially_succeeded", "limit": 1}
+    some = server.client.get("/api/v1/runs", params=partial).json()
+    # the chips: every status the other filters match, not only the one asked for
+    assert {"succeeded", "partially_succeeded"} <= set(some["counts"])
+    assert some["total"] == some["counts"]["partially_succeeded"]
+    mine = server.client.get("/api/v1/runs", params={"workflow": "hello"}).json()
+    assert set(mine["counts"]) <= set(counts) and sum(mine["counts"].values()) == mine["total"]

@@ -281,7 +281,7 @@ export const api = {
   enqueue: (name: string, params: Record<string, string>, file?: string | null) =>
     request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/enqueue${qs({ file })}`, { params }),
   runs: (filter: Record<string, string | number | boolean | undefined>) =>
-    request<{ runs: RunSummary[]; total: number }>("GET", `/runs${qs(filter)}`),
+    request<{ runs: RunSummary[]; total: number; counts: Record<string, number> }>("GET", `/runs${qs(filter)}`),
   run: (runId: string) => request<RunDetail>("GET", `/runs/${enc(runId)}`),
   children: (runId: string, filter: Record<string, string | number | undefined>) =>
     request<{ children: ChildRef[]; total: number; counts?: Record<string, number> }>("GET", `/runs/${enc(runId)}/children${qs(filter)}`),

@@ -105,7 +105,11 @@ def list_runs(
         offset=offset,
     )
     dags = services.home.dags_dir
-    return {"runs": [_run_row(run, dags) for run in page.runs], "total": page.total}
+    return {
+        "runs": [_run_row(run, dags) for run in page.runs],
+        "total": page.total,
+        "counts": page.counts,
+    }
 
 
 BRIEF_VALUE_CHARS = 1024

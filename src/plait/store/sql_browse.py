@@ -108,14 +108,25 @@ class SQLBrowse:
         limit: int = 50,
         offset: int = 0,
     ) -> RunPage:
-        """A page of runs, newest first, without their steps, and how many match in all."""
+        """A page of runs, newest first, without their steps, how many match in all, and how
+        many of each status match the other filters (the dashboard's status chips)."""
+        wanted = [str(s) for s in statuses]
         where, args = run_filter(
             name=name, statuses=statuses, since=since, until=until, roots_only=roots_only
         )
         order = " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         rows = self._all(q.SELECT_RUN + where + order, (*args, limit, offset))
-        (total,) = self._all("SELECT count(*) FROM runs" + where, args)[0]
-        return RunPage([_run_from_row(r) for r in rows], int(total))
+        unfiltered, other_args = run_filter(
+            name=name, statuses=(), since=since, until=until, roots_only=roots_only
+        )
+        counts = {
+            str(r[0]): int(r[1])
+            for r in self._all(
+                "SELECT status, count(*) FROM runs" + unfiltered + " GROUP BY 1", other_args
+            )
+        }
+        total = sum(n for s, n in counts.items() if not wanted or s in wanted)
+        return RunPage([_run_from_row(r) for r in rows], total, counts)
 
     def last_run(self, name: str) -> RunRecord | None:
         """The newest run of a workflow (a child run counts), without its steps."""

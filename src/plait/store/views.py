@@ -18,6 +18,7 @@ CHILD_SORTS = ("index", "-index", "name", "status", "started", "-started", "dura
 class RunPage:
     runs: list[RunRecord]
     total: int
+    counts: dict[str, int] = field(default_factory=dict)  # by status, before the status filter
 
 
 @dataclass(slots=True)
