@@ -488,7 +488,7 @@ def test_runs_list_filters_and_paginates(server: Server) -> None:
     ).json()
     assert not {r["runId"] for r in page["runs"]} & {r["runId"] for r in second["runs"]}
     future = server.client.get("/api/v1/runs", params={"from": "2999-01-01T00:00:00Z"}).json()
-    assert future == {"runs": [], "total": 0}
+    assert future == {"runs": [], "total": 0, "counts": {}}
     failed = server.client.get("/api/v1/runs", params={"status": "failed,cancelled"}).json()
     assert all(r["status"] in ("failed", "cancelled") for r in failed["runs"])
 

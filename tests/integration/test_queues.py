@@ -99,7 +99,9 @@ def sleeper(name: str, seconds: float, extra: str = "") -> str:
 
 
 def test_start_waits_for_max_active_runs_and_says_why(cli, write) -> None:
-    path = write("solo.yaml", sleeper("solo", 1.0))  # maxActiveRuns: 1 by default
+    # maxActiveRuns: 1 by default; the first run lasts long enough that the second, a new
+    # process on a busy machine, finds it still running
+    path = write("solo.yaml", sleeper("solo", 4.0))
     first = start_background(path)
     try:
         wait_for(lambda: running(cli, "solo"), 10, "the first run")
@@ -107,10 +109,10 @@ def test_start_waits_for_max_active_runs_and_says_why(cli, write) -> None:
         assert refused.code == 6, refused.err
         assert "not started" in refused.err and "maxActiveRuns 1 of solo" in refused.err
         second = start_background(path)
-        _, err = second.communicate(timeout=20)
+        _, err = second.communicate(timeout=60)
         assert second.returncode == 0, err
         assert "plait: waiting to start: maxActiveRuns 1 of solo" in err
-        assert first.wait(timeout=10) == 0
+        assert first.wait(timeout=30) == 0
     finally:
         if first.poll() is None:
             first.kill()

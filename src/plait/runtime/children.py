@@ -15,7 +15,7 @@ import time
 
 from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
-from plait.model import Param, RunRecord, RunStatus, StepStatus, Workflow
+from plait.model import CHILDREN_SHOWN, Param, RunRecord, RunStatus, StepStatus, Workflow
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.remote import carried_params, hitl_refusal, remote_selector, run_remote_child
 from plait.runtime.run import Parent, RunExecution
@@ -182,7 +182,7 @@ def _launch(
             params = (*carried_params(execution), *params)
         return run_remote_child(child, params, parent, selector, execution.attempts_made)
     earlier_id = earlier_runs.get(index)
-    earlier = None if earlier_id is None else run.store.get_run(earlier_id)
+    earlier = None if earlier_id is None else run.store.get_run(earlier_id, children_limit=0)
     if earlier is not None:
         if earlier.succeeded and index is not None:
             return earlier  # a retried fan-out keeps the items that succeeded
@@ -268,7 +268,7 @@ def _cause(execution: StepExecution, record: RunRecord) -> str | None:
                 f"down, failed: {step.error}"
             )
         try:
-            current = execution.run.store.get_run(nested.run_id)
+            current = execution.run.store.get_run(nested.run_id, children_limit=CHILDREN_SHOWN)
         except PlaitError:
             break
         depth += 1
@@ -347,7 +347,7 @@ def _fan_out(
                 params = _params(execution, item, True)
                 earlier = results[index]
                 if made and earlier is not None:
-                    previous = run.store.get_run(earlier.run_id)
+                    previous = run.store.get_run(earlier.run_id, children_limit=0)
                     record = _retry_item(execution, child, params, index, item, previous, selector)
                 else:
                     record = _launch(execution, child, params, index, item, earlier_runs, selector)
@@ -476,7 +476,7 @@ def _fan_out_attempt(
         return _waiting(output)
     error = f"{failed} of {len(items)} items failed"
     if first_failure is not None:
-        record = execution.run.store.get_run(first_failure.run_id)
+        record = execution.run.store.get_run(first_failure.run_id, children_limit=CHILDREN_SHOWN)
         error += f"; first: {_child_error(execution, record)}"
     elif errors:
         error += f"; first: {errors[min(errors)]}"
