@@ -217,6 +217,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
     (dags / "gated.yaml").write_text(textwrap.dedent(GATED).lstrip())
     (dags / "deep-fail.yaml").write_text(DEEP_FAIL.lstrip())
+    (dags / "many-lines.yaml").write_text(
+        "name: many-lines\nsteps:\n  - name: count\n"
+        "    command: sh -c 'seq 1 6000 | sed s/^/line-/'\n"
+    )
     (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
         'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
     )
@@ -813,3 +817,32 @@ def test_the_dashboards_chips_count_every_run_the_filters_match(page: Page, serv
     shot(page, "27-dashboard-counts")
     succeeded.click()
     expect(succeeded).to_have_class(re.compile("active"))
+
+
+def test_a_long_log_draws_a_window_of_lines_searches_wraps_and_downloads(
+    page: Page, server: str
+) -> None:
+    run_id = api(server, "POST", "/workflows/many-lines/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "succeeded")).to_be_visible()
+    page.goto(f"/runs/{run_id}/steps/count/log?stream=stdout&whole=1")
+    log = page.get_by_test_id("log")
+    expect(log).to_contain_text("line-6000")
+    page.get_by_role("button", name="⤒ beginning").click()  # the first 1,000 lines
+    expect(log.locator(".line").first).to_have_attribute("data-n", "1")
+    page.get_by_role("button", name="⤓ end").click()
+    expect(log.locator(".line").last).to_contain_text("line-6000")
+    page.get_by_label("search the log").fill("line-5999")
+    expect(page.get_by_test_id("log-matches")).to_have_text("1 match next")
+    expect(log.locator("mark")).to_have_count(1)
+    page.get_by_label("wrap").check()
+    expect(log).to_have_class(re.compile(r"\bwrap\b"))
+    page.get_by_label("line numbers").uncheck()
+    expect(log).not_to_have_class(re.compile(r"numbered"))
+    shot(page, "28-log-search")
+    href = page.get_by_role("link", name="⬇ download").get_attribute("href")
+    assert href is not None
+    whole = page.request.get(href)
+    assert whole.ok and whole.headers["content-disposition"].startswith("attachment")
+    lines = whole.text().splitlines()
+    assert len(lines) == 6000 and lines[0] == "line-1" and lines[-1] == "line-6000"

@@ -9,6 +9,7 @@ machine (its path) or a ``ShippedLog``: what the agent on another host copied in
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -132,6 +133,18 @@ def _open(source: LogSource) -> _File | None:
         return _File(open(source, "rb"))
     except FileNotFoundError:
         return None
+
+
+def read_all(path: LogSource, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The whole log, a piece at a time (nothing when it has no file yet)."""
+    opened = _open(path)
+    if opened is None:
+        return
+    try:
+        while data := opened.read(chunk):
+            yield data
+    finally:
+        opened.close()
 
 
 def read_range(path: LogSource, offset: int, limit: int) -> LogWindow:

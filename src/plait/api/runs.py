@@ -9,6 +9,7 @@ from pathlib import Path as PathType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from plait.api.catalogue import relative_file
@@ -18,6 +19,7 @@ from plait.api.logs import (
     MAX_LIMIT,
     LogSource,
     ShippedLog,
+    read_all,
     read_head,
     read_range,
     read_tail,
@@ -343,6 +345,31 @@ def step_log_path(
     if path and services.store.SHIPS_LOGS:
         return run, record, ShippedLog(services.store, run_id, path)
     return run, record, path
+
+
+@router.get(
+    "/{runId}/steps/{step}/log/raw",
+    summary="The whole of a step's log, as a file to download",
+    responses=errors(404),
+    response_class=StreamingResponse,
+)
+def get_raw_log(
+    run_id: RunId,
+    step: str,
+    services: Svc,
+    stream: Literal["stdout", "stderr"] = "stdout",
+    attempt: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+) -> StreamingResponse:
+    _, record, path = step_log_path(services, run_id, step, stream, attempt)
+    if not path:
+        raise NotFoundError(f"step {step} of run {run_id} has no log yet ({record.status})")
+    name = f"{run_id}-{step}-{record.attempt}.{'err' if stream == 'stderr' else 'out'}.log"
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return StreamingResponse(
+        read_all(path),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )
 
 
 @router.get(

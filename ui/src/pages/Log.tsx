@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { api } from "../api";
 import { useLoader, useRunEvents, useThrottled } from "../hooks";
@@ -9,6 +9,21 @@ import { Breadcrumbs, concerns } from "./Run";
 const TAIL_LINES = 1000;
 const CHUNK = 256 * 1024;
 const KEEP = 4 * 1024 * 1024; // never hold more than this much text in the page
+const SHOWN_LINES = 5000; // lines drawn at once; earlier ones held in the page on demand
+
+/** A line with every match of ``needle`` (lower case) marked. */
+function marked(line: string, needle: string): ReactNode {
+  if (!needle) return line;
+  const lower = line.toLowerCase();
+  const parts: ReactNode[] = [];
+  let at = 0;
+  for (let hit = lower.indexOf(needle); hit >= 0; hit = lower.indexOf(needle, hit + needle.length)) {
+    parts.push(line.slice(at, hit), <mark key={hit}>{line.slice(hit, hit + needle.length)}</mark>);
+    at = hit + needle.length;
+  }
+  parts.push(line.slice(at));
+  return parts;
+}
 
 interface View {
   text: string;
@@ -40,7 +55,31 @@ export function LogPage() {
   const [error, setError] = useState<string | null>(null);
   const [follow, setFollow] = useState(true);
   const [streaming, setStreaming] = useState(false);
+  const [wrap, setWrap] = useState(false);
+  const [numbers, setNumbers] = useState(true);
+  const [query, setQuery] = useState("");
+  const [shownLines, setShownLines] = useState(SHOWN_LINES);
+  const [hit, setHit] = useState(0);
   const pre = useRef<HTMLPreElement>(null);
+  const lines = useMemo(() => {
+    const all = (view?.text ?? "").split("\n");
+    if (all.length > 1 && all[all.length - 1] === "") all.pop(); // the last line's newline
+    return all;
+  }, [view?.text]);
+  const firstShown = Math.max(0, lines.length - shownLines);
+  const needle = query.trim().toLowerCase();
+  const matches = useMemo(
+    () => (needle ? lines.slice(firstShown).reduce((n, l) => n + l.toLowerCase().split(needle).length - 1, 0) : 0),
+    [lines, firstShown, needle],
+  );
+  const nextMatch = () => {
+    const marks = pre.current?.querySelectorAll("mark");
+    if (!marks || marks.length === 0) return;
+    const index = hit % marks.length;
+    setFollow(false);
+    marks[index].scrollIntoView({ block: "center" });
+    setHit(index + 1);
+  };
 
   const load = async (q: Record<string, string | number | undefined>) => {
     try {
@@ -206,9 +245,41 @@ export function LogPage() {
         <label>
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> follow
         </label>
+        <label>
+          <input type="checkbox" checked={wrap} onChange={(e) => setWrap(e.target.checked)} /> wrap
+        </label>
+        <label>
+          <input type="checkbox" checked={numbers} onChange={(e) => setNumbers(e.target.checked)} /> line numbers
+        </label>
+        <input
+          className="search"
+          type="search"
+          placeholder="search the log"
+          value={query}
+          aria-label="search the log"
+          onChange={(e) => {
+            setQuery(e.target.value);
+            setHit(0);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Enter") nextMatch();
+          }}
+        />
+        {needle ? (
+          <span className="small nowrap" data-testid="log-matches">
+            {matches} {matches === 1 ? "match" : "matches"}{" "}
+            <button className="small-btn" onClick={nextMatch} disabled={!matches}>
+              next
+            </button>
+          </span>
+        ) : null}
         <span className="spacer" />
-        <a href={`/api/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(step)}/log?stream=${stream}`} className="small">
-          raw JSON
+        <a
+          href={`/api/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(step)}/log/raw?stream=${stream}${attempt ? `&attempt=${attempt}` : ""}`}
+          className="small"
+          download
+        >
+          ⬇ download
         </a>
         {rec && rec.attempt > 1 && !attempt ? (
           <Link className="small" to={logUrl(runId, step, `?stream=${stream}&attempt=1`)}>
@@ -226,7 +297,7 @@ export function LogPage() {
       {!view && !error ? <Loading /> : null}
       {view ? (
         <pre
-          className="log"
+          className={`log${wrap ? " wrap" : ""}${numbers ? " numbered" : ""}`}
           ref={pre}
           data-testid="log"
           onScroll={(e) => {
@@ -236,7 +307,19 @@ export function LogPage() {
           }}
         >
           {view.start > 0 ? <span className="muted">… {view.start.toLocaleString()} earlier bytes not loaded …{"\n"}</span> : null}
-          {view.text || <span className="muted">(empty)</span>}
+          {firstShown > 0 ? (
+            <button className="small-btn earlier-lines" onClick={() => setShownLines(shownLines + SHOWN_LINES)}>
+              show {Math.min(SHOWN_LINES, firstShown).toLocaleString()} earlier lines (of {firstShown.toLocaleString()} held)
+            </button>
+          ) : null}
+          {view.text
+            ? lines.slice(firstShown).map((line, i) => (
+                <span className="line" key={firstShown + i} data-n={firstShown + i + 1}>
+                  {marked(line, needle)}
+                  {"\n"}
+                </span>
+              ))
+            : <span className="muted">(empty)</span>}
         </pre>
       ) : null}
     </div>
