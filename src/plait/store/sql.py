@@ -199,10 +199,16 @@ class SQLStore:
                     per_step = run.child_counts.setdefault(child.step or "", {})
                     per_step[str(child.status)] = per_step.get(str(child.status), 0) + 1
             else:
-                for step, status, count in self._all(q.COUNT_CHILDREN, (run_id,)):
-                    run.child_counts.setdefault(str(step or ""), {})[str(status)] = int(count)
+                run.child_counts = self._child_counts(run_id)
                 run.children = self._some_children(run_id, run.child_counts, children_limit)
         return run
+
+    def _child_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """How many direct children each step of a run has, by status (one index read)."""
+        counts: dict[str, dict[str, int]] = {}
+        for step, status, count in self._all(q.COUNT_CHILDREN, (run_id,)):
+            counts.setdefault(str(step or ""), {})[str(status)] = int(count)
+        return counts
 
     def _some_children(
         self, run_id: str, counts: dict[str, dict[str, int]], limit: int
@@ -239,10 +245,7 @@ class SQLStore:
         """The direct children of a run; with ``limit``, at most that many of each step, the
         ones that did not succeed first."""
         if limit is not None:
-            counts: dict[str, dict[str, int]] = {}
-            for step, status, count in self._all(q.COUNT_CHILDREN, (run_id,)):
-                counts.setdefault(str(step or ""), {})[str(status)] = int(count)
-            return self._some_children(run_id, counts, limit)
+            return self._some_children(run_id, self._child_counts(run_id), limit)
         return [_child_from_row(r) for r in self._all(q.SELECT_CHILDREN, (run_id,))]
 
     def attempts(self, run_id: str, step: str) -> list[StepRecord]:
