@@ -93,9 +93,7 @@ def test_kill_9_mid_fan_out_then_retry_runs_only_what_had_not_succeeded(
     process.wait()
     before = json.loads(cli("status", "fan", "--json").out)
     assert before["status"] == "failed", before["status"]
-    succeeded = {
-        c["item"] for c in before["children"] if c["status"] == "succeeded"
-    }
+    succeeded = {c["item"] for c in before["children"] if c["status"] == "succeeded"}
     assert 0 < len(succeeded) < 60, len(succeeded)
     seen = len(ledger.read_text().split())
     retried = cli("retry", "fan", "--run-id", before["runId"])

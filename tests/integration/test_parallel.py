@@ -348,7 +348,10 @@ def test_failed_item_fails_the_step_after_running_items_finish(cli, write) -> No
     assert steps["each"]["status"] == "failed"
     assert steps["after"]["status"] == "upstream_failed"
     assert "1 of 4 items failed" in steps["each"]["error"]
-    children = {c["item"]: c for c in children_of(record, "each")}
+    every = {c["item"]: c for c in children_of(record, "each")}
+    assert every["last"]["status"] == "not_started"  # a record, never started
+    assert every["last"]["startedAt"] is None
+    children = {k: c for k, c in every.items() if c["status"] != "not_started"}
     # `slow` was running when `bad` failed: it finished (and succeeded) before the step ended;
     # no item started after the failure.
     assert children["slow"]["status"] == "succeeded"
@@ -380,7 +383,13 @@ def test_with_max_concurrent_1_nothing_starts_after_a_failure(cli, write, tmp_pa
     assert cli("start", source).code == 1
     assert (tmp_path / "ran.txt").read_text().split() == ["one", "two"]
     record = status_json(cli, "fan")
-    assert [c["item"] for c in children_of(record, "each")] == ["one", "two"]
+    children = children_of(record, "each")
+    assert [(c["item"], c["status"]) for c in children] == [
+        ("one", "succeeded"),
+        ("two", "failed"),
+        ("three", "not_started"),
+        ("four", "not_started"),
+    ]
     outcome = json.loads(record["steps"][0]["output"])
     assert outcome["summary"] == {"total": 4, "succeeded": 1, "failed": 1}
     assert [r["status"] for r in outcome["results"]] == [
@@ -390,6 +399,49 @@ def test_with_max_concurrent_1_nothing_starts_after_a_failure(cli, write, tmp_pa
         "not_started",
     ]
     assert [r.get("item") for r in outcome["results"][2:]] == ["three", "four"]
+    assert [r["runId"] for r in outcome["results"]] == [c["runId"] for c in children]
+
+
+def test_a_fail_fast_fan_out_records_the_items_it_never_started_and_a_retry_runs_them(
+    cli, write, tmp_path
+) -> None:
+    """300 items failing at item 17: 17 succeeded, 1 failed, 282 not_started, each a record;
+    a retry runs the failed one and the 282 under their ids, and none of the 17 again."""
+    flag = tmp_path / "broken"
+    flag.write_text("")
+    source = write(
+        "fan.yaml",
+        f"""
+        name: fan
+        steps:
+          - name: each
+            command: sh -c 'echo $1 >> ran.txt; test $1 != 17 || test ! -e {flag}' _ ${{ITEM}}
+            parallel:
+              items: {json.dumps(list(range(300)))}
+              maxConcurrent: 1
+        """,
+    )
+    assert cli("start", source).code == 1
+    record = status_json(cli, "fan")
+    assert record["childCounts"]["each"] == {"succeeded": 17, "failed": 1, "not_started": 282}
+    page = cli("status", "fan", "--json")
+    assert page.code == 0
+    outcome = json.loads(record["steps"][0]["output"])
+    assert outcome["summary"] == {"total": 300, "succeeded": 17, "failed": 1}
+    ids = [r["runId"] for r in outcome["results"]]
+    assert None not in ids and len(set(ids)) == 300
+    flag.unlink()
+    retried = cli("retry", "fan", "--run-id", record["runId"])
+    assert retried.code == 0, retried.out + retried.err
+    ran = (tmp_path / "ran.txt").read_text().split()
+    assert ran == [str(n) for n in range(18)] + [str(n) for n in range(17, 300)]
+    after = status_json(cli, "fan", "--run-id", record["runId"])
+    assert after["childCounts"]["each"] == {"succeeded": 300}
+    outcome = json.loads(after["steps"][0]["output"])
+    assert [r["runId"] for r in outcome["results"]] == ids
+    assert {r["status"] for r in outcome["results"]} == {"succeeded"}
+    attempts = [status_json(cli, "each", "--run-id", ids[n])["attempt"] for n in (16, 17, 18)]
+    assert attempts == [1, 2, 1]  # item 18 ran once
 
 
 def test_failed_child_item_result_and_error_name_the_child(cli, write) -> None:

@@ -20,7 +20,8 @@ export type RunStatus =
   | "failed"
   | "cancelled"
   | "skipped"
-  | "waiting";
+  | "waiting"
+  | "not_started";
 
 export interface LastRun {
   runId: string;

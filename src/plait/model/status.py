@@ -18,6 +18,9 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
     WAITING = "waiting"  # a step waits for a person; no process runs it meanwhile
+    # an item of a fan-out that ended (failed fast, or stopped) before the item started: a
+    # record of its own, which a retry of the run starts
+    NOT_STARTED = "not_started"
 
     @property
     def is_final(self) -> bool:
@@ -48,6 +51,7 @@ FINAL_RUN_STATUSES = frozenset(
         RunStatus.FAILED,
         RunStatus.CANCELLED,
         RunStatus.SKIPPED,
+        RunStatus.NOT_STARTED,
     }
 )
 ACTIVE_RUN_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})

@@ -15,11 +15,20 @@ import time
 
 from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
-from plait.model import CHILDREN_SHOWN, Param, RunRecord, RunStatus, StepStatus, Workflow
+from plait.model import (
+    CHILDREN_SHOWN,
+    Param,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    Workflow,
+)
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.remote import carried_params, hitl_refusal, remote_selector, run_remote_child
 from plait.runtime.run import Parent, RunExecution
 from plait.runtime.step import Attempt, retry_interval
+from plait.store.ids import new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -177,11 +186,13 @@ def _launch(
         item=None if index is None else render(item),
     )
     inherit = execution.scope if execution.step.run is None else None
+    earlier_id = earlier_runs.get(index)
     if selector is not None:
+        if earlier_id is not None:  # an item that never started: its place is taken now
+            run.store.forget_not_started(earlier_id)
         if execution.step.run is None:  # an item of a command fan-out: its run's values too
             params = (*carried_params(execution), *params)
         return run_remote_child(child, params, parent, selector, execution.attempts_made)
-    earlier_id = earlier_runs.get(index)
     earlier = None if earlier_id is None else run.store.get_run(earlier_id, children_limit=0)
     if earlier is not None:
         if earlier.succeeded and index is not None:
@@ -371,7 +382,58 @@ def _fan_out(
     finally:
         for thread in threads:
             thread.join()
-    return _fan_out_attempt(execution, items, results, errors)
+    never = [i for i, done in enumerate(results) if done is None and i not in errors]
+    placed = _record_not_started(execution, child, items, never, earlier_runs) if never else {}
+    return _fan_out_attempt(execution, items, results, errors, placed)
+
+
+PLACEHOLDER_BATCH = 10_000  # not_started records written a transaction at a time
+
+
+def _record_not_started(
+    execution: StepExecution,
+    child: Workflow,
+    items: list[object],
+    indices: list[int],
+    earlier_runs: dict[int | None, str],
+) -> dict[int, str]:
+    """Give each item that never started a record of its own, ``not_started`` (a retry of
+    the run starts it under that id): the ids by item index. An item that has a record from
+    an attempt before keeps that one. Its params are not evaluated (a param's backticks
+    would run for an item that does not); its item is kept, masked."""
+    run, step = execution.run, execution.step
+    store = run.store
+    placed = {i: earlier_runs[i] for i in indices if i in earlier_runs}
+    fresh = [i for i in indices if i not in placed]
+    now = store.now()
+    for start in range(0, len(fresh), PLACEHOLDER_BATCH):
+        batch: list[tuple[RunRecord, list[StepRecord]]] = []
+        ids: list[tuple[int, str]] = []
+        for index in fresh[start : start + PLACEHOLDER_BATCH]:
+            record = RunRecord(
+                run_id=new_run_id(),
+                name=child.name,
+                status=RunStatus.NOT_STARTED,
+                source=child.source,
+                created_at=now,
+                parent_run_id=run.run_id,
+                parent_step=step.name,
+                root_run_id=run.root_id,
+                item_index=index,
+                item=run.masker.text(render(items[index])),
+                attempt=0,
+                depth=run.depth + 1,
+                log_dir=str(run.log_dir),
+            )
+            steps = [StepRecord(name=s.name, position=p) for p, s in enumerate(child.steps)]
+            batch.append((record, steps))
+            ids.append((index, record.run_id))
+        try:
+            store.create_runs(batch)
+        except PlaitError:  # the run ends without them; a retry starts these items anyway
+            return placed
+        placed.update(ids)
+    return placed
 
 
 def _retry_item(
@@ -422,6 +484,7 @@ def _fan_out_attempt(
     items: list[object],
     results: list[_Done | None],
     errors: dict[int, str],
+    not_started: dict[int, str],
 ) -> Attempt:
     """The step's attempt: its result (summary, then an entry per item in item order), written
     piece by piece from the items' JSON texts."""
@@ -435,7 +498,7 @@ def _fan_out_attempt(
             failed += index in errors
             entry = {
                 "name": None,
-                "runId": None,
+                "runId": not_started.get(index),
                 "params": {},
                 "status": status,
                 "outputs": {},

@@ -20,7 +20,7 @@ Rules that hold for every method:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
@@ -182,6 +182,20 @@ class RunStore(Protocol):
         Raises:
             RunStateError: a run with that id exists.
         """
+        ...
+
+    def create_runs(self, runs: Sequence[tuple[RunRecord, Sequence[StepRecord]]]) -> None:
+        """Record many new runs and their steps in one transaction (the items of a fan-out
+        that ended before they started, each ``not_started``).
+
+        Raises:
+            RunStateError: a run with one of those ids exists (nothing is written).
+        """
+        ...
+
+    def forget_not_started(self, run_id: str) -> bool:
+        """Delete a run that is ``not_started`` (and its steps): the place of an item that a
+        retry starts under another id. False when the run is not (or no longer) that."""
         ...
 
     def update_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:

@@ -369,6 +369,7 @@ SELECT runs.id, runs.log_dir FROM runs JOIN tree ON runs.id = tree.id
 """
 
 DELETE_RUN = "DELETE FROM runs WHERE id = ?"
+DELETE_NOT_STARTED = "DELETE FROM runs WHERE id = ? AND status = 'not_started' RETURNING id"
 DELETE_STEPS = "DELETE FROM steps WHERE run_id = ?"
 DELETE_ATTEMPTS = "DELETE FROM step_attempts WHERE run_id = ?"
 DELETE_LOG_CHUNKS = "DELETE FROM log_chunks WHERE run_id = ?"

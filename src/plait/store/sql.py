@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 
 from plait.errors import NotFoundError, RunStateError, StoreError
@@ -87,6 +87,23 @@ class SQLStore:
                 _run_row(run, str(run.status)),
             )
             db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
+
+    def create_runs(self, runs: Sequence[tuple[RunRecord, Sequence[StepRecord]]]) -> None:
+        if not runs:
+            return
+        with self._transaction() as db:
+            db.executemany(q.INSERT_RUN, [_run_row(run, str(run.status)) for run, _ in runs])
+            db.executemany(
+                q.INSERT_STEP,
+                [_step_row(run.run_id, step) for run, steps in runs for step in steps],
+            )
+
+    def forget_not_started(self, run_id: str) -> bool:
+        with self._transaction() as db:
+            gone = db.execute(q.DELETE_NOT_STARTED, (run_id,)).fetchone()
+            if gone is not None:
+                db.execute(q.DELETE_STEPS, (run_id,))
+        return gone is not None
 
     def update_step(self, run_id: str, step: StepRecord, epoch: int = 1) -> None:
         """Write the current state of one step (guarded by the run's epoch)."""

@@ -7,7 +7,7 @@ import { fmtProgress, progressFromCounts, progressOf } from "../components/Graph
 import { StatusBadge, fmtDuration, fmtItem, fmtTime, isActive, shortId, span } from "../format";
 import { Breadcrumbs, concerns } from "./Run";
 
-const STATUSES = ["", "queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled", "skipped"];
+const STATUSES = ["", "queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled", "skipped", "not_started"];
 const SORTS: [string, string][] = [
   ["index", "item # ↑"],
   ["-index", "item # ↓"],
