@@ -1,9 +1,11 @@
 """Fan-out of N items over a child workflow: wall time, peak RSS and RSS per item.
 
-python bench/fanout.py [--items 1000] [--max-concurrent 50] [--command] [--smoke]
+python bench/fanout.py [--items 1000] [--max-concurrent 50] [--command] [--from-file] [--smoke]
 
-``--smoke``: 10 items, 5 at a time, over the child workflow and then as a command; exits
-non-zero when a run fails.
+``--from-file``: the items are read from a file, one a line (``items: {file: PATH}``), as the
+fan-out goes, instead of a list in the workflow.
+``--smoke``: 10 items, 5 at a time, over the child workflow, as a command, and from a file;
+exits non-zero when a run fails.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAIT = ROOT / ".venv" / "bin" / "plait"
 
 
-def workflow(items: int, max_concurrent: int, command: bool) -> str:
-    values = json.dumps([f"item-{i}" for i in range(items)])
+def workflow(items: int, max_concurrent: int, command: bool, from_file: bool = False) -> str:
+    values = "{file: items.txt}" if from_file else json.dumps([f"item-{i}" for i in range(items)])
     if command:
         return (
             "name: fanout\nsteps:\n  - name: fan\n    command: echo ${ITEM}\n"
@@ -37,11 +39,13 @@ def workflow(items: int, max_concurrent: int, command: bool) -> str:
     )
 
 
-def fan_out(items: int, max_concurrent: int, command: bool) -> int:
+def fan_out(items: int, max_concurrent: int, command: bool, from_file: bool = False) -> int:
     """One fan-out through ``plait start``: prints its figures, returns plait's exit code."""
     with tempfile.TemporaryDirectory(prefix="plait-bench-") as tmp:
         path = Path(tmp) / "fanout.yaml"
-        path.write_text(workflow(items, max_concurrent, command))
+        path.write_text(workflow(items, max_concurrent, command, from_file))
+        if from_file:
+            (Path(tmp) / "items.txt").write_text("".join(f"item-{i}\n" for i in range(items)))
         env = dict(os.environ, PLAIT_HOME=str(Path(tmp) / "home"))
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -57,7 +61,7 @@ def fan_out(items: int, max_concurrent: int, command: bool) -> int:
         files, size = _home_usage(Path(tmp) / "home")
     code = os.waitstatus_to_exitcode(status)
     rss_mb = usage.ru_maxrss / 1024
-    kind = "command" if command else "child workflow"
+    kind = ("command" if command else "child workflow") + (", from a file" if from_file else "")
     print(f"fan-out of {items} items ({kind}), maxConcurrent {max_concurrent}")
     print(
         f"exit {code}  wall {wall:.2f}s  peak RSS {rss_mb:.1f} MB  "
@@ -86,12 +90,13 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--max-concurrent", type=int, default=50)
     parser.add_argument("--command", action="store_true", help="fan out a command, not a child")
+    parser.add_argument("--from-file", action="store_true", help="items read from a file")
     parser.add_argument("--smoke", action="store_true", help="a tiny run of the same path")
     args = parser.parse_args()
     if args.smoke:
-        codes = [fan_out(10, 5, False), fan_out(10, 5, True)]
+        codes = [fan_out(10, 5, False), fan_out(10, 5, True), fan_out(10, 5, True, True)]
         return next((code for code in codes if code != 0), 0)
-    return fan_out(args.items, args.max_concurrent, args.command)
+    return fan_out(args.items, args.max_concurrent, args.command, args.from_file)
 
 
 if __name__ == "__main__":

@@ -574,8 +574,11 @@ def test_fan_out_of_child_workflows_nested_two_levels(cli, write) -> None:
         ("parallel:\n      items: [a]\n      maxConcurrent: 0", 6, ">= 1"),
         ("parallel:\n      items: [a]\n      maxConcurrent: -2", 6, ">= 1"),
         ("parallel:\n      maxConcurrent: 2", 4, "items"),
+        ("parallel:\n      items: {file: a, command: b}", 5, "one of `file` or `command`"),
+        ("parallel:\n      items: {path: a}", 5, "unknown field `path`"),
+        ("parallel:\n      items: {file: ''}", 5, "`file` must be a non-empty string"),
     ],
-    ids=["broken-json", "number", "zero", "negative", "no-items"],
+    ids=["broken-json", "number", "zero", "negative", "no-items", "two", "unknown", "empty"],
 )
 def test_bad_parallel_is_a_validation_error_with_file_and_line(
     cli, write, parallel, line, message
@@ -777,3 +780,126 @@ def test_a_parent_waiting_on_its_children_holds_no_slot_they_need(cli, write, ho
     for middle in middles:
         leaves = children_of(status_json(cli, "--run-id", middle["runId"]), "down")
         assert [leaf["status"] for leaf in leaves] == ["succeeded", "succeeded"]
+
+
+# ---------------------------------------------------------------- items read as they go
+
+
+def test_items_from_a_file_one_a_line_or_json_lines_arrive_as_data(cli, write, tmp_path) -> None:
+    (tmp_path / "list.txt").write_text(
+        'plain text\n\n  $(touch pwned) `touch pwned2`  \n{"name": "obj", "n": 2}\n[1, 2]\n'
+    )
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            command: printf '%s\\n' "$ITEM"
+            parallel:
+              items: {file: list.txt}
+              maxConcurrent: 2
+            output: R
+        """,
+    )
+    start_ok(cli, source)
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+    record = status_json(cli, "fan")
+    outcome = json.loads(record["steps"][0]["output"])
+    assert outcome["summary"] == {"total": 4, "succeeded": 4, "failed": 0}
+    got = [
+        cli("logs", "--run-id", c["runId"], "--step", "each").out
+        for c in children_of(record, "each")
+    ]
+    assert got == [
+        "plain text\n",
+        "$(touch pwned) `touch pwned2`\n",
+        '{"name": "obj", "n": 2}\n',
+        "[1, 2]\n",
+    ]
+
+
+def test_items_from_a_json_array_file_and_a_missing_file(cli, write, tmp_path) -> None:
+    (tmp_path / "items.json").write_text(json.dumps(["a", {"k": "v"}, "a"]))
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        params:
+          - LIST: items.json
+        steps:
+          - name: each
+            command: echo "$ITEM"
+            parallel:
+              items: {file: "${LIST}"}
+        """,
+    )
+    start_ok(cli, source)
+    outcome = json.loads(status_json(cli, "fan")["steps"][0]["output"])
+    assert outcome["summary"] == {"total": 3, "succeeded": 3, "failed": 0}
+    result = cli("start", source, "--", "LIST=nowhere.json")
+    assert result.code == 1
+    step = status_json(cli, "fan")["steps"][0]
+    assert step["status"] == "failed"
+    assert "nowhere.json: No such file or directory" in step["error"], step["error"]
+
+
+def test_items_from_a_command_as_it_writes_them_and_its_failure(cli, write, tmp_path) -> None:
+    """The items of a command are read as it writes them: the first items run before it
+    has finished (it waits for a file the first item writes)."""
+    source = write(
+        "fan.yaml",
+        f"""
+        name: fan
+        steps:
+          - name: each
+            command: sh -c 'echo "$1" >> {tmp_path}/ran; touch {tmp_path}/go' _ "$ITEM"
+            parallel:
+              items:
+                command: >-
+                  echo one; echo '{{"x": 1}}';
+                  while [ ! -e {tmp_path}/go ]; do sleep 0.05; done; echo three
+              maxConcurrent: 1
+        """,
+    )
+    start_ok(cli, source)
+    assert (tmp_path / "ran").read_text().split("\n")[:-1] == ["one", '{"x": 1}', "three"]
+    broken = write(
+        "broken.yaml",
+        """
+        name: broken
+        steps:
+          - name: each
+            command: echo "$ITEM"
+            parallel:
+              items:
+                command: echo a; echo b; echo 'no such table' >&2; exit 3
+        """,
+    )
+    assert cli("start", broken).code == 1
+    record = status_json(cli, "broken")
+    step = record["steps"][0]
+    assert step["error"] == (
+        "parallel items: the items command exited with code 3: no such table"
+    ), step["error"]
+    assert [c["status"] for c in children_of(record, "each")] == ["succeeded", "succeeded"]
+
+
+def test_a_fail_fast_fan_out_over_an_endless_command_ends_and_stops_the_command(cli, write) -> None:
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: each
+            command: sh -c 'test "$1" -lt 5' _ "$ITEM"
+            parallel:
+              items: {command: "n=0; while true; do n=$((n+1)); echo $n; done"}
+              maxConcurrent: 1
+        """,
+    )
+    assert cli("start", source).code == 1
+    record = status_json(cli, "fan")
+    outcome = json.loads(record["steps"][0]["output"])
+    assert outcome["summary"] == {"total": 5, "succeeded": 4, "failed": 1}
+    assert "1 of 5 items failed" in record["steps"][0]["error"]

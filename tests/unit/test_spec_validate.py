@@ -16,6 +16,7 @@ from plait.model import (
     ContinueOn,
     GraphType,
     HandlerEvent,
+    ItemsFrom,
     RepeatMode,
     Step,
     Workflow,
@@ -392,8 +393,12 @@ def test_parallel_forms() -> None:
 
 
 def test_parallel_errors() -> None:
-    message = "parallel items must be a list, a ${VAR} reference or text"
+    message = (
+        "parallel items must be a list, a ${VAR} reference, text, {file: PATH} or {command: CMD}"
+    )
     assert only(step_yaml("run: c\nparallel: 5")).message == message
+    items = one_step("run: c\nparallel: {items: {file: a.txt}}").parallel.items
+    assert items == ItemsFrom(file="a.txt")
     assert one_step("run: c\nparallel: a b c").parallel.items == "a b c"  # split when it runs
     assert only(step_yaml("run: c\nparallel: {maxConcurrent: 2}")).message == "`items` is required"
     problem = only(step_yaml("run: c\nparallel: {items: [a], maxConcurrent: 0}"))

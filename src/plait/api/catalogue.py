@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.errors import NotFoundError, PlaitError, Problem, SpecError
-from plait.model import UNLIMITED_ACTIVE_RUNS, Parallel, Step, Workflow, iso_time
+from plait.model import UNLIMITED_ACTIVE_RUNS, ItemsFrom, Parallel, Step, Workflow, iso_time
 from plait.spec.discover import (
     MAX_DEPTH,
     MAX_FILES,
@@ -273,5 +273,10 @@ def _step_json(step: Step, depends: tuple[str, ...]) -> dict[str, Any]:
 def _parallel_json(parallel: Parallel | None) -> dict[str, Any] | None:
     if parallel is None:
         return None
-    items = parallel.items if isinstance(parallel.items, str) else list(parallel.items)
+    items: Any
+    if isinstance(parallel.items, ItemsFrom):
+        source = parallel.items
+        items = {"file": source.file} if source.file else {"command": source.command}
+    else:
+        items = parallel.items if isinstance(parallel.items, str) else list(parallel.items)
     return {"items": items, "maxConcurrent": parallel.max_concurrent}

@@ -21,6 +21,7 @@ __all__ = [
     "Executor",
     "GraphType",
     "HandlerEvent",
+    "ItemsFrom",
     "MailConfig",
     "Parallel",
     "Param",
@@ -222,14 +223,26 @@ class RepeatPolicy(Value):
         self.max_interval_sec = max_interval_sec
 
 
+class ItemsFrom(Value):
+    """Items read as the fan-out goes: the lines of a file or of a command's stdout (a JSON
+    object or array on a line is one item), or a file holding a JSON array."""
+
+    __slots__ = ("command", "file")
+
+    def __init__(self, *, file: str | None = None, command: str | None = None) -> None:
+        self.file = file
+        self.command = command
+
+
 class Parallel(Value):
-    """Fan-out of a step over items: a literal list, or an expression that yields one."""
+    """Fan-out of a step over items: a literal list, an expression that yields one, or a
+    file or command they are read from."""
 
     __slots__ = ("items", "max_concurrent")
 
     def __init__(
         self,
-        items: tuple[object, ...] | str,
+        items: tuple[object, ...] | str | ItemsFrom,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
     ) -> None:
         self.items = items

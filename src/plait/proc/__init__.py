@@ -9,9 +9,10 @@ from plait.proc.command import (
     script_is_posix,
     shell_for,
 )
-from plait.proc.process import StepProcess, capture
+from plait.proc.process import LineStream, StepProcess, capture
 
 __all__ = [
+    "LineStream",
     "ShellChoice",
     "StepProcess",
     "capture",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import select
@@ -9,13 +10,13 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from plait.expr import ShellText
 from plait.proc.sink import LogSink
 from plait.proc.values import deliver
 
-__all__ = ["StepProcess", "capture"]
+__all__ = ["LineStream", "StepProcess", "capture"]
 
 NOT_FOUND_EXIT = 127
 _READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
@@ -321,3 +322,76 @@ def capture(
     finally:
         delivery.close()
     return done.returncode, done.stdout.decode(errors="replace")
+
+
+class LineStream:
+    """The stdout of ``command`` (run through the shell, its values bound as variables), line
+    by line as it writes them, without holding more than a line: a fan-out's items. Iterate,
+    then ``close`` (which kills the command's process group if it is still running) and read
+    ``returncode`` and ``stderr_tail``."""
+
+    def __init__(
+        self,
+        command: ShellText,
+        *,
+        env: Mapping[str, str],
+        cwd: str | None = None,
+        shell: str | None = None,
+    ) -> None:
+        self._delivery = deliver(command, env)
+        argv = (shell.split() if shell else ["sh"]) + ["-c", self._delivery.text]
+        self.returncode: int | None = None
+        self.stderr_tail = ""
+        self._read_all = False
+        try:
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._delivery.env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except (OSError, ValueError):
+            self._delivery.close()
+            self._process = None
+            self.returncode = NOT_FOUND_EXIT
+            return
+        # stderr is read on a thread of its own (a command writing much to it must not stall)
+        self._stderr = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr.start()
+
+    def _read_stderr(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        tail = b""
+        for chunk in iter(lambda: self._process.stderr.read(_CHUNK), b""):  # type: ignore[union-attr]
+            tail = (tail + chunk)[-2000:]
+        self.stderr_tail = tail.decode(errors="replace").strip()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._process is None or self._process.stdout is None:
+            return
+        for line in self._process.stdout:
+            yield line.decode(errors="replace")
+        self._read_all = True
+
+    def close(self) -> int:
+        """End the command (its process group, if it is still running): its exit code."""
+        process = self._process
+        if process is None:
+            return self.returncode if self.returncode is not None else NOT_FOUND_EXIT
+        if not self._read_all and process.poll() is None and process.stdout is not None:
+            # the reader stopped early (a failure, a stop): the rest is not wanted
+            process.stdout.close()
+            try:
+                process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(OSError):
+                    os.killpg(process.pid, _SIGKILL)
+        self.returncode = process.wait()
+        self._stderr.join(timeout=5)
+        self._delivery.close()
+        if process.stdout is not None:
+            process.stdout.close()
+        return self.returncode

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import threading
 import time
 
@@ -17,6 +18,7 @@ from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
 from plait.model import (
     CHILDREN_SHOWN,
+    ItemsFrom,
     Param,
     RunRecord,
     RunStatus,
@@ -24,6 +26,7 @@ from plait.model import (
     StepStatus,
     Workflow,
 )
+from plait.proc import LineStream
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.remote import carried_params, hitl_refusal, remote_selector, run_remote_child
 from plait.runtime.run import Parent, RunExecution
@@ -32,6 +35,7 @@ from plait.store.ids import new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from plait.runtime.step import StepExecution
@@ -64,15 +68,18 @@ def run_children(execution: StepExecution, env: dict[str, str]) -> Attempt:
         )
     try:
         child = _child_workflow(execution)
-        items = None if execution.step.parallel is None else _items(execution)
     except PlaitError as error:
         return Attempt(exit_code=1, error=error.message)
     selector = remote_selector(execution.step, child, run.store)
     refusal = hitl_refusal(child) if selector else None
     if refusal is not None:
         return Attempt(exit_code=1, error=refusal)
-    if items is None:
+    if execution.step.parallel is None:
         return _single(execution, child, _earlier_children(execution), selector)
+    try:
+        items = _items(execution)
+    except PlaitError as error:
+        return Attempt(exit_code=1, error=error.message)
     return _fan_out(execution, child, items, _earlier_children(execution), selector)
 
 
@@ -92,17 +99,109 @@ def _child_workflow(execution: StepExecution) -> Workflow:
     return resolve_child(run.workflow, ref, str(run.agent.home.dags_dir))
 
 
-def _items(execution: StepExecution) -> list[object]:
+class _Items:
+    """The items of a fan-out, taken one at a time: a list made when the step starts, or the
+    lines of a file or of a command's stdout, read as the fan-out goes (never all at once)."""
+
+    def __init__(
+        self,
+        items: Iterable[object],
+        *,
+        count: int | None = None,
+        endless: bool = False,
+        close: Callable[[], str | None] | None = None,
+    ) -> None:
+        self._iterator = iter(items)
+        self.count = count  # known at the start (a list), else None
+        self.endless = endless  # a command's output: not read on once the fan-out ends
+        self._close = close
+        self.error: str | None = None
+
+    def take(self) -> tuple[bool, object]:
+        """(True, item), or (False, None) when there is no item left."""
+        try:
+            return True, next(self._iterator)
+        except StopIteration:
+            return False, None
+        except (OSError, ValueError, PlaitError) as error:
+            self.error = error.message if isinstance(error, PlaitError) else str(error)
+            return False, None
+
+    def close(self) -> None:
+        if self._close is not None:
+            problem = self._close()
+            self._close = None
+            self.error = self.error or problem
+
+
+def _items(execution: StepExecution) -> _Items:
     parallel = execution.step.parallel
     assert parallel is not None
     scope = execution.scope
+    if isinstance(parallel.items, ItemsFrom):
+        return _items_from(execution, parallel.items)
     if isinstance(parallel.items, tuple):
-        return [scope.expand(item) if isinstance(item, str) else item for item in parallel.items]
+        listed = [scope.expand(item) if isinstance(item, str) else item for item in parallel.items]
+        return _Items(listed, count=len(listed))
     written = parallel.items.strip()
     text = scope.evaluate(written).strip()
     if text == written and REFERENCE.fullmatch(written):
         raise PlaitError(f"parallel items {written} refer to an unknown variable")
-    return split_items(text)
+    split = split_items(text)
+    return _Items(split, count=len(split))
+
+
+def _line_item(line: str) -> object:
+    """An item of a line of a file or a command: a JSON object or array is one item (JSON
+    Lines); any other line is its text."""
+    text = line.strip()
+    if text[:1] in ("{", "["):
+        value = parse_json_value(text)
+        if isinstance(value, dict | list):
+            return value
+    return text
+
+
+def _items_from(execution: StepExecution, source: ItemsFrom) -> _Items:
+    run, scope = execution.run, execution.scope
+    if source.file is not None:
+        path = os.path.join(run.working_dir, os.path.expanduser(scope.expand(source.file)))
+        try:
+            handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by _Items)
+        except OSError as error:
+            raise PlaitError(f"parallel items file {path}: {error.strerror}") from None
+        start = handle.read(4096).lstrip()
+        handle.seek(0)
+
+        def close_file() -> str | None:
+            handle.close()
+            return None
+
+        if start.startswith("["):  # a JSON array: read whole
+            try:
+                value = json.load(handle)
+            except ValueError as error:
+                handle.close()
+                raise PlaitError(f"parallel items file {path}: not a JSON array: {error}") from None
+            handle.close()
+            if not isinstance(value, list):
+                raise PlaitError(f"parallel items file {path}: not a JSON array")
+            return _Items(value, count=len(value))
+        lines = (_line_item(line) for line in handle if line.strip())
+        return _Items(lines, close=close_file)
+    assert source.command is not None
+    stream = LineStream(scope.shell(source.command), env=scope.env, cwd=run.working_dir)
+
+    def close_command() -> str | None:
+        code = stream.close()
+        if code == 0 or run.stopping.is_set():
+            return None
+        tail = stream.stderr_tail.splitlines()[-1:] if stream.stderr_tail else []
+        said = f": {tail[0]}" if tail else ""
+        return f"the items command exited with code {code}{said}"
+
+    lines = (_line_item(line) for line in stream if line.strip())
+    return _Items(lines, endless=True, close=close_command)
 
 
 def split_items(text: str) -> list[object]:
@@ -289,29 +388,45 @@ def _cause(execution: StepExecution, record: RunRecord) -> str | None:
 def _fan_out(
     execution: StepExecution,
     child: Workflow,
-    items: list[object],
+    items: _Items,
     earlier_runs: dict[int | None, str],
     selector: dict[str, str] | None,
 ) -> Attempt:
-    """Run the items, ``maxConcurrent`` at a time. With a ``retryPolicy``, a failed item is
-    tried again on its own after its interval (the same child run, its next attempt) while
-    the other items go on starting; an item waiting for its retry holds no slot."""
+    """Run the items, ``maxConcurrent`` at a time, taking them from their source one by one.
+    With a ``retryPolicy``, a failed item is tried again on its own after its interval (the
+    same child run, its next attempt) while the other items go on starting; an item waiting
+    for its retry holds no slot."""
+    try:
+        return _fan_out_items(execution, child, items, earlier_runs, selector)
+    finally:
+        items.close()
+
+
+def _fan_out_items(
+    execution: StepExecution,
+    child: Workflow,
+    items: _Items,
+    earlier_runs: dict[int | None, str],
+    selector: dict[str, str] | None,
+) -> Attempt:
     step, run = execution.step, execution.run
     assert step.parallel is not None
     policy = step.retry_policy
-    results: list[_Done | None] = [None] * len(items)
+    results: list[_Done | None] = []  # by item index, as the items are taken
+    live: dict[int, object] = {}  # the items running or waiting for a retry
+    kept: dict[int, object] = {}  # the items whose entry of the result names them
     errors: dict[int, str] = {}
     keep_going = step.continue_on.failure
     changed = threading.Condition()
-    next_index = 0
     in_flight = 0
+    exhausted = False
     retries: list[tuple[float, int, int]] = []  # (when, item, retries made), earliest first
     failed = False  # an item failed for good
 
-    def take() -> tuple[int, int] | None:
+    def take() -> tuple[int, int, object] | None:
         """The next item to run and the retries it has had, waiting for a retry that is not
         due yet while other items may still need one; None when nothing is left to start."""
-        nonlocal next_index, in_flight
+        nonlocal in_flight, exhausted, failed
         with changed:
             while True:
                 if run.stopping.is_set() or (failed and not keep_going):
@@ -319,9 +434,16 @@ def _fan_out(
                 now = time.monotonic()
                 if retries and retries[0][0] <= now:
                     _, index, made = heapq.heappop(retries)
-                elif next_index < len(items):
-                    index, made = next_index, 0
-                    next_index += 1
+                    item = live[index]
+                elif not exhausted:
+                    got, item = items.take()
+                    if not got:
+                        exhausted = True
+                        failed = failed or items.error is not None
+                        continue
+                    index, made = len(results), 0
+                    results.append(None)
+                    live[index] = item
                 elif retries or in_flight:
                     wait = retries[0][0] - now if retries else STOP_CHECK_SECONDS
                     changed.wait(min(wait, STOP_CHECK_SECONDS))
@@ -329,13 +451,14 @@ def _fan_out(
                 else:
                     return None
                 in_flight += 1
-                return index, made
+                return index, made, item
 
     def done(index: int, made: int, record: RunRecord | None) -> None:
         nonlocal in_flight, failed
         with changed:
             in_flight -= 1
             ok = record is not None and (record.succeeded or record.status is RunStatus.WAITING)
+            again = False
             if not ok:
                 again = policy is not None and made < policy.limit and not run.stopping.is_set()
                 if again and record is not None and policy is not None and policy.exit_codes:
@@ -347,12 +470,15 @@ def _fan_out(
                     heapq.heappush(retries, (time.monotonic() + delay, index, made + 1))
                 else:
                     failed = True
+            if not again:
+                item = live.pop(index)
+                if record is None:
+                    kept[index] = item
             changed.notify_all()
 
     def worker() -> None:
         while (taken := take()) is not None:
-            index, made = taken
-            item = items[index]
+            index, made, item = taken
             record: RunRecord | None = None
             try:
                 params = _params(execution, item, True)
@@ -369,7 +495,9 @@ def _fan_out(
                 results[index] = _Done(record)
             done(index, made, record)
 
-    workers = min(step.parallel.max_concurrent, len(items))
+    workers = step.parallel.max_concurrent
+    if items.count is not None:
+        workers = min(workers, items.count)
     threads = [
         threading.Thread(target=worker, name=f"items:{step.name}", daemon=True)
         for _ in range(workers - 1)
@@ -382,9 +510,20 @@ def _fan_out(
     finally:
         for thread in threads:
             thread.join()
+    kept.update(live)  # (items whose retry was still to come when the fan-out ended)
+    if not exhausted and not items.endless:
+        # the items never taken (of a list or a file; a command's output is not read on, it
+        # may never end): each is one of the result, recorded as not started
+        while True:
+            got, item = items.take()
+            if not got:
+                break
+            kept[len(results)] = item
+            results.append(None)
+    items.close()  # (a command's exit code is part of the step's outcome)
     never = [i for i, done in enumerate(results) if done is None and i not in errors]
-    placed = _record_not_started(execution, child, items, never, earlier_runs) if never else {}
-    return _fan_out_attempt(execution, items, results, errors, placed)
+    placed = _record_not_started(execution, child, kept, never, earlier_runs) if never else {}
+    return _fan_out_attempt(execution, kept, results, errors, placed, items)
 
 
 PLACEHOLDER_BATCH = 10_000  # not_started records written a transaction at a time
@@ -393,7 +532,7 @@ PLACEHOLDER_BATCH = 10_000  # not_started records written a transaction at a tim
 def _record_not_started(
     execution: StepExecution,
     child: Workflow,
-    items: list[object],
+    items: dict[int, object],
     indices: list[int],
     earlier_runs: dict[int | None, str],
 ) -> dict[int, str]:
@@ -481,10 +620,11 @@ class _Done:
 
 def _fan_out_attempt(
     execution: StepExecution,
-    items: list[object],
+    items: dict[int, object],
     results: list[_Done | None],
     errors: dict[int, str],
     not_started: dict[int, str],
+    source: _Items,
 ) -> Attempt:
     """The step's attempt: its result (summary, then an entry per item in item order), written
     piece by piece from the items' JSON texts."""
@@ -492,8 +632,9 @@ def _fan_out_attempt(
     outputs: list[str] = []
     succeeded = failed = waiting = 0
     first_failure: _Done | None = None
-    for index, (item, done) in enumerate(zip(items, results, strict=True)):
+    for index, done in enumerate(results):
         if done is None:
+            item = items.get(index)
             status = "failed" if index in errors else "not_started"
             failed += index in errors
             entry = {
@@ -517,7 +658,8 @@ def _fan_out_attempt(
         else:
             failed += 1
             first_failure = first_failure or done
-    summary = {"total": len(items), "succeeded": succeeded, "failed": failed}
+    total = len(results)
+    summary = {"total": total, "succeeded": succeeded, "failed": failed}
     if waiting:
         summary["waiting"] = waiting
     output = "".join(
@@ -533,11 +675,17 @@ def _fan_out_attempt(
     )
     del entries, outputs
     stopped = execution.run.stopping.is_set()
-    if failed == 0 and not stopped and succeeded == len(items):
+    problem = source.error
+    if failed == 0 and not stopped and succeeded == total and problem is None:
         return Attempt(exit_code=0, output=output)
-    if waiting and failed == 0 and not stopped:
+    if waiting and failed == 0 and not stopped and problem is None:
         return _waiting(output)
-    error = f"{failed} of {len(items)} items failed"
+    if problem is not None:
+        error = f"parallel items: {problem}"
+        if failed:
+            error += f"; {failed} of {total} items failed"
+        return Attempt(exit_code=1, output=output, error=error)
+    error = f"{failed} of {total} items failed"
     if first_failure is not None:
         record = execution.run.store.get_run(first_failure.run_id, children_limit=CHILDREN_SHOWN)
         error += f"; first: {_child_error(execution, record)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from plait.graph.deps import effective_depends
-from plait.model import Param, Workflow
+from plait.model import ItemsFrom, Param, Workflow
 from plait.runtime.scope import Scope, workflow_dir
 
 __all__ = ["dry_plan"]
@@ -34,7 +34,11 @@ def dry_plan(
                 lines.append(f"     param: {param.name}={scope.expand(param.value)}")
         if spec.parallel is not None:
             items = spec.parallel.items
-            shown = scope.expand(items) if isinstance(items, str) else list(items)
+            shown: object
+            if isinstance(items, ItemsFrom):
+                shown = f"file {items.file}" if items.file else f"command {items.command}"
+            else:
+                shown = scope.expand(items) if isinstance(items, str) else list(items)
             lines.append(f"     parallel: {shown} (maxConcurrent {spec.parallel.max_concurrent})")
         if isinstance(spec.command, str):
             lines.append(f"     $ {scope.expand_command(spec.command)}")

@@ -10,6 +10,7 @@ from plait.model import (
     DEFAULT_MAX_CONCURRENT,
     Condition,
     ContinueOn,
+    ItemsFrom,
     Parallel,
     RepeatMode,
     RepeatPolicy,
@@ -270,10 +271,37 @@ class ParallelItems(Kind):
             return _json_items(ctx, path, value)
         if isinstance(value, str) and value.strip():
             return value.strip()  # `${VAR}`, `$VAR`, or text split into items when it runs
-        return ctx.error(path, "parallel items must be a list, a ${VAR} reference or text")
+        if isinstance(value, dict):
+            return _items_from(ctx, path, value)
+        return ctx.error(
+            path,
+            "parallel items must be a list, a ${VAR} reference, text, {file: PATH} or "
+            "{command: CMD}",
+        )
 
     def schema(self, defs: dict[str, Schema]) -> Schema:
-        return {"anyOf": [{"type": "string"}, {"type": "array"}]}
+        source = {
+            "type": "object",
+            "description": "items read as the fan-out goes: one per line (JSON Lines), or a "
+            "file holding a JSON array",
+            "properties": {"file": {"type": "string"}, "command": {"type": "string"}},
+            "additionalProperties": False,
+            "minProperties": 1,
+            "maxProperties": 1,
+        }
+        return {"anyOf": [{"type": "string"}, {"type": "array"}, source]}
+
+
+def _items_from(ctx: Ctx, path: Path, value: dict[object, object]) -> Any:
+    unknown = [str(k) for k in value if k not in ("file", "command")]
+    if unknown:
+        return ctx.error((*path, unknown[0]), f"unknown field `{unknown[0]}` (file or command)")
+    if len(value) != 1:
+        return ctx.error(path, "parallel items read from one of `file` or `command`")
+    key, text = next(iter(value.items()))
+    if not isinstance(text, str) or not text.strip():
+        return ctx.error((*path, str(key)), f"`{key}` must be a non-empty string")
+    return ItemsFrom(file=text.strip()) if key == "file" else ItemsFrom(command=text)
 
 
 def _item(ctx: Ctx, path: Path, value: object) -> object:
