@@ -4,6 +4,8 @@ python bench/fanout.py [--items 1000] [--max-concurrent 50] [--command] [--from-
 
 ``--from-file``: the items are read from a file, one a line (``items: {file: PATH}``), as the
 fan-out goes, instead of a list in the workflow.
+After the run, the deletion that history retention does for it (the run's tree in the store
+and its log folder) is timed too.
 ``--smoke``: 10 items, 5 at a time, over the child workflow, as a command, and from a file;
 exits non-zero when a run fails.
 """
@@ -59,6 +61,7 @@ def fan_out(items: int, max_concurrent: int, command: bool, from_file: bool = Fa
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         files, size = _home_usage(Path(tmp) / "home")
+        deletion = _retention(env) if os.waitstatus_to_exitcode(status) == 0 else ""
     code = os.waitstatus_to_exitcode(status)
     rss_mb = usage.ru_maxrss / 1024
     kind = ("command" if command else "child workflow") + (", from a file" if from_file else "")
@@ -69,10 +72,38 @@ def fan_out(items: int, max_concurrent: int, command: bool, from_file: bool = Fa
         f"{items / wall:.0f} items/s",
         flush=True,
     )
-    print(f"home: {files} files, {size / 1e6:.1f} MB", flush=True)
+    print(f"home: {files} files, {size / 1e6:.1f} MB; {deletion}", flush=True)
     if code != 0:
         print(error, file=sys.stderr)
     return code
+
+
+_RETENTION = """
+import os, shutil, sys, time
+from plait.app import open_store
+from plait.store.home import Home
+store = open_store(Home.from_env(), existing=True)
+root = store.list_runs("fanout", limit=1, roots_only=True)[0].run_id
+started = time.perf_counter()
+dirs = store.delete_run_tree(root)
+stored = time.perf_counter() - started
+for folder in set(dirs):
+    if os.path.basename(os.path.normpath(folder)) == root:
+        shutil.rmtree(folder, ignore_errors=True)
+print(f"retention deletes it in {time.perf_counter() - started:.2f}s (store {stored:.2f}s)")
+"""
+
+
+def _retention(env: dict[str, str]) -> str:
+    """How long history retention takes to delete the run: its tree in the store, its logs."""
+    done = subprocess.run(
+        [str(PLAIT.parent / "python"), "-c", _RETENTION],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or f"retention failed: {done.stderr.strip()[-300:]}"
 
 
 def _home_usage(home: Path) -> tuple[int, int]:

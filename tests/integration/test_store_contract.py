@@ -351,14 +351,49 @@ def test_retention_deletes_a_finished_tree_and_never_an_active_run(store: RunSto
              root_run_id="done", log_dir="/logs/kid"),
         _steps("x"),
     )  # fmt: skip
+    store.create_runs(
+        [
+            (
+                _run(f"grandkid-{n}", status=RunStatus.SUCCEEDED, parent_run_id="done-kid",
+                     parent_step="x", root_run_id="done", log_dir="/logs/kid", item_index=n),
+                _steps("y"),
+            )
+            for n in range(50)
+        ]
+    )  # fmt: skip
     store.record_attempt("done", StepRecord(name="a", position=0, attempt=1))
     expired = store.expired_runs("w", store.now() - 86400, keep=0)
     assert expired == ["done"]
     logs = store.delete_run_tree("done")
     assert set(logs) == {"/logs/done", "/logs/kid"}
     assert store.find_run("done") is None and store.find_run("done-kid") is None
+    assert store.find_run("grandkid-7") is None
     assert store.attempts("done", "a") == []
     assert store.find_run("live") is not None
+
+
+def test_runs_written_together_and_a_not_started_place_given_up(store: RunStore) -> None:
+    store.create_run(_run("p"), _steps("fan"))
+    places = [
+        (
+            _run(f"item-{n}", status=RunStatus.NOT_STARTED, parent_run_id="p", parent_step="fan",
+                 root_run_id="p", item_index=n, attempt=0),
+            _steps("one"),
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    store.create_runs(places)
+    record = store.get_run("p")
+    assert record.child_counts == {"fan": {"not_started": 3}}
+    assert store.get_run("item-1").steps[0].status is StepStatus.NOT_STARTED
+    with pytest.raises(StoreError):  # one id taken: nothing of the batch is written
+        store.create_runs([(_run("fresh"), _steps("a")), (_run("item-0"), _steps("a"))])
+    assert store.find_run("fresh") is None
+    assert store.forget_not_started("item-1")
+    assert store.find_run("item-1") is None
+    assert not store.forget_not_started("item-1")
+    assert not store.forget_not_started("p")  # a run that is not a place is kept
+    assert store.find_run("p") is not None
 
 
 def test_shipped_log_pieces_read_back_by_range_and_a_stale_epoch_ships_nothing(

@@ -189,7 +189,8 @@ class RunStore(Protocol):
         that ended before they started, each ``not_started``).
 
         Raises:
-            RunStateError: a run with one of those ids exists (nothing is written).
+            StoreError: it could not be written (a run with one of those ids exists, a full
+                disk); nothing of it is.
         """
         ...
 

@@ -359,20 +359,24 @@ WHERE name = ? AND parent_run_id IS NULL
         ORDER BY created_at DESC LIMIT ?))
 """
 
-SELECT_TREE = """
-WITH RECURSIVE tree(id) AS (
+_TREE_IDS = """WITH RECURSIVE tree(id) AS (
     SELECT ?
     UNION ALL
     SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id
+) SELECT id FROM tree"""
+SELECT_TREE_LOG_DIRS = f"SELECT DISTINCT log_dir FROM runs WHERE id IN ({_TREE_IDS})"
+# a whole tree in a statement a table (a fan-out of 100,000 items is 100,000 runs)
+DELETE_TREE = tuple(
+    f"DELETE FROM {table} WHERE {column} IN ({_TREE_IDS})"
+    for table, column in (
+        ("step_attempts", "run_id"),
+        ("log_chunks", "run_id"),
+        ("steps", "run_id"),
+        ("runs", "id"),
+    )
 )
-SELECT runs.id, runs.log_dir FROM runs JOIN tree ON runs.id = tree.id
-"""
-
-DELETE_RUN = "DELETE FROM runs WHERE id = ?"
 DELETE_NOT_STARTED = "DELETE FROM runs WHERE id = ? AND status = 'not_started' RETURNING id"
 DELETE_STEPS = "DELETE FROM steps WHERE run_id = ?"
-DELETE_ATTEMPTS = "DELETE FROM step_attempts WHERE run_id = ?"
-DELETE_LOG_CHUNKS = "DELETE FROM log_chunks WHERE run_id = ?"
 
 # ----------------------------------------------------------------- shipped logs
 

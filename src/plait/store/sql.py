@@ -727,13 +727,10 @@ class SQLStore:
     def delete_run_tree(self, run_id: str) -> list[str]:
         """Delete a run and all its descendants in one transaction; returns their log dirs."""
         with self._transaction() as db:
-            rows = db.execute(q.SELECT_TREE, (run_id,)).fetchall()
-            for tree_id, _ in rows:
-                db.execute(q.DELETE_ATTEMPTS, (tree_id,))
-                db.execute(q.DELETE_LOG_CHUNKS, (tree_id,))
-                db.execute(q.DELETE_STEPS, (tree_id,))
-                db.execute(q.DELETE_RUN, (tree_id,))
-        return [str(r[1]) for r in rows if r[1]]
+            dirs = [str(r[0]) for r in db.execute(q.SELECT_TREE_LOG_DIRS, (run_id,)) if r[0]]
+            for statement in q.DELETE_TREE:
+                db.execute(statement, (run_id,))
+        return dirs
 
     def latest_run(self, name: str) -> RunRecord | None:
         runs = self.list_runs(name, limit=1, roots_only=True)
