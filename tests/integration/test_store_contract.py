@@ -396,6 +396,23 @@ def test_runs_written_together_and_a_not_started_place_given_up(store: RunStore)
     assert store.find_run("p") is not None
 
 
+def test_webhook_tokens_made_replaced_used_and_revoked(store: RunStore) -> None:
+    assert store.webhook("deploy") is None and store.webhooks() == []
+    store.set_webhook("deploy", "a" * 64)
+    store.set_webhook("build", "b" * 64)
+    hook = store.webhook("deploy")
+    assert hook is not None and hook.token_hash == "a" * 64 and hook.last_used_at is None
+    store.webhook_used("deploy")
+    used = store.webhook("deploy")
+    assert used is not None and used.last_used_at is not None
+    store.set_webhook("deploy", "c" * 64)  # replaced: the old token is gone, never used
+    again = store.webhook("deploy")
+    assert again is not None and again.token_hash == "c" * 64 and again.last_used_at is None
+    assert [h.workflow for h in store.webhooks()] == ["build", "deploy"]
+    assert store.revoke_webhook("deploy") and not store.revoke_webhook("deploy")
+    assert [h.workflow for h in store.webhooks()] == ["build"]
+
+
 def test_shipped_log_pieces_read_back_by_range_and_a_stale_epoch_ships_nothing(
     store: RunStore,
 ) -> None:

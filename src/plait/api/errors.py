@@ -75,6 +75,7 @@ _MEANING = {
     409: "the state of the run does not allow it",
     413: "the request body is larger than server.maxRequestSize",
     422: "an invalid request, workflow or param (each problem named)",
+    429: "too many calls; `Retry-After` says when to try again",
     503: "the store cannot be reached",
 }
 
@@ -91,9 +92,10 @@ COMMON_ERRORS = errors(401, 403, 422, 503)
 class ApiError(PlaitError):
     """A request the API refuses, with the HTTP status to answer."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
 
 
 def status_of(error: PlaitError) -> int:
@@ -123,7 +125,10 @@ def _plait_error(request: Request, error: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(error, SpecError):
         extra["problems"] = [problem_json(p) for p in error.problems]
-    return error_response(status_of(error), error.message, **extra)
+    response = error_response(status_of(error), error.message, **extra)
+    if isinstance(error, ApiError) and error.headers:
+        response.headers.update(error.headers)
+    return response
 
 
 def _invalid_request(request: Request, error: Exception) -> JSONResponse:

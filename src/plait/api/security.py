@@ -1,7 +1,8 @@
 """Who may call the API, and why a web page on another site cannot act through a browser.
 
 Auth (optional): HTTP basic (``PLAIT_AUTH_BASIC=user:pass``) and API tokens
-(``PLAIT_AUTH_TOKEN=...`` sent as ``Authorization: Bearer ...``); ``/health`` stays open.
+(``PLAIT_AUTH_TOKEN=...`` sent as ``Authorization: Bearer ...``); ``/health`` stays open, and
+a webhook call (``POST /api/v1/webhooks/NAME``) is checked by its workflow's own credentials.
 CSRF: a state-changing request (POST, PUT, PATCH, DELETE) must carry ``X-Plait-Request: 1``
 or a bearer token. A browser sends a custom header cross-site only after a CORS preflight,
 and this server answers no preflight, so a forged form or fetch from another origin is refused.
@@ -24,6 +25,9 @@ __all__ = ["CSRF_HEADER", "Auth", "Guard", "is_loopback"]
 CSRF_HEADER = "x-plait-request"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _OPEN_PATHS = frozenset({"/health"})
+# A webhook call is authenticated by its workflow's own token or signature (api.webhooks):
+# its callers are other systems, which have neither the server's credentials nor a CSRF header.
+_SELF_AUTHENTICATED = "/api/v1/webhooks/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,9 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "POST" and scope["path"].startswith(_SELF_AUTHENTICATED):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

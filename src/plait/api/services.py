@@ -32,6 +32,11 @@ class Services:
         self.home = home
         self.store: RunStore = open_store(home)
         self.browse: RunBrowser = self.store.browse()
+        from plait.queue.webhooks import RateLimit
+
+        rate = int(os.environ.get("PLAIT_WEBHOOK_RATE") or 60)
+        self.webhook_calls = RateLimit(rate)  # runs a workflow's webhook starts a minute
+        self.webhook_refusals = RateLimit(20)  # refused calls a client may make a minute
         self._lock = threading.Lock()
         self._last_recover = 0.0
         self._launched: set[int] = set()

@@ -157,6 +157,52 @@ def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_webhook(args: argparse.Namespace, extra: list[str]) -> int:
+    from plait.model import iso_time
+    from plait.queue import webhooks
+
+    home = Home.from_env()
+    what = getattr(args, "webhook_command", None)
+    if what is None:
+        raise UsageError("plait webhook: say create NAME, list or revoke NAME")
+    store = open_store(home)
+    try:
+        if what == "list":
+            rows = [
+                {
+                    "workflow": h.workflow,
+                    "createdAt": iso_time(h.created_at),
+                    "lastUsedAt": iso_time(h.last_used_at),
+                }
+                for h in store.webhooks()
+            ]
+            if args.json:
+                print_json(rows)
+            elif not rows:
+                print("no webhook tokens")
+            for row in [] if args.json else rows:
+                used = row["lastUsedAt"] or "never"
+                print(f"{row['workflow']}  made {row['createdAt']}  last used {used}")
+            return 0
+        if what == "revoke":
+            if not store.revoke_webhook(args.name):
+                raise NotFoundError(f"{args.name} has no webhook token")
+            print(f"{args.name}: webhook token revoked")
+            return 0
+        workflow = load_workflow(args.name, home)  # it must exist and load
+        token = webhooks.new_token()
+        store.set_webhook(workflow.name, webhooks.token_hash(token))
+    finally:
+        store.close()
+    print(token)
+    print(
+        f"the token of {workflow.name}'s webhook, shown this once: POST it to "
+        f"/api/v1/webhooks/{workflow.name} as 'Authorization: Bearer TOKEN'",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace, extra: list[str]) -> int:
     import logging
     import signal

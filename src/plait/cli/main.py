@@ -91,6 +91,19 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     queue_list = queue_commands.add_parser("list", help="running and waiting runs per queue")
     queue_list.add_argument("--json", action="store_true")
 
+    webhook = add("webhook", help="webhook tokens: other systems start a workflow's runs")
+    webhook_commands = webhook.add_subparsers(
+        dest="webhook_command", metavar="COMMAND", parser_class=_Parser
+    )
+    webhook_create = webhook_commands.add_parser(
+        "create", help="make (or replace) a workflow's token; it is printed once"
+    )
+    webhook_create.add_argument("name", metavar="NAME")
+    webhook_list = webhook_commands.add_parser("list", help="the workflows that have a token")
+    webhook_list.add_argument("--json", action="store_true")
+    webhook_revoke = webhook_commands.add_parser("revoke", help="revoke a workflow's token")
+    webhook_revoke.add_argument("name", metavar="NAME")
+
     add("scheduler", help="run the scheduler (cron schedules and queues)")
 
     worker = add("worker", help="take runs sent to this machine (PostgreSQL store)")

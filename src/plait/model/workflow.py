@@ -419,6 +419,7 @@ class Workflow(Value):
         "timeout_sec",
         "type",
         "wait_mail",
+        "webhook",
         "worker_selector",
         "working_dir",
     )
@@ -465,6 +466,7 @@ class Workflow(Value):
         info_mail: MailConfig | None = None,
         wait_mail: MailConfig | None = None,
         run_config: Mapping[str, bool] | None = None,
+        webhook: Mapping[str, object] | None = None,
         log_output: str | None = None,
         ssh: Mapping[str, object] | None = None,
         refused: tuple[tuple[str, str], ...] = (),
@@ -510,6 +512,8 @@ class Workflow(Value):
         self.info_mail = info_mail
         self.wait_mail = wait_mail
         self.run_config = dict() if run_config is None else run_config
+        # what a webhook call gives the run: {"params": {NAME: JSON path in the payload}}
+        self.webhook = dict() if webhook is None else webhook
         self.log_output = log_output
         self.ssh = ssh  # the default ssh settings of its steps
         self.refused = refused  # (field, why): the run is refused when it starts

@@ -77,12 +77,13 @@ class Agent:
             self.shipper = LogShipper(store, DEFAULT_SHIP_CAP if ship_cap is None else ship_cap)
         self.smtp: Mapping[str, str] = smtp or {}  # config.yaml's mail server
         self.home = home
-        # The server's credentials are never handed to steps (or written into their logs).
+        # The server's credentials (its own, and the webhooks' signing secrets) are never
+        # handed to steps (or written into their logs).
         source = os.environ if environ is None else environ
         self.environ = {
             k: v
             for k, v in source.items()
-            if not k.startswith("PLAIT_AUTH_") and k != "PLAIT_WORKER_PID"
+            if not k.startswith(("PLAIT_AUTH_", "PLAIT_WEBHOOK_SECRET")) and k != "PLAIT_WORKER_PID"
         }
         # Values of its environment whose names say they are secrets: masked in every run.
         self.masker = Masker(secrets_by_name(self.environ))

@@ -477,6 +477,18 @@ RUN_CONFIG = Table(
     ),
 )
 
+WEBHOOK = Table(
+    "webhook",
+    (
+        Field(
+            "params",
+            TextMap(),
+            "Params taken from the JSON payload of a webhook call: NAME: path "
+            "(`ref`, `repository.full_name`, `commits.0.id`).",
+        ),
+    ),
+)
+
 WORKFLOW = Table(
     "workflow",
     (
@@ -514,6 +526,7 @@ WORKFLOW = Table(
         Field("waitMail", _MAIL, "The mail sent when a run waits for a person."),
         Field("smtp", Struct(SMTP), "The SMTP server mail goes through."),
         Field("runConfig", Struct(RUN_CONFIG), "What the UI and API let a person change."),
+        Field("webhook", Struct(WEBHOOK), "What a webhook call gives a run (plait)."),
         Field("logOutput", Choice(("separate", "merged")), "merged: stderr into the stdout log."),
         Field("ssh", Settings("ssh"), "Default ssh settings: steps run on that host."),
         Field("container", Mapping_(), "A container every step runs in (needs Docker)."),

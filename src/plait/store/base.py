@@ -29,6 +29,7 @@ from plait.store.records import (
     Claim,
     QueueEntry,
     QueueState,
+    Webhook,
     WorkerInfo,
     WorkerSlots,
 )
@@ -384,6 +385,28 @@ class RunStore(Protocol):
 
     def drop_abandoned_waits(self, alive: Alive) -> list[str]:
         """Cancel the queued runs whose own waiting process (a ``plait start``) is gone."""
+        ...
+
+    # ----------------------------------------------------------------- webhooks
+
+    def set_webhook(self, workflow: str, token_hash: str) -> None:
+        """Give ``workflow`` a webhook token (its SHA-256), replacing the one it had."""
+        ...
+
+    def webhook(self, workflow: str) -> Webhook | None:
+        """The webhook of ``workflow``, or None when it has none."""
+        ...
+
+    def webhooks(self) -> list[Webhook]:
+        """Every workflow's webhook, by workflow name."""
+        ...
+
+    def revoke_webhook(self, workflow: str) -> bool:
+        """Delete the webhook of ``workflow``; False when it had none."""
+        ...
+
+    def webhook_used(self, workflow: str) -> None:
+        """Note that the webhook of ``workflow`` started a run now."""
         ...
 
     # ----------------------------------------------------------------- queues

@@ -389,3 +389,12 @@ SELECT_LOG_CHUNKS = """
 SELECT start, data FROM log_chunks
 WHERE run_id = ? AND path = ? AND start < ? AND start + length(data) > ?
 ORDER BY start"""
+
+UPSERT_WEBHOOK = """
+INSERT INTO webhooks (workflow, token_hash, created_at) VALUES (?, ?, ?)
+ON CONFLICT (workflow) DO UPDATE SET token_hash = excluded.token_hash,
+                                     created_at = excluded.created_at, last_used_at = NULL
+"""
+SELECT_WEBHOOKS = "SELECT workflow, token_hash, created_at, last_used_at FROM webhooks"
+DELETE_WEBHOOK = "DELETE FROM webhooks WHERE workflow = ? RETURNING workflow"
+WEBHOOK_USED = "UPDATE webhooks SET last_used_at = ? WHERE workflow = ?"

@@ -17,6 +17,7 @@ __all__ = [
     "QueueEntry",
     "QueueState",
     "Waiting",
+    "Webhook",
     "WorkerInfo",
     "WorkerSlots",
 ]
@@ -198,3 +199,17 @@ class QueueState:
         self.waiting = waiting
         self.running_of = running_of
         self.workers = workers
+
+
+class Webhook:
+    """A workflow's webhook: the SHA-256 of its token (hex), when it was made, last used."""
+
+    __slots__ = ("created_at", "last_used_at", "token_hash", "workflow")
+
+    def __init__(
+        self, workflow: str, token_hash: str, created_at: float, last_used_at: float | None
+    ) -> None:
+        self.workflow = workflow
+        self.token_hash = token_hash
+        self.created_at = created_at
+        self.last_used_at = last_used_at

@@ -25,6 +25,7 @@ from plait.store.records import (
     QueueEntry,
     QueueState,
     Waiting,
+    Webhook,
     WorkerInfo,
     WorkerSlots,
 )
@@ -447,6 +448,25 @@ class SQLStore:
                 q.REQUEUE_FINISHED, (self._now(), queue, max_active_runs, run_id)
             ).fetchone()
         return None if row is None else int(row[0])
+
+    # ----------------------------------------------------------------- webhooks
+
+    def set_webhook(self, workflow: str, token_hash: str) -> None:
+        self._exec(q.UPSERT_WEBHOOK, (workflow, token_hash, self._now()))
+
+    def webhook(self, workflow: str) -> Webhook | None:
+        row = self._one(q.SELECT_WEBHOOKS + " WHERE workflow = ?", (workflow,))
+        return None if row is None else Webhook(*row)
+
+    def webhooks(self) -> list[Webhook]:
+        return [Webhook(*row) for row in self._all(q.SELECT_WEBHOOKS + " ORDER BY workflow")]
+
+    def revoke_webhook(self, workflow: str) -> bool:
+        with self._transaction() as db:
+            return db.execute(q.DELETE_WEBHOOK, (workflow,)).fetchone() is not None
+
+    def webhook_used(self, workflow: str) -> None:
+        self._exec(q.WEBHOOK_USED, (self._now(), workflow))
 
     # ----------------------------------------------------------------- queues
 
