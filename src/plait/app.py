@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 from plait.errors import NotFoundError, PlaitError, RunStateError
@@ -205,7 +206,7 @@ def _agent(
     ``owner``: the worker whose agent this is."""
     store.patience = AGENT_STORE_PATIENCE_SECONDS
     worker_pid = os.environ.get("PLAIT_WORKER_PID", "") if owner else ""
-    return Agent(
+    agent = Agent(
         store,
         home,
         environ=environ,
@@ -217,6 +218,39 @@ def _agent(
         owner=owner,
         worker_pid=int(worker_pid) if worker_pid.isdigit() else None,
     )
+    agent.start_detached = partial(_start_detached, store, home, config)
+    return agent
+
+
+def _start_detached(
+    store: RunStore,
+    home: Home,
+    config: Config,
+    workflow: Workflow,
+    params: tuple[Param, ...],
+    run_id: str,
+    by_run_id: str,
+    by_step: str,
+) -> str:
+    """A ``wait: false`` step's child: a root run of its own, queued in its queue (started at
+    once when the queue has room, else by the scheduler), linked to the step that started it.
+    A retried step finds the run it started (same id) rather than start another."""
+    from plait.proc.launch import launch_agent
+    from plait.queue import dispatch, enqueue_run
+
+    try:
+        enqueue_run(store, workflow, params=params, run_id=run_id, dags_dir=str(home.dags_dir))
+    except RunStateError:
+        pass  # it was started by an attempt before
+    store.link_started(run_id, by_run_id, by_step)
+    log = str(home.logs_dir / "agents.log")
+    dispatch(
+        store,
+        config,
+        lambda queued: launch_agent(queued, log_path=log),
+        queues=[queue_of(workflow)],
+    )
+    return run_id
 
 
 def start_run(

@@ -813,3 +813,24 @@ def test_a_list_of_runs_counts_each_status_the_other_filters_match(server: Serve
     assert some["total"] == some["counts"]["partially_succeeded"]
     mine = server.client.get("/api/v1/runs", params={"workflow": "hello"}).json()
     assert set(mine["counts"]) <= set(counts) and sum(mine["counts"].values()) == mine["total"]
+
+
+def test_a_run_started_without_waiting_is_linked_both_ways(server: Server) -> None:
+    (server.dags / "detached-child.yaml").write_text(
+        "name: detached-child\nsteps:\n  - name: work\n    command: echo done\n"
+    )
+    (server.dags / "detached-parent.yaml").write_text(
+        "name: detached-parent\nsteps:\n  - name: kick\n    run: detached-child\n    wait: false\n"
+    )
+    parent_id = _start(server, "detached-parent")
+    parent = _wait_final(server, parent_id)
+    assert parent["status"] == "succeeded", parent
+    child_id = parent["steps"][0]["output"]
+    child = _wait_final(server, child_id)
+    assert child["status"] == "succeeded"
+    assert child["startedBy"] == {"runId": parent_id, "step": "kick", "name": "detached-parent"}
+    again = server.client.get(f"/api/v1/runs/{parent_id}").json()
+    assert again["started"] == [
+        {"runId": child_id, "step": "kick", "name": "detached-child", "status": "succeeded"}
+    ]
+    assert again["startedBy"] is None and again["children"] == []

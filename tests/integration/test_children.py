@@ -646,3 +646,120 @@ def test_child_params_see_the_steps_own_env(cli, write) -> None:
     assert cli("start", "envp.yaml").code == 0
     record = json.loads(cli("status", "envp", "--json").out)
     assert json.loads(record["outputs"]["R"])["outputs"] == {"OUT": "from-step-env"}
+
+
+# ------------------------------------------------------------------ children that do not block
+
+
+def _wait_for_status(cli, run_id: str, *, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = cli("status", "report", "--run-id", run_id, "--json")
+        if result.code == 0:
+            record = json.loads(result.out)
+            if record["status"] not in ("queued", "running"):
+                return dict(record)
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never ended")
+
+
+def test_a_step_that_does_not_wait_starts_a_root_run_of_its_own(cli, write, tmp_path) -> None:
+    (tmp_path / "report.yaml").write_text(
+        textwrap.dedent(
+            """
+            name: report
+            params:
+              - DAY: none
+            steps:
+              - name: write
+                command: sh -c 'sleep 0.3; printf "%s" "$1" > report.out' _ "$DAY"
+            """
+        )
+    )
+    source = write(
+        "nightly.yaml",
+        """
+        name: nightly
+        steps:
+          - name: kick
+            run: report
+            params: "DAY='$(touch pwned) 2026'"
+            wait: false
+            output: REPORT_RUN
+          - name: after
+            command: echo "went on with ${REPORT_RUN}"
+        """,
+    )
+    result = cli("start", source)
+    assert result.code == 0, result.out + result.err
+    parent = status_json(cli, "nightly")
+    kick = parent["steps"][0]
+    child_id = kick["output"]
+    assert parent["outputs"]["REPORT_RUN"] == child_id
+    assert parent["children"] == []  # not a child: a run of its own
+    child = _wait_for_status(cli, child_id)
+    assert child["status"] == "succeeded", child
+    assert child["parentRunId"] is None and child["rootRunId"] == child_id
+    assert (tmp_path / "report.out").read_text() == "$(touch pwned) 2026"
+    assert not (tmp_path / "pwned").exists()
+    # a retry of the parent does not start it again (the step kept; the same id if re-run)
+    from plait.runtime.children import detached_run_id
+
+    assert child_id == detached_run_id(parent["runId"], "kick", 1)
+    history = cli("history", "report", "--json")
+    assert len(json.loads(history.out)) == 1
+
+
+def test_a_stop_of_the_parent_leaves_the_run_it_started(cli, write, tmp_path, home) -> None:
+    import subprocess
+    import time
+
+    (tmp_path / "report.yaml").write_text(
+        "name: report\nsteps:\n  - name: slow\n    command: sleep 1.5\n"
+    )
+    source = write(
+        "nightly.yaml",
+        """
+        name: nightly
+        steps:
+          - name: kick
+            run: report
+            wait: false
+          - name: long
+            command: sleep 60
+        """,
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "plait", "start", "-q", str(source)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = cli("status", "report", "--json")
+            if found.code == 0 and json.loads(found.out)["status"] == "running":
+                break
+            time.sleep(0.1)
+        child_id = json.loads(cli("status", "report", "--json").out)["runId"]
+        assert cli("stop", "nightly").code == 0
+        assert parent.wait(timeout=60) != 0
+    finally:
+        parent.kill()
+        parent.wait()
+    assert status_json(cli, "nightly")["status"] == "cancelled"
+    child = _wait_for_status(cli, child_id)
+    assert child["status"] == "succeeded"
+
+
+def test_wait_false_needs_run_and_no_parallel(cli, write) -> None:
+    for body, message in (
+        ("command: echo hi\n    wait: false", "`wait: false` needs `run`"),
+        ("run: other\n    parallel: [a]\n    wait: false", "cannot be combined with `parallel`"),
+    ):
+        source = write("bad.yaml", f"name: bad\nsteps:\n  - name: s\n    {body}\n")
+        result = cli("validate", source)
+        assert result.code == 1 and message in result.err, result.err
+        assert f"{source}:" in result.err

@@ -396,6 +396,19 @@ def test_runs_written_together_and_a_not_started_place_given_up(store: RunStore)
     assert store.find_run("p") is not None
 
 
+def test_runs_started_without_waiting_are_linked_both_ways(store: RunStore) -> None:
+    store.create_run(_run("parent"), _steps("kick"))
+    store.create_run(_run("kid", status=RunStatus.SUCCEEDED), _steps("a"))
+    assert store.started_by("kid") is None and store.started_runs("parent") == []
+    store.link_started("kid", "parent", "kick")
+    store.link_started("kid", "parent", "kick")  # a retried step: kept once
+    assert store.started_by("kid") == ("parent", "kick")
+    assert store.started_runs("parent") == [("kid", "kick")]
+    store.set_run_status("kid", RunStatus.SUCCEEDED, finished_at=store.now() - 10 * 86400)
+    store.delete_run_tree("kid")  # retention of the started run takes its link
+    assert store.started_runs("parent") == []
+
+
 def test_webhook_tokens_made_replaced_used_and_revoked(store: RunStore) -> None:
     assert store.webhook("deploy") is None and store.webhooks() == []
     store.set_webhook("deploy", "a" * 64)

@@ -163,6 +163,8 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
         if step.attempt > 1
     }
     body["ancestors"] = services.browse.ancestors(run_id)
+    body["startedBy"] = _started_by(services, run.root_run_id or run_id)
+    body["started"] = _started(services, run_id)
     if run.status.is_final and run.status is not RunStatus.SUCCEEDED:
         body["firstFailure"] = services.browse.first_failure(run_id)
     if run.status is RunStatus.QUEUED:
@@ -176,6 +178,39 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
             shown["waiting"] = request_of(step.output)
             shown["output"] = None
     return body
+
+
+def _started_by(services: Services, root_id: str) -> dict[str, Any] | None:
+    """The run and step that started this run's tree without waiting for it (``wait:
+    false``), with that run's workflow name (None when it is gone)."""
+    link = services.store.started_by(root_id)
+    if link is None:
+        return None
+    by = _peek(services, link[0])
+    return {"runId": link[0], "step": link[1], "name": None if by is None else by.name}
+
+
+def _peek(services: Services, run_id: str) -> RunRecord | None:
+    try:
+        return services.store.get_run(run_id, children_limit=0)
+    except NotFoundError:
+        return None
+
+
+def _started(services: Services, run_id: str) -> list[dict[str, Any]]:
+    """The runs this run's steps started without waiting for them, with their status."""
+    shown = []
+    for child_id, step in services.store.started_runs(run_id):
+        child = _peek(services, child_id)
+        shown.append(
+            {
+                "runId": child_id,
+                "step": step,
+                "name": None if child is None else child.name,
+                "status": None if child is None else str(child.status),
+            }
+        )
+    return shown
 
 
 @router.get("/{runId}/tree", summary="A run and its child runs at any depth", responses=errors(404))

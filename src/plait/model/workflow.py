@@ -300,6 +300,7 @@ class Step(Value):
         "stderr",
         "stdout",
         "timeout_sec",
+        "wait",
         "worker_selector",
         "working_dir",
     )
@@ -330,6 +331,7 @@ class Step(Value):
         delay_sec: float = 0.0,
         signal_on_stop: str | None = None,
         mail_on_error: bool = False,
+        wait: bool = True,
         worker_selector: Mapping[str, str] | None = None,
         executor: Executor | None = None,
         group: int | None = None,
@@ -362,6 +364,8 @@ class Step(Value):
         self.delay_sec = delay_sec
         self.signal_on_stop = signal_on_stop
         self.mail_on_error = mail_on_error
+        # with `run`: False starts the child run on its own and goes on (its id is the output)
+        self.wait = wait
         self.worker_selector = dict() if worker_selector is None else worker_selector
         self.executor = executor  # None: the step's shell runs it
         self.group = group  # the index of the nested list of steps it belongs to

@@ -14,11 +14,15 @@ from plait.store.records import AGENT_LEASE_SECONDS, AgentRef
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from plait.model import Workflow
+    from collections.abc import Callable
+
+    from plait.model import Param, Workflow
     from plait.runtime.run import RunExecution
     from plait.runtime.shipping import LogShipper
     from plait.store import Home
     from plait.store.base import RunStore
+
+    StartDetached = Callable[[Workflow, tuple[Param, ...], str, str, str], str]
 
 __all__ = ["HEARTBEAT_SECONDS", "MAX_DEPTH", "Agent", "Observer"]
 
@@ -89,6 +93,10 @@ class Agent:
         self.masker = Masker(secrets_by_name(self.environ))
         self.observer: Observer = observer or Observer()
         self.base = base
+        # Starts a root run of a child workflow that its step does not wait for (`wait:
+        # false`): (workflow, params, run id, by run id, by step) -> run id. Given by the
+        # composition root (queues are above the runtime); None: such steps fail.
+        self.start_detached: StartDetached | None = None
         self.pid = os.getpid()
         # who this agent is, in the store: a worker's agent holds its runs for the worker
         self.ref = AgentRef(self.pid, owner=owner)

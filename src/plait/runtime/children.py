@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+import uuid
 
 from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
@@ -42,7 +43,10 @@ if TYPE_CHECKING:
 
 __all__ = ["child_result", "run_children"]
 
-STOP_CHECK_SECONDS = 0.5  # how often an item thread waiting for a retry looks for a stop
+STOP_CHECK_SECONDS = 0.5
+_DETACHED = uuid.UUID(
+    "7d3b9a64-21c8-4e0f-b5a2-9c6e1f4d8a37"
+)  # how often an item thread waiting for a retry looks for a stop
 
 
 def child_result(record: RunRecord) -> dict[str, Any]:
@@ -74,6 +78,8 @@ def run_children(execution: StepExecution, env: dict[str, str]) -> Attempt:
     refusal = hitl_refusal(child) if selector else None
     if refusal is not None:
         return Attempt(exit_code=1, error=refusal)
+    if not execution.step.wait:
+        return _detached(execution, child)
     if execution.step.parallel is None:
         return _single(execution, child, _earlier_children(execution), selector)
     try:
@@ -335,6 +341,31 @@ def _single(
         error=_child_error(execution, record),
         cancelled=record.status is RunStatus.CANCELLED and execution.run.stopping.is_set(),
     )
+
+
+def detached_run_id(run_id: str, step: str, attempt: int) -> str:
+    """The id of the run a ``wait: false`` step starts: the same for every retry of the run
+    (a retried step finds the run it started), another for each attempt of the step."""
+    return str(uuid.uuid5(_DETACHED, f"{run_id}/{step}/{attempt}"))
+
+
+def _detached(execution: StepExecution, child: Workflow) -> Attempt:
+    """Start the child workflow as a root run of its own, in its queue, and go on: the
+    step's output is its run id. It is linked to this run and step both ways; a stop of this
+    run does not stop it. Its params reach it masked where they hold a secret of this run
+    (they are stored with it): a child that needs a secret declares it itself."""
+    run, step = execution.run, execution.step
+    start = run.agent.start_detached
+    if start is None:
+        return Attempt(exit_code=1, error="this agent cannot start runs of their own (wait: false)")
+    masker = run.masker
+    params = tuple(Param(p.name, masker.text(p.value)) for p in _params(execution, None, False))
+    run_id = detached_run_id(run.run_id, step.name, execution.attempts_made)
+    try:
+        started = start(child, params, run_id, run.run_id, step.name)
+    except PlaitError as error:
+        return Attempt(exit_code=1, error=f"child run {child.name} not started: {error.message}")
+    return Attempt(exit_code=0, output=started)
 
 
 def _waiting(output: str) -> Attempt:

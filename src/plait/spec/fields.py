@@ -149,6 +149,12 @@ STEP = Table(
         Field("mailOnError", Flag(), "Send a mail when the step fails."),
         Field("workerSelector", TextMap(), "Labels a worker must have to run the step."),
         Field(
+            "wait",
+            Flag(),
+            "With `run`: false starts the child run on its own (in its queue) and goes on; "
+            "the step's output is its run id (plait).",
+        ),
+        Field(
             "executor",
             ExecutorKind(),
             "What runs the step: jq, http, mail, ssh, docker, archive, hitl (or shell).",
@@ -294,6 +300,11 @@ def _check_runnable(ctx: Ctx, entries: Entries, name: str, executor: Executor | 
         ctx.error(entries.at("run"), f"`{entries.keys['run']}` cannot be combined with `{other}`")
     if entries.given("parallel") and not (entries.given("run") or entries.given("command")):
         ctx.error(entries.at("parallel"), "`parallel` needs `run` or `command`")
+    if entries.given("wait") and entries.get("wait") is False:
+        if not entries.given("run"):
+            ctx.error(entries.at("wait"), "`wait: false` needs `run` (a child workflow)")
+        elif entries.given("parallel"):
+            ctx.error(entries.at("wait"), "`wait: false` cannot be combined with `parallel`")
 
 
 class StepKind(Kind):

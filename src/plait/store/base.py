@@ -387,6 +387,21 @@ class RunStore(Protocol):
         """Cancel the queued runs whose own waiting process (a ``plait start``) is gone."""
         ...
 
+    # ----------------------------------------------------------------- started runs
+
+    def link_started(self, run_id: str, by_run_id: str, by_step: str) -> None:
+        """Record that step ``by_step`` of run ``by_run_id`` started the root run ``run_id``
+        without waiting for it (``wait: false``)."""
+        ...
+
+    def started_by(self, run_id: str) -> tuple[str, str] | None:
+        """The (run id, step) that started ``run_id`` without waiting for it, or None."""
+        ...
+
+    def started_runs(self, run_id: str) -> list[tuple[str, str]]:
+        """The (run id, step) of the runs the steps of ``run_id`` started without waiting."""
+        ...
+
     # ----------------------------------------------------------------- webhooks
 
     def set_webhook(self, workflow: str, token_hash: str) -> None:

@@ -371,6 +371,7 @@ DELETE_TREE = tuple(
     for table, column in (
         ("step_attempts", "run_id"),
         ("log_chunks", "run_id"),
+        ("run_links", "run_id"),
         ("steps", "run_id"),
         ("runs", "id"),
     )
@@ -398,3 +399,6 @@ ON CONFLICT (workflow) DO UPDATE SET token_hash = excluded.token_hash,
 SELECT_WEBHOOKS = "SELECT workflow, token_hash, created_at, last_used_at FROM webhooks"
 DELETE_WEBHOOK = "DELETE FROM webhooks WHERE workflow = ? RETURNING workflow"
 WEBHOOK_USED = "UPDATE webhooks SET last_used_at = ? WHERE workflow = ?"
+INSERT_RUN_LINK = (
+    "INSERT INTO run_links (run_id, by_run_id, by_step) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)

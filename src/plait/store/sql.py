@@ -449,6 +449,21 @@ class SQLStore:
             ).fetchone()
         return None if row is None else int(row[0])
 
+    # ----------------------------------------------------------------- started runs
+
+    def link_started(self, run_id: str, by_run_id: str, by_step: str) -> None:
+        self._exec(q.INSERT_RUN_LINK, (run_id, by_run_id, by_step))
+
+    def started_by(self, run_id: str) -> tuple[str, str] | None:
+        row = self._one("SELECT by_run_id, by_step FROM run_links WHERE run_id = ?", (run_id,))
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def started_runs(self, run_id: str) -> list[tuple[str, str]]:
+        rows = self._all(
+            "SELECT run_id, by_step FROM run_links WHERE by_run_id = ? ORDER BY run_id", (run_id,)
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
     # ----------------------------------------------------------------- webhooks
 
     def set_webhook(self, workflow: str, token_hash: str) -> None:
