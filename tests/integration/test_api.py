@@ -834,3 +834,37 @@ def test_a_run_started_without_waiting_is_linked_both_ways(server: Server) -> No
         {"runId": child_id, "step": "kick", "name": "detached-child", "status": "succeeded"}
     ]
     assert again["startedBy"] is None and again["children"] == []
+
+
+def test_pause_and_resume_a_schedule_and_a_queue(server: Server) -> None:
+    (server.dags / "paused-cron.yaml").write_text(
+        "name: paused-cron\nqueue: api-held\nschedule: '0 3 * * *'\nsteps:\n  - command: 'true'\n"
+    )
+    paused = server.client.post("/api/v1/workflows/paused-cron/schedule/pause")
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["paused"] is True and paused.json()["changed"] is True
+    schedules = server.client.get("/api/v1/schedules").json()["schedules"]
+    entry = next(s for s in schedules if s["name"] == "paused-cron")
+    assert entry["paused"] is True and entry["schedule"] == ["0 3 * * *"]
+    assert server.client.post("/api/v1/workflows/nowhere/schedule/pause").status_code == 404
+    assert server.client.post("/api/v1/workflows/paused-cron/schedule/stop").status_code == 422
+    assert server.client.post("/api/v1/queues/api-held/pause").json()["paused"] is True
+    run_id = _start(server, "paused-cron")
+    queues = server.client.get("/api/v1/queues").json()["queues"]
+    held = next(q for q in queues if q["name"] == "api-held")
+    assert held["paused"] is True
+    assert server.client.get(f"/api/v1/runs/{run_id}").json()["waitingReason"] == (
+        "queue api-held is paused"
+    )
+    resumed = server.client.post("/api/v1/queues/api-held/resume")
+    assert resumed.json() == {
+        "name": "api-held",
+        "paused": False,
+        "pausedAt": None,
+        "changed": True,
+    }
+    assert _wait_final(server, run_id)["status"] == "succeeded"
+    assert (
+        server.client.post("/api/v1/workflows/paused-cron/schedule/resume").json()["paused"]
+        is False
+    )

@@ -462,3 +462,32 @@ def test_a_killed_waiting_start_does_not_block_a_no_wait_start(cli, write) -> No
     finally:
         if first.poll() is None:
             first.kill()
+
+
+def test_a_paused_queue_holds_its_runs_across_restarts_until_resumed(cli, write, home) -> None:
+    from plait.app import open_store
+    from plait.queue import dispatch, load_config
+    from plait.store import Home
+
+    source = write("held.yaml", "name: held\nqueue: batch\nsteps:\n  - command: 'true'\n")
+    assert cli("queue", "pause", "batch").code == 0
+    refused = cli("start", source, "--no-wait")
+    assert refused.code == 6 and "queue batch is paused" in refused.err, refused.err
+    queued = cli("enqueue", source)
+    assert queued.code == 0, queued.err
+    run_id = queued.out.split()[-1]
+    plait_home = Home.from_env()
+    store = open_store(plait_home)  # a new process's view: the pause is in the store
+    try:
+        launched: list[str] = []
+        config = load_config(plait_home.config_file)
+        assert dispatch(store, config, launched.append, queues=["batch"]) == []
+        listing = json.loads(cli("queue", "list", "--json").out)
+        batch = next(q for q in listing if q["name"] == "batch")
+        assert batch["paused"] is True and batch["pausedAt"]
+        assert batch["runs"][0]["reason"] == "queue batch is paused"
+        assert "PAUSED" in cli("queue", "list").out
+        assert cli("queue", "resume", "batch").code == 0
+        assert dispatch(store, config, launched.append, queues=["batch"]) == [run_id]
+    finally:
+        store.close()

@@ -27,8 +27,9 @@ import pytest
 
 from plait.app import open_store
 from plait.model import RunStatus
-from plait.queue import enqueue_run
+from plait.queue import enqueue_run, load_config
 from plait.scheduler import Scheduler
+from plait.scheduler.listing import schedule_listing
 from plait.scheduler.service import LEASE_NAME, LEASE_TTL_SECONDS
 from plait.spec import load_file
 from plait.store import Home
@@ -211,6 +212,57 @@ def test_catchup_with_overlap_skip_enqueues_one_run_not_a_backlog(
     report = sched.tick(now=ts("2024-01-01T00:30:10"))
     assert report.enqueued == [rid("busy", "2024-01-01T00:05:00")]
     assert len(report.skipped) == 5
+
+
+def test_every_missed_time_is_run_or_recorded_as_skipped_with_its_reason(
+    plait_home: Home, store: RunStore, dag
+) -> None:
+    dag("busy", five_minutes("busy", "catchupWindow: 20m"))
+    dag("plain", five_minutes("plain"))
+    sched, _, _ = scheduler(plait_home, store, finish=False)
+    sched.tick(now=ts("2024-01-01T00:00:30"))
+    report = sched.tick(now=ts("2024-01-01T00:30:10"))
+    assert report.enqueued == [
+        rid("busy", "2024-01-01T00:15:00"),
+        rid("plain", "2024-01-01T00:30:00"),
+    ]
+    skipped = dict(store.skips("busy", 20))
+    # inside the window (from 00:10:10): run (00:15) or skipped while that run is active
+    active = "overlapPolicy skip: a run of it was still active"
+    assert [skipped[ts(f"2024-01-01T00:{m}:00")] for m in (20, 25, 30)] == [active] * 3
+    # older than the window: missed, and said so
+    for old in ("00:05", "00:10"):
+        assert skipped[ts(f"2024-01-01T{old}:00")].startswith("missed: no scheduler was running")
+        assert "catchupWindow 20m" in skipped[ts(f"2024-01-01T{old}:00")]
+    assert len(skipped) == 5
+    plain = dict(store.skips("plain", 20))
+    assert set(plain) == {ts(f"2024-01-01T00:{m:02d}:00") for m in (5, 10, 15, 20, 25)}
+    assert all("set catchupWindow" in why for why in plain.values())
+    listing = schedule_listing(plait_home, load_config(plait_home.config_file), 3, store)
+    busy = next(e for e in listing if e["name"] == "busy")
+    assert busy["skipped"][0] == {"fireAt": "2024-01-01T00:30:00.000Z", "reason": active}
+
+
+def test_a_paused_schedule_skips_its_times_until_resumed_and_stays_paused(
+    plait_home: Home, store: RunStore, dag, cli
+) -> None:
+    dag("nightly", five_minutes("nightly", "overlapPolicy: all"))
+    sched, _, _ = scheduler(plait_home, store)
+    sched.tick(now=ts("2024-01-01T00:00:30"))
+    paused = cli("schedule", "pause", "nightly")
+    assert paused.code == 0 and "paused" in paused.out
+    assert cli("schedule", "pause", "nightly").out.strip().endswith("(it was paused already)")
+    # a restarted scheduler (a new object) still sees it paused: it is in the store
+    sched, _, _ = scheduler(plait_home, store)
+    report = sched.tick(now=ts("2024-01-01T00:05:05"))
+    assert report.enqueued == [] and report.skipped == [rid("nightly", "2024-01-01T00:05:00")]
+    assert store.skips("nightly") == [(ts("2024-01-01T00:05:00"), "the schedule is paused")]
+    listed = json.loads(cli("schedule", "list", "--json").out)
+    assert listed[0]["paused"] is True
+    assert cli("schedule", "resume", "nightly").code == 0
+    report = sched.tick(now=ts("2024-01-01T00:10:05"))
+    assert report.enqueued == [rid("nightly", "2024-01-01T00:10:00")]
+    assert store.list_runs("nightly")[0].run_id == rid("nightly", "2024-01-01T00:10:00")
 
 
 def test_overlap_policies_skip_all_latest(plait_home: Home, store: RunStore, dag) -> None:

@@ -31,7 +31,7 @@ def create_app(home: Home, *, auth: Auth | None = None, loopback: bool = True) -
     """The API and UI of ``home``; ``auth`` None reads ``PLAIT_AUTH_BASIC``/``PLAIT_AUTH_TOKEN``.
     ``loopback``: served on 127.0.0.1 only, so without auth only local Host names are let in."""
     from plait import __version__
-    from plait.api import events, runs, static, system, webhooks, workflows
+    from plait.api import control, events, runs, static, system, webhooks, workflows
     from plait.spec import cron
 
     cron.FULL_CHECK = True  # what the server shows is checked as the scheduler will read it
@@ -56,7 +56,7 @@ def create_app(home: Home, *, auth: Auth | None = None, loopback: bool = True) -
     app.state.services = services
     app.state.watcher = RunWatcher(services.browse)
     install_error_handlers(app)
-    for module in (system, workflows, webhooks, runs, events, static):
+    for module in (system, workflows, webhooks, control, runs, events, static):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=services.config().max_request_size)
     app.add_middleware(

@@ -127,10 +127,28 @@ def cmd_dequeue(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _pause(kind: str, name: str, verb: str) -> int:
+    """``plait schedule|queue pause|resume NAME``."""
+    home = Home.from_env()
+    if kind == "schedule":
+        name = resolve_name(name, home)
+    store = open_store(home)
+    try:
+        changed = store.set_paused(kind, name, verb == "pause")
+    finally:
+        store.close()
+    what = f"the schedule of {name}" if kind == "schedule" else f"queue {name}"
+    state = "paused" if verb == "pause" else "running"
+    print(f"{what}: {state}" + ("" if changed else f" (it was {state} already)"))
+    return 0
+
+
 def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
     from plait.queue import load_config
     from plait.queue.listing import queue_listing
 
+    if getattr(args, "queue_command", None) in ("pause", "resume"):
+        return _pause("queue", args.name, args.queue_command)
     home = Home.from_env()
     config = load_config(home.config_file)
     store = _store_or_none(home)
@@ -146,7 +164,7 @@ def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
     for queue in listing:
         print(
             f"{queue['name']}  {queue['running']}/{queue['capacity']} running, "
-            f"{len(queue['waiting'])} waiting"
+            f"{len(queue['waiting'])} waiting" + ("  PAUSED" if queue["paused"] else "")
         )
         for run in queue["runs"]:
             where = "running" if run["status"] == "running" else f"#{run['position']}"
@@ -239,9 +257,19 @@ def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
     from plait.queue import load_config
     from plait.scheduler.listing import schedule_listing
 
+    if getattr(args, "schedule_command", None) in ("pause", "resume"):
+        return _pause("schedule", args.name, args.schedule_command)
     home = Home.from_env()
     count = getattr(args, "count", 3)
-    listing = schedule_listing(home, load_config(home.config_file), count)
+    try:
+        store: RunStore | None = open_store(home, existing=True)
+    except NotFoundError:  # no run yet: nothing paused or skipped either
+        store = None
+    try:
+        listing = schedule_listing(home, load_config(home.config_file), count, store)
+    finally:
+        if store is not None:
+            store.close()
     if getattr(args, "json", False):
         print_json(listing)
         return 0
@@ -251,9 +279,12 @@ def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
         if entry["error"]:
             print(entry["error"])
             continue
-        print(f"{entry['name']}  {' | '.join(entry['schedule'])}")
+        paused = "  PAUSED" if entry["paused"] else ""
+        print(f"{entry['name']}  {' | '.join(entry['schedule'])}{paused}")
         for moment in entry["next"]:
-            print(f"  next: {moment}")
+            print(f"  next: {moment}" + (" (skipped: paused)" if paused else ""))
+        for skip in entry["skipped"][:3]:
+            print(f"  not run: {skip['fireAt']}: {skip['reason']}")
     return 0
 
 

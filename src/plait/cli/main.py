@@ -90,6 +90,9 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     queue_list = queue_commands.add_parser("list", help="running and waiting runs per queue")
     queue_list.add_argument("--json", action="store_true")
+    for verb, what in (("pause", "hold its waiting runs"), ("resume", "let its runs start")):
+        toggle = queue_commands.add_parser(verb, help=f"{verb} a queue: {what}")
+        toggle.add_argument("name", metavar="QUEUE")
 
     webhook = add("webhook", help="webhook tokens: other systems start a workflow's runs")
     webhook_commands = webhook.add_subparsers(
@@ -121,6 +124,9 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     schedule_list = schedule_commands.add_parser("list", help="scheduled workflows, next runs")
     schedule_list.add_argument("--json", action="store_true")
     schedule_list.add_argument("--count", type=int, default=3, help="next run times to show")
+    for verb, what in (("pause", "its fire times are skipped"), ("resume", "it fires again")):
+        toggle = schedule_commands.add_parser(verb, help=f"{verb} a workflow's schedule: {what}")
+        toggle.add_argument("name", metavar="NAME")
 
     agent = add("agent")  # started by the scheduler (or a worker) for a queued run
     agent.add_argument("--run-id", default=None)

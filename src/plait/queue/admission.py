@@ -80,6 +80,9 @@ def admit(state: QueueState, declared: int | None, only: str | None = None) -> C
         if state.workers is None
         else [WorkerSlots(w.worker_id, w.labels, w.free) for w in state.workers]
     )
+    if state.paused:
+        claim.reason = f"queue {state.queue} is paused (plait queue resume {state.queue})"
+        return claim
     for entry in state.waiting:
         if total >= size:
             claim.reason = claim.reason or (
@@ -147,6 +150,8 @@ def why_waiting(state: QueueState, declared: int | None) -> dict[str, str]:
         if state.workers is None
         else [WorkerSlots(w.worker_id, w.labels, w.free) for w in state.workers]
     )
+    if state.paused:
+        return {e.run_id: f"queue {state.queue} is paused" for e in state.waiting}
     for entry in state.waiting:
         worker, unplaced = (None, "")
         if entry.selector and workers is not None:

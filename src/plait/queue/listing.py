@@ -22,6 +22,9 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
     for entry in store.queue_entries():
         by_queue.setdefault(entry.queue, []).append(entry)
     listing = []
+    paused = store.paused("queue")
+    for name in paused:
+        by_queue.setdefault(name, [])  # a paused queue is shown, even with nothing in it
     workers = store.worker_slots() if by_queue else None
     for name, entries in sorted(by_queue.items()):
         running = [e for e in entries if e.status is RunStatus.RUNNING]
@@ -35,6 +38,7 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
             [Waiting(e.run_id, e.name, e.max_active_runs, e.dispatch, e.selector) for e in waiting],
             running_of,
             workers,
+            name in paused,
         )
         declared = config.queues.get(name)
         reasons = why_waiting(state, declared)
@@ -52,6 +56,8 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
                 "running": len(running),
                 "waiting": [e.run_id for e in waiting],
                 "runs": runs,
+                "paused": name in paused,
+                "pausedAt": iso_time(paused[name]) if name in paused else None,
             }
         )
     return listing

@@ -11,10 +11,19 @@ from plait.scheduler.cron import next_fires
 from plait.scheduler.registry import Registry
 from plait.store import Home
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.store.base import RunStore
+
 __all__ = ["schedule_listing"]
 
 
-def schedule_listing(home: Home, config: Config, count: int = 3) -> list[dict[str, Any]]:
+def schedule_listing(
+    home: Home, config: Config, count: int = 3, store: RunStore | None = None
+) -> list[dict[str, Any]]:
+    """Each scheduled workflow: its lines, next fire times, whether its schedule is paused and
+    (with ``store``) the latest fire times it did not run, with the reason."""
+    paused = store.paused("schedule") if store is not None else {}
     registry = Registry(home.dags_dir)
     registry.refresh()
     now = datetime.now(UTC)
@@ -37,6 +46,8 @@ def schedule_listing(home: Home, config: Config, count: int = 3) -> list[dict[st
                     "stop": [],
                     "restart": [],
                     "next": [],
+                    "paused": False,
+                    "skipped": [],
                     "error": entry.error,
                 }
             )
@@ -53,6 +64,11 @@ def schedule_listing(home: Home, config: Config, count: int = 3) -> list[dict[st
                 "stop": list(schedule.stop),
                 "restart": list(schedule.restart),
                 "next": [iso_time(f.timestamp()) for f in upcoming],
+                "paused": workflow.name in paused,
+                "skipped": [
+                    {"fireAt": iso_time(at), "reason": why}
+                    for at, why in (store.skips(workflow.name, 5) if store is not None else [])
+                ],
                 "error": None,
             }
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from plait.errors import PlaitError
-from plait.model import Workflow
+from plait.model import Workflow, iso_time
 from plait.proc.launch import launch_agent
 from plait.queue import Config, dispatch, enqueue_run, load_config
 from plait.runtime.recovery import agent_alive, liveness, recover
@@ -39,6 +39,7 @@ TICK_SECONDS = 0.25  # queued runs start within a quarter second of a slot freei
 # tick, by the folder's own modification time.
 REFRESH_SECONDS = 3.0
 GRACE_SECONDS = 15.0  # fire times missed by a restart this short are still run
+SKIPS_RECORDED = 100  # missed fire times recorded at most, the latest
 RETENTION_EVERY_SECONDS = 60.0
 DEFAULT_RETENTION_DAYS = 30
 
@@ -204,6 +205,28 @@ class Scheduler:
         start = datetime.fromtimestamp(lower, _UTC)
         end = datetime.fromtimestamp(now, _UTC)
         zone = self.config.timezone
+        if lower > mark:  # times before the window went by while no scheduler ran: say so
+            since = datetime.fromtimestamp(mark, _UTC)
+            missed = sorted(
+                {f for line in schedule.start for f in fires_between(line, since, start, zone)}
+            )
+            why = (
+                f"missed: no scheduler was running, and it is older than catchupWindow "
+                f"{workflow.catchup_window}"
+                if window
+                else "missed: no scheduler was running (set catchupWindow to run missed times)"
+            )
+            for moment in missed[-SKIPS_RECORDED:]:
+                self._skip(workflow, moment, why, report)
+        if self.store.is_paused("schedule", workflow.name):
+            fires = sorted(
+                {f for line in schedule.start for f in fires_between(line, start, end, zone)}
+            )
+            for moment in fires:
+                self._skip(workflow, moment, "the schedule is paused", report)
+            if fires or lower > mark:
+                self.store.set_schedule_mark(workflow.name, now)
+            return
         fired = False
         for line in schedule.stop:
             if fires_between(line, start, end, zone):
@@ -229,10 +252,12 @@ class Scheduler:
         if self.store.run_exists(run_id):
             return
         if workflow.skip_if_successful and self._succeeded_since_previous(workflow, moment):
-            report.skipped.append(run_id)
+            self._skip(
+                workflow, moment, "skipIfSuccessful: a run succeeded since the last time", report
+            )
             return
         if policy == "skip" and self.store.active_count(workflow.name):
-            report.skipped.append(run_id)
+            self._skip(workflow, moment, "overlapPolicy skip: a run of it was still active", report)
             return
         if policy == "latest":
             for waiting in self.store.queued_scheduled(workflow.name):
@@ -245,6 +270,18 @@ class Scheduler:
             _log.warning("cannot enqueue %s: %s", run_id, error.message)
             return
         report.enqueued.append(run_id)
+
+    def _skip(self, workflow: Workflow, moment: datetime, reason: str, report: Tick) -> None:
+        """A fire time not run: logged, kept with its reason (``plait schedule list``)."""
+        run_id = scheduled_run_id(workflow.name, moment)
+        report.skipped.append(run_id)
+        _log.info(
+            "workflow %s: %s not run: %s", workflow.name, iso_time(moment.timestamp()), reason
+        )
+        try:
+            self.store.record_skip(workflow.name, moment.timestamp(), reason)
+        except PlaitError as error:
+            _log.warning("cannot record the skipped time of %s: %s", run_id, error.message)
 
     def _succeeded_since_previous(self, workflow: Workflow, moment: datetime) -> bool:
         """Whether a run succeeded since the schedule's previous time (``skipIfSuccessful``)."""

@@ -402,6 +402,28 @@ class RunStore(Protocol):
         """The (run id, step) of the runs the steps of ``run_id`` started without waiting."""
         ...
 
+    # ----------------------------------------------------------------- pausing
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        """Pause (or resume) the schedule of workflow ``name`` (``kind`` "schedule") or the
+        queue ``name`` ("queue"): False when it already was so."""
+        ...
+
+    def paused(self, kind: str) -> dict[str, float]:
+        """What of ``kind`` is paused: name -> when it was paused."""
+        ...
+
+    def is_paused(self, kind: str, name: str) -> bool: ...
+
+    def record_skip(self, workflow: str, fire_at: float, reason: str) -> None:
+        """Keep that the fire time ``fire_at`` of ``workflow``'s schedule was not run, and
+        why (the newest ``SKIPS_KEPT`` a workflow are kept)."""
+        ...
+
+    def skips(self, workflow: str, limit: int = 20) -> list[tuple[float, str]]:
+        """The newest skipped fire times of ``workflow``: (fire time, reason)."""
+        ...
+
     # ----------------------------------------------------------------- webhooks
 
     def set_webhook(self, workflow: str, token_hash: str) -> None:

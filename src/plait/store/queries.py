@@ -402,3 +402,23 @@ WEBHOOK_USED = "UPDATE webhooks SET last_used_at = ? WHERE workflow = ?"
 INSERT_RUN_LINK = (
     "INSERT INTO run_links (run_id, by_run_id, by_step) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
+
+INSERT_PAUSED = """
+INSERT INTO paused (kind, name, paused_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING name
+"""
+DELETE_PAUSED = "DELETE FROM paused WHERE kind = ? AND name = ? RETURNING name"
+QUEUE_PAUSED = "SELECT 1 FROM paused WHERE kind = 'queue' AND name = ?"
+INSERT_SKIP = """
+INSERT INTO schedule_skips (workflow, fire_at, reason, recorded_at) VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+"""
+PRUNE_SKIPS = """
+DELETE FROM schedule_skips WHERE workflow = ? AND fire_at < (
+    SELECT MIN(fire_at) FROM (
+        SELECT fire_at FROM schedule_skips WHERE workflow = ? ORDER BY fire_at DESC LIMIT ?
+    ) AS newest
+)
+"""
+SELECT_SKIPS = (
+    "SELECT fire_at, reason FROM schedule_skips WHERE workflow = ? ORDER BY fire_at DESC LIMIT ?"
+)

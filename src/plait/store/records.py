@@ -180,11 +180,11 @@ class Waiting:
 
 class QueueState:
     """One queue at one moment, read in the transaction that claims from it: the limits of
-    its running runs, its waiting runs in order, and how many runs of each waiting run's
-    workflow are running (in any queue); ``workers``: the live workers and their free slots
-    (None where the store has no workers: SQLite)."""
+    its running runs, its waiting runs in order, how many runs of each waiting run's workflow
+    are running (in any queue), whether it is paused; ``workers``: the live workers and their
+    free slots (None where the store has no workers: SQLite)."""
 
-    __slots__ = ("queue", "running_limits", "running_of", "waiting", "workers")
+    __slots__ = ("paused", "queue", "running_limits", "running_of", "waiting", "workers")
 
     def __init__(
         self,
@@ -193,7 +193,9 @@ class QueueState:
         waiting: list[Waiting],
         running_of: dict[str, int],
         workers: list[WorkerSlots] | None = None,
+        paused: bool = False,
     ) -> None:
+        self.paused = paused  # a person paused the queue: nothing of it starts
         self.queue = queue
         self.running_limits = running_limits
         self.waiting = waiting

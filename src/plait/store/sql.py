@@ -464,6 +464,36 @@ class SQLStore:
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 
+    # ----------------------------------------------------------------- pausing
+
+    SKIPS_KEPT = 100
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        with self._transaction() as db:
+            if paused:
+                row = db.execute(q.INSERT_PAUSED, (kind, name, self._now())).fetchone()
+            else:
+                row = db.execute(q.DELETE_PAUSED, (kind, name)).fetchone()
+        return row is not None
+
+    def paused(self, kind: str) -> dict[str, float]:
+        rows = self._all("SELECT name, paused_at FROM paused WHERE kind = ?", (kind,))
+        return {str(r[0]): float(r[1]) for r in rows}
+
+    def is_paused(self, kind: str, name: str) -> bool:
+        return (
+            self._one("SELECT 1 FROM paused WHERE kind = ? AND name = ?", (kind, name)) is not None
+        )
+
+    def record_skip(self, workflow: str, fire_at: float, reason: str) -> None:
+        with self._transaction() as db:
+            db.execute(q.INSERT_SKIP, (workflow, fire_at, reason, self._now()))
+            db.execute(q.PRUNE_SKIPS, (workflow, workflow, self.SKIPS_KEPT))
+
+    def skips(self, workflow: str, limit: int = 20) -> list[tuple[float, str]]:
+        rows = self._all(q.SELECT_SKIPS, (workflow, limit))
+        return [(float(r[0]), str(r[1])) for r in rows]
+
     # ----------------------------------------------------------------- webhooks
 
     def set_webhook(self, workflow: str, token_hash: str) -> None:
@@ -535,7 +565,8 @@ class SQLStore:
                 for name in {w.name for w in waiting}
             }
             workers = self._worker_slots(db, now) if self.HAS_WORKERS else None
-            claim = decide(QueueState(queue, running, waiting, running_of, workers))
+            paused = db.execute(q.QUEUE_PAUSED, (queue,)).fetchone() is not None
+            claim = decide(QueueState(queue, running, waiting, running_of, workers, paused))
             claim.claimed = [
                 run_id
                 for run_id in claim.claimed
