@@ -265,9 +265,11 @@ def start_run(
     no_wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
     store: RunStore | None = None,
+    priority: int | None = None,
 ) -> RunRecord:
     """Run ``workflow`` to its end in this process (this process is the run's agent), once
-    its queue and its ``maxActiveRuns`` let it start. A ``store`` given is left open."""
+    its queue and its ``maxActiveRuns`` let it start (``priority``: its place in the queue,
+    default the workflow's). A ``store`` given is left open."""
     own_store = store is None
     config = load_config(home.config_file)  # a bad config: no run
     store = open_store(home) if store is None else store
@@ -292,6 +294,7 @@ def start_run(
             dispatch="self",
             selector=dict(workflow.worker_selector) or None,
             lost_retries=workflow.retry_on_worker_lost,
+            priority=workflow.priority if priority is None else priority,
         )
         with _stop_on_signals(agent) if handle_signals else nullcontext():
             started = wait_for_slot(
@@ -483,6 +486,7 @@ def enqueue_run(
     params: tuple[Param, ...] = (),
     run_id: str | None = None,
     queue: str | None = None,
+    priority: int | None = None,
 ) -> str:
     """Put a run of ``workflow`` in its queue; the scheduler starts it when there is room."""
     from plait.queue import enqueue_run as enqueue
@@ -496,6 +500,7 @@ def enqueue_run(
             run_id=run_id,
             queue=queue,
             dags_dir=str(home.dags_dir),
+            priority=priority,
         )
     finally:
         store.close()

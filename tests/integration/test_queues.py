@@ -491,3 +491,46 @@ def test_a_paused_queue_holds_its_runs_across_restarts_until_resumed(cli, write,
         assert dispatch(store, config, launched.append, queues=["batch"]) == [run_id]
     finally:
         store.close()
+
+
+def test_priorities_order_a_queue_and_the_workflow_gives_the_default(cli, write, home) -> None:
+    from plait.app import open_store
+    from plait.model import RunStatus
+    from plait.queue import dispatch, load_config
+    from plait.store import Home
+
+    plain = write("plain.yaml", "name: plain\nqueue: shared\nsteps:\n  - command: 'true'\n")
+    urgent = write(
+        "urgent.yaml", "name: urgent\nqueue: shared\npriority: 7\nsteps:\n  - command: 'true'\n"
+    )
+    assert cli("queue", "pause", "shared").code == 0  # hold them while they are queued
+    ids = {}
+    for key, source, extra in (
+        ("first", plain, ()),
+        ("second", plain, ("--priority", "3")),
+        ("urgent", urgent, ()),
+        ("last", plain, ()),
+    ):
+        done = cli("enqueue", source, *extra)
+        assert done.code == 0, done.err
+        ids[key] = done.out.split()[-1]
+    listing = json.loads(cli("queue", "list", "--json").out)
+    shared = next(q for q in listing if q["name"] == "shared")
+    order = [r["runId"] for r in shared["runs"]]
+    assert order == [ids["urgent"], ids["second"], ids["first"], ids["last"]]
+    assert [r["priority"] for r in shared["runs"]] == [7, 3, 0, 0]
+    assert cli("queue", "resume", "shared").code == 0
+    plait_home = Home.from_env()
+    store = open_store(plait_home)
+    try:
+        started: list[str] = []
+        config = load_config(plait_home.config_file)
+        while len(started) < 4:  # one slot (maxActiveRuns 1): one run a dispatch
+            launched = dispatch(store, config, lambda run_id: None, queues=["shared"])
+            assert len(launched) == 1, launched
+            started.extend(launched)
+            # it ends at once: its slot frees for the next
+            store.set_run_status(launched[0], RunStatus.SUCCEEDED, finished_at=store.now())
+        assert started == [ids["urgent"], ids["second"], ids["first"], ids["last"]]
+    finally:
+        store.close()

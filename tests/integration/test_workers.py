@@ -91,7 +91,8 @@ def test_a_worker_takes_no_more_runs_than_its_slots(cluster: Cluster) -> None:
 def test_a_run_delivered_twice_runs_once(cluster: Cluster) -> None:
     cluster.worker("w1", "pool=a")
     cluster.scheduler()
-    cluster.workflow("once", ledger_flow("once", "{pool: a}", sleep=1.0))
+    # long enough to be seen running by a `plait status` on a busy machine
+    cluster.workflow("once", ledger_flow("once", "{pool: a}", sleep=4.0))
     run_id = cluster.enqueue("once")
     wait_for(lambda: cluster.status(run_id)["status"] == "running", 60, "the run to start")
     record = cluster.status(run_id)

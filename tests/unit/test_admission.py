@@ -3,7 +3,7 @@ served, foreground runs keeping their place, and why each waiting run waits."""
 
 from __future__ import annotations
 
-from plait.queue.admission import admit, capacity_of, why_waiting
+from plait.queue.admission import AGEING_SECONDS, admit, capacity_of, why_waiting
 from plait.store.records import QueueState, Waiting
 
 
@@ -61,3 +61,43 @@ def test_why_waiting_names_the_cause_of_each_waiting_run() -> None:
     }
     roomy = why_waiting(s, 4)
     assert roomy == {"x": "waiting for the scheduler to start it", "y": "behind run x"}
+
+
+def test_higher_priority_first_then_first_come_first_served() -> None:
+    waiting = [
+        Waiting("low", "w", 10, "scheduler", None, 0, 100.0),
+        Waiting("high-late", "w", 10, "scheduler", None, 5, 103.0),
+        Waiting("mid", "w", 10, "scheduler", None, 2, 101.0),
+        Waiting("high-early", "w", 10, "scheduler", None, 5, 102.0),
+    ]
+    s = QueueState("q", [], waiting, {}, None, False, 110.0)
+    assert admit(s, 3).claimed == ["high-early", "high-late", "mid"]
+    reasons = why_waiting(s, 3)
+    assert reasons["low"] == "behind run mid"  # the order the reasons follow
+
+
+def test_a_low_priority_run_is_never_starved_by_a_steady_stream_of_high_ones() -> None:
+    """One slot; every 10 s a run of priority 5 arrives and the slot frees. The run of
+    priority 0 waiting from the start starts once it has aged past them: within about five
+    ageing periods, never later."""
+    now = 0.0
+    waiting = [Waiting("low", "w", 1, "scheduler", None, 0, 0.0)]
+    started_at = None
+    for n in range(200):  # 2,000 s of a stream that would starve it without ageing
+        now = n * 10.0
+        waiting.append(Waiting(f"high{n}", "w", 1, "scheduler", None, 5, now))
+        claim = admit(QueueState("q", [], waiting, {}, None, False, now), 1)
+        assert len(claim.claimed) == 1
+        waiting = [w for w in waiting if w.run_id not in claim.claimed]
+        if claim.claimed == ["low"]:
+            started_at = now
+            break
+    assert started_at is not None, "the low-priority run never started"
+    assert started_at <= 5 * AGEING_SECONDS + 10
+
+
+def test_a_paused_queue_admits_nothing_and_says_so() -> None:
+    s = QueueState("q", [], [Waiting("r", "w", 1, "scheduler")], {}, None, True)
+    claim = admit(s, 5)
+    assert claim.claimed == [] and "queue q is paused" in claim.reason
+    assert why_waiting(s, 5) == {"r": "queue q is paused"}

@@ -56,6 +56,12 @@ class StartBody(BaseModel):
     runId: str | None = Field(
         default=None, description="the id to give the run (default: a new UUIDv7)"
     )
+    priority: int | None = Field(
+        default=None,
+        ge=-1000,
+        le=1_000_000,
+        description="its place in the queue, higher first (default: the workflow's priority)",
+    )
 
 
 WORKFLOW_SORTS = ("name", "-name", "lastRun", "-lastRun")
@@ -286,6 +292,7 @@ def _enqueue(
         params=params,
         run_id=wanted_id,
         dags_dir=str(services.home.dags_dir),
+        priority=body.priority if body else None,
     )
     if dispatch_now:
         queue = queue_of(workflow)

@@ -87,6 +87,7 @@ def cmd_start(args: argparse.Namespace, extra: list[str]) -> int:
             no_wait=args.no_wait,
             on_wait=_tell_waiting,
             store=store,
+            priority=args.priority,
         )
         _print_tree(home, record, store)
     finally:
@@ -109,6 +110,7 @@ def cmd_enqueue(args: argparse.Namespace, extra: list[str]) -> int:
         params=_given_params(args.params, extra),
         run_id=args.run_id,
         queue=args.queue,
+        priority=args.priority,
     )
     print(run_id)
     return 0

@@ -74,12 +74,18 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     start.add_argument(
         "--no-wait", action="store_true", help="fail instead of waiting for a queue slot"
     )
+    start.add_argument(
+        "--priority", type=int, default=None, help="its place in the queue: higher first"
+    )
 
     enqueue = add("enqueue", help="put a run in its queue for the scheduler")
     enqueue.add_argument("target", metavar="FILE|NAME")
     enqueue.add_argument("--params", "-p", default=None)
     enqueue.add_argument("--run-id", default=None)
     enqueue.add_argument("--queue", default=None, help="the queue (default: the workflow's)")
+    enqueue.add_argument(
+        "--priority", type=int, default=None, help="its place in the queue: higher first"
+    )
 
     dequeue = add("dequeue", help="take a waiting run out of its queue")
     dequeue.add_argument("--run-id", required=True)

@@ -406,6 +406,7 @@ class Workflow(Value):
         "overlap_policy",
         "params",
         "preconditions",
+        "priority",
         "queue",
         "refused",
         "restart_wait_sec",
@@ -455,6 +456,7 @@ class Workflow(Value):
         max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
         max_active_steps: int | None = None,
         max_clean_up_time_sec: float = 5.0,
+        priority: int = 0,
         queue: str | None = None,
         preconditions: tuple[Condition, ...] = (),
         handlers: Mapping[HandlerEvent, Step] | None = None,
@@ -501,6 +503,7 @@ class Workflow(Value):
         self.max_active_runs = max_active_runs
         self.max_active_steps = max_active_steps
         self.max_clean_up_time_sec = max_clean_up_time_sec
+        self.priority = priority  # its runs' place in their queue: higher first
         self.queue = queue
         self.preconditions = preconditions
         self.handlers = dict() if handlers is None else handlers

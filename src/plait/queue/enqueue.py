@@ -23,9 +23,11 @@ def enqueue_run(
     run_id: str | None = None,
     queue: str | None = None,
     dags_dir: str | None = None,
+    priority: int | None = None,
 ) -> str:
     """A new ``queued`` run of ``workflow`` that a dispatcher will start; returns its id. The
-    run is stored with its workflow files' texts (children looked up in ``dags_dir`` too).
+    run is stored with its workflow files' texts (children looked up in ``dags_dir`` too);
+    ``priority``: its place in the queue (default: the workflow's ``priority``).
 
     Raises:
         RunStateError: a run with ``run_id`` exists already.
@@ -49,5 +51,6 @@ def enqueue_run(
         dispatch="scheduler",
         selector=dict(workflow.worker_selector) or None,
         lost_retries=workflow.retry_on_worker_lost,
+        priority=workflow.priority if priority is None else priority,
     )
     return record.run_id

@@ -4,7 +4,7 @@ each waiting run waits."""
 from __future__ import annotations
 
 from plait.model import RunStatus, iso_time
-from plait.queue.admission import capacity_of, why_waiting
+from plait.queue.admission import capacity_of, in_order, why_waiting
 from plait.queue.config import Config
 from plait.store.records import QueueEntry, QueueState, Waiting
 
@@ -26,6 +26,7 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
     for name in paused:
         by_queue.setdefault(name, [])  # a paused queue is shown, even with nothing in it
     workers = store.worker_slots() if by_queue else None
+    now = store.now()
     for name, entries in sorted(by_queue.items()):
         running = [e for e in entries if e.status is RunStatus.RUNNING]
         waiting = [e for e in entries if e.status is RunStatus.QUEUED]
@@ -35,11 +36,26 @@ def queue_listing(store: RunStore, config: Config) -> list[dict[str, Any]]:
         state = QueueState(
             name,
             [e.max_active_runs for e in running],
-            [Waiting(e.run_id, e.name, e.max_active_runs, e.dispatch, e.selector) for e in waiting],
+            [
+                Waiting(
+                    e.run_id,
+                    e.name,
+                    e.max_active_runs,
+                    e.dispatch,
+                    e.selector,
+                    e.priority,
+                    e.enqueued_at,
+                )
+                for e in waiting
+            ],
             running_of,
             workers,
             name in paused,
+            now,
         )
+        # the waiting runs in the order they start (priority, ageing, then as they came)
+        entry_of = {e.run_id: e for e in waiting}
+        waiting = [entry_of[w.run_id] for w in in_order(state)]
         declared = config.queues.get(name)
         reasons = why_waiting(state, declared)
         runs = [_entry(e, None, None) for e in running]
@@ -71,6 +87,7 @@ def _entry(entry: QueueEntry, position: int | None, reason: str | None) -> dict[
         "position": position,
         "enqueuedAt": iso_time(entry.enqueued_at),
         "startedAt": iso_time(entry.started_at),
+        "priority": entry.priority,
         "reason": reason,
     }
 

@@ -526,6 +526,11 @@ WORKFLOW = Table(
         Field("maxActiveSteps", Integer(1), "Most steps of one run at once."),
         Field("maxCleanUpTimeSec", Number(0), "Seconds between the stop signal and the kill."),
         Field("queue", Text(), "The queue runs of this workflow wait in."),
+        Field(
+            "priority",
+            Integer(-1000),
+            "Its runs' place in their queue: higher first (plait; default 0).",
+        ),
         Field("preconditions", ConditionsKind(), "Conditions to run.", ("precondition",)),
         Field("handlerOn", Struct(HANDLERS, _make_handlers), "Steps run on run events."),
         Field("maxOutputSize", Integer(1), "Most bytes captured by a step's `output`."),

@@ -458,11 +458,13 @@ class RunStore(Protocol):
         dispatch: str,
         selector: dict[str, str] | None = None,
         lost_retries: int = 0,
+        priority: int = 0,
     ) -> None:
         """Record a new root run as ``queued`` in ``queue``, with its steps. ``dispatch``:
         "scheduler" (a dispatcher starts it) or "self" (its own process does). ``selector``:
         the labels of the workers it may go to (``workerSelector``); ``lost_retries``: how
-        many times it is queued again when its worker is lost (``retryOnWorkerLost``).
+        many times it is queued again when its worker is lost (``retryOnWorkerLost``);
+        ``priority``: its place in the queue (higher first, ``queue.admission``).
 
         Raises:
             RunStateError: a run with that id exists.

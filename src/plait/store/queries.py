@@ -163,7 +163,7 @@ RETURNING epoch, attempt
 
 ENQUEUE_RUN = """
 UPDATE runs SET status = 'queued', queue = ?, max_active_runs = ?, dispatch = ?, enqueued_at = ?,
-                selector = ?, lost_retries = ?
+                selector = ?, lost_retries = ?, priority = ?
 WHERE id = ?
 """
 
@@ -173,7 +173,7 @@ WHERE queue = ? AND status = 'running'
 """
 
 SELECT_QUEUE_WAITING = """
-SELECT id, name, max_active_runs, dispatch, selector FROM runs
+SELECT id, name, max_active_runs, dispatch, selector, priority, enqueued_at FROM runs
 WHERE queue = ? AND status = 'queued'
 ORDER BY enqueued_at, id
 """
@@ -296,7 +296,7 @@ WHERE id = ? AND status = 'queued'
 
 SELECT_QUEUES = """
 SELECT id, name, status, queue, enqueued_at, started_at, max_active_runs, dispatch, pid,
-       selector, worker
+       selector, worker, priority
 FROM runs
 WHERE status IN ('queued', 'running') AND (parent_run_id IS NULL OR queue IS NOT NULL)
 ORDER BY queue, status DESC, enqueued_at, id

@@ -125,6 +125,7 @@ class QueueEntry:
         "enqueued_at",
         "max_active_runs",
         "name",
+        "priority",
         "queue",
         "run_id",
         "selector",
@@ -145,7 +146,9 @@ class QueueEntry:
         dispatch: str,
         selector: dict[str, str] | None = None,
         worker: str | None = None,
+        priority: int = 0,
     ) -> None:
+        self.priority = priority
         self.selector = selector
         self.worker = worker
         self.run_id = run_id
@@ -161,7 +164,15 @@ class QueueEntry:
 class Waiting:
     """A root run waiting in a queue, as admission sees it."""
 
-    __slots__ = ("dispatch", "max_active_runs", "name", "run_id", "selector")
+    __slots__ = (
+        "dispatch",
+        "enqueued_at",
+        "max_active_runs",
+        "name",
+        "priority",
+        "run_id",
+        "selector",
+    )
 
     def __init__(
         self,
@@ -170,7 +181,11 @@ class Waiting:
         max_active_runs: int,
         dispatch: str,
         selector: dict[str, str] | None = None,
+        priority: int = 0,
+        enqueued_at: float | None = None,
     ) -> None:
+        self.priority = priority  # higher first (see queue.admission: ageing)
+        self.enqueued_at = enqueued_at
         self.run_id = run_id
         self.name = name
         self.max_active_runs = max_active_runs
@@ -184,7 +199,7 @@ class QueueState:
     are running (in any queue), whether it is paused; ``workers``: the live workers and their
     free slots (None where the store has no workers: SQLite)."""
 
-    __slots__ = ("paused", "queue", "running_limits", "running_of", "waiting", "workers")
+    __slots__ = ("now", "paused", "queue", "running_limits", "running_of", "waiting", "workers")
 
     def __init__(
         self,
@@ -194,8 +209,10 @@ class QueueState:
         running_of: dict[str, int],
         workers: list[WorkerSlots] | None = None,
         paused: bool = False,
+        now: float = 0.0,
     ) -> None:
         self.paused = paused  # a person paused the queue: nothing of it starts
+        self.now = now  # the store's time of the reading (a waiting run's age)
         self.queue = queue
         self.running_limits = running_limits
         self.waiting = waiting

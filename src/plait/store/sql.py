@@ -525,6 +525,7 @@ class SQLStore:
         dispatch: str,
         selector: dict[str, str] | None = None,
         lost_retries: int = 0,
+        priority: int = 0,
     ) -> None:
         """Record a new root run as ``queued`` (with its steps, all ``not_started``)."""
         now = self._now()
@@ -545,6 +546,7 @@ class SQLStore:
                     now,
                     json.dumps(selector, sort_keys=True) if selector else None,
                     lost_retries,
+                    priority,
                     run.run_id,
                 ),
             )
@@ -557,7 +559,15 @@ class SQLStore:
             self._claim_lock(db, queue)
             running = [int(r[1]) for r in db.execute(q.SELECT_QUEUE_RUNNING, (queue,))]
             waiting = [
-                Waiting(str(r[0]), str(r[1]), int(r[2]), str(r[3]), _labels(r[4]))
+                Waiting(
+                    str(r[0]),
+                    str(r[1]),
+                    int(r[2]),
+                    str(r[3]),
+                    _labels(r[4]),
+                    int(r[5]),
+                    r[6] or 0.0,
+                )
                 for r in db.execute(q.SELECT_QUEUE_WAITING, (queue,))
             ]
             running_of = {
@@ -566,7 +576,8 @@ class SQLStore:
             }
             workers = self._worker_slots(db, now) if self.HAS_WORKERS else None
             paused = db.execute(q.QUEUE_PAUSED, (queue,)).fetchone() is not None
-            claim = decide(QueueState(queue, running, waiting, running_of, workers, paused))
+            state = QueueState(queue, running, waiting, running_of, workers, paused, now)
+            claim = decide(state)
             claim.claimed = [
                 run_id
                 for run_id in claim.claimed
@@ -729,6 +740,7 @@ class SQLStore:
                 dispatch=str(r[7]),
                 selector=_labels(r[9]),
                 worker=r[10],
+                priority=int(r[11]),
             )
             for r in rows
         ]
