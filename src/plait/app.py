@@ -15,6 +15,7 @@ from plait.errors import NotFoundError, PlaitError, RunStateError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue import Config, load_config, queue_of, wait_for_slot
 from plait.runtime import Agent, Observer, RunExecution
+from plait.spec.params import check_params
 from plait.store import Home
 from plait.store.records import AGENT_LEASE_SECONDS
 from plait.store.sqlite import SQLiteStore
@@ -286,6 +287,7 @@ def start_run(
         record.definition = execution.definition()
         queue = queue_of(workflow)
         capacity = config.queues.get(queue)
+        check_params(workflow.name, workflow.params, params)
         store.enqueue(
             record,
             [StepRecord(name=s.name, position=i) for i, s in enumerate(workflow.steps)],

@@ -16,6 +16,7 @@ CLI uses for it. Errors from libraries are translated into these at the layer th
 from __future__ import annotations
 
 __all__ = [
+    "InvalidParamsError",
     "NotFoundError",
     "ParamsError",
     "PlaitError",
@@ -79,6 +80,11 @@ class NotFoundError(PlaitError):
 
 class ParamsError(PlaitError):
     """Params that cannot be parsed."""
+
+
+class InvalidParamsError(ParamsError):
+    """Params that do not fit what the workflow declares: a required param without a value,
+    a value of the wrong type or not among its choices (each named)."""
 
 
 class RunStateError(PlaitError):

@@ -204,7 +204,18 @@ def save_atomically(path: Path, text: str) -> None:
 
 
 def params_json(workflow: Workflow) -> list[dict[str, Any]]:
-    return [{"name": p.name, "default": p.value} for p in workflow.params]
+    shown = []
+    for p in workflow.params:
+        entry: dict[str, Any] = {"name": p.name, "default": p.value}
+        if p.typed or p.description:
+            entry.update(
+                type=p.type,
+                required=p.required,
+                description=p.description,
+                enum=None if p.choices is None else list(p.choices),
+            )
+        shown.append(entry)
+    return shown
 
 
 def next_run(lines: tuple[str, ...], timezone: str | None, now: float | None = None) -> str | None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from plait.errors import (
+    InvalidParamsError,
     NotFoundError,
     ParamsError,
     PlaitError,
@@ -42,6 +43,7 @@ _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (NotFoundError, 404),
     (RunStateError, 409),
     (SpecError, 422),
+    (InvalidParamsError, 422),
     (ParamsError, 400),
     (UsageError, 400),
     (StoreError, 503),

@@ -63,18 +63,36 @@ class RepeatMode(StrEnum):
     UNTIL = "until"
 
 
-class Param(Value):
-    """One param: ``name`` is None for a positional param (``$1``, ``$2`` ...)."""
+PARAM_TYPES = ("string", "integer", "number", "boolean")
 
-    __slots__ = ("name", "value")
+
+class Param(Value):
+    """One param: ``name`` is None for a positional param (``$1``, ``$2`` ...). A workflow's
+    declared param may carry its interface: ``type`` (one of ``PARAM_TYPES``), ``required``,
+    ``description`` and ``choices`` (the values allowed); ``value`` is then its default."""
+
+    __slots__ = ("choices", "description", "name", "required", "type", "value")
 
     def __init__(
         self,
         name: str | None,
         value: str,
+        type: str | None = None,
+        required: bool = False,
+        description: str | None = None,
+        choices: tuple[str, ...] | None = None,
     ) -> None:
         self.name = name
         self.value = value
+        self.type = type
+        self.required = required
+        self.description = description
+        self.choices = choices
+
+    @property
+    def typed(self) -> bool:
+        """Whether it declares more than a default (a type, required, choices)."""
+        return self.type is not None or self.required or self.choices is not None
 
 
 class Secret(Value):
@@ -403,6 +421,7 @@ class Workflow(Value):
         "max_output_size",
         "name",
         "notes",
+        "outputs",
         "overlap_policy",
         "params",
         "preconditions",
@@ -456,6 +475,7 @@ class Workflow(Value):
         max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
         max_active_steps: int | None = None,
         max_clean_up_time_sec: float = 5.0,
+        outputs: tuple[str, ...] | None = None,
         priority: int = 0,
         queue: str | None = None,
         preconditions: tuple[Condition, ...] = (),
@@ -503,6 +523,7 @@ class Workflow(Value):
         self.max_active_runs = max_active_runs
         self.max_active_steps = max_active_steps
         self.max_clean_up_time_sec = max_clean_up_time_sec
+        self.outputs = outputs  # the output keys it declares (checked by validate), or None
         self.priority = priority  # its runs' place in their queue: higher first
         self.queue = queue
         self.preconditions = preconditions

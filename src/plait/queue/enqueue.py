@@ -6,6 +6,7 @@ from plait.errors import NotFoundError
 from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue.admission import queue_of
 from plait.spec.children import definition_files
+from plait.spec.params import check_params
 from plait.store.ids import check_run_id, new_run_id
 
 TYPE_CHECKING = False
@@ -34,6 +35,7 @@ def enqueue_run(
     """
     if workflow.source is None:
         raise NotFoundError("only a workflow file can be enqueued")
+    check_params(workflow.name, workflow.params, params)
     record = RunRecord(
         run_id=check_run_id(run_id) if run_id else new_run_id(),
         name=workflow.name,

@@ -31,6 +31,7 @@ from plait.model import (
 from plait.model.secret import MASK, Masker, is_secret_name
 from plait.runtime.scope import Scope, workflow_dir
 from plait.runtime.step import StepExecution, condition_met, safe_name
+from plait.spec.params import params_problems
 from plait.store.ids import check_run_id, new_run_id
 
 TYPE_CHECKING = False
@@ -237,6 +238,8 @@ class RunExecution:
             f"step {step.name}: `{field}`: {why}" for step in steps for field, why in step.refused
         ]
         problems.extend(f"`{field}`: {why}" for field, why in workflow.refused)
+        if self.previous is None:  # (a retry runs with the params it was given)
+            problems.extend(params_problems(workflow.params, self.given_params))
         if any(
             s.executor is not None and s.executor.type in ("docker", "container") for s in steps
         ):

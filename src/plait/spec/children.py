@@ -13,9 +13,10 @@ import os
 from collections.abc import Iterator
 
 from plait.errors import NotFoundError, Problem, SpecError
-from plait.model import Step, Workflow
+from plait.model import Param, Step, Workflow
 from plait.model.secret import secrets_by_name
 from plait.spec.loader import is_workflow_file, load_all_cached, source_text
+from plait.spec.params import params_problems
 
 __all__ = ["definition_files", "resolve_child", "validate_children"]
 
@@ -109,6 +110,7 @@ class _RunGraph:
         except SpecError as exc:
             self.problems.extend(exc.problems)
             return
+        self._check_interface(workflow, field, step, child)
         keys = [_key(w) for w in self._stack]
         if _key(child) in keys:
             chain = [w.name for w in self._stack[keys.index(_key(child)) :]] + [child.name]
@@ -116,6 +118,46 @@ class _RunGraph:
             self.problems.append(Problem(file, step.line, field, message))
             return
         self.visit(child)
+
+    def _check_interface(self, workflow: Workflow, field: str, step: Step, child: Workflow) -> None:
+        """The params a ``run:`` step passes, against what its child declares: every required
+        param given, literal values of the declared type (a value known only at run time,
+        and the params a fan-out's items give, are judged when the step runs)."""
+        file = workflow.source or "<text>"
+        given = step.params
+        if step.parallel is not None:
+            if not given:
+                return  # each item gives the child its params
+            given = (*given, *(Param(p.name, "${ITEM}") for p in child.params if p.name))
+        where = field.rsplit(".", 1)[0] + ".params" if step.params else field
+        for problem in params_problems(child.params, given, literal_only=True):
+            message = f"step `{step.name}`: child `{child.name}`: {problem}"
+            self.problems.append(Problem(file, step.line, where, message))
+        declared = set(child.outputs) if child.outputs is not None else None
+        if declared is not None and step.output:
+            for n, later in enumerate(workflow.steps):
+                for key in _output_keys(later, step.output):
+                    if key not in declared:
+                        message = (
+                            f"step `{later.name}` reads `{key}` of {step.output}.outputs, but "
+                            f"`{child.name}` declares only {', '.join(sorted(declared)) or 'none'}"
+                        )
+                        self.problems.append(Problem(file, later.line, f"steps[{n}]", message))
+
+
+def _output_keys(step: Step, variable: str) -> list[str]:
+    """The keys of ``${VARIABLE.outputs.KEY}`` that a step's text reads."""
+    import re
+
+    pattern = re.compile(r"\$\{" + re.escape(variable) + r"\.outputs\.([A-Za-z_][A-Za-z0-9_]*)")
+    texts = [step.script or "", step.run or "", *(p.value for p in step.params)]
+    command = step.command
+    if isinstance(command, str):
+        texts.append(command)
+    elif isinstance(command, tuple):
+        texts.extend(str(part) for part in command)
+    texts.extend(value for _, value in step.env)
+    return [m.group(1) for text in texts for m in pattern.finditer(text)]
 
 
 def _key(workflow: Workflow) -> tuple[str | None, str]:

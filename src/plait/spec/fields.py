@@ -508,6 +508,12 @@ WORKFLOW = Table(
         Field("group", Text(), "A group shown in the UI."),
         Field("tags", Words(comma=True), "Tags: a list or a comma-separated string."),
         Field("params", ParamsKind(), "Params and their defaults."),
+        Field(
+            "outputs",
+            Names(),
+            "The output keys its runs give a parent (checked by validate against the "
+            "parents' `${VAR.outputs.KEY}`; plait).",
+        ),
         Field("env", EnvKind(), "Environment variables of every step."),
         Field("dotenv", Words(), "`.env` files to load."),
         Field("secrets", SecretsKind(), "Variables whose values come from env or a file."),

@@ -11,6 +11,7 @@ import re
 
 from plait.errors import SpecError
 from plait.model import Param
+from plait.model.workflow import PARAM_TYPES
 from plait.spec._kinds import INVALID, Ctx, Kind, Schema
 from plait.spec._yaml import Path
 
@@ -18,7 +19,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["EnvKind", "ParamsKind", "parse_env", "parse_params"]
+__all__ = [
+    "EnvKind",
+    "ParamsKind",
+    "check_params",
+    "is_expression",
+    "params_problems",
+    "parse_env",
+    "parse_params",
+    "value_problem",
+]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -159,7 +169,12 @@ def _unquote(text: str) -> str:
     return text
 
 
+_TYPED_KEYS = ("name", "type", "required", "default", "description", "enum")
+
+
 def _param_item(ctx: Ctx, path: Path, item: object) -> Any:
+    if isinstance(item, dict) and "name" in item and (len(item) > 1 or "type" in item):
+        return _typed_param(ctx, path, item)
     if isinstance(item, dict):
         if len(item) != 1:
             return ctx.error(path, "a params item must be one `NAME: value` pair")
@@ -170,6 +185,101 @@ def _param_item(ctx: Ctx, path: Path, item: object) -> Any:
     if isinstance(item, str):
         return _split_token(item)
     return Param(None, ctx.text(path, item))
+
+
+def _typed_param(ctx: Ctx, path: Path, item: dict[Any, Any]) -> Any:
+    """``{name, type, required, default, description, enum}``: a param with its interface."""
+    unknown = [str(k) for k in item if k not in _TYPED_KEYS]
+    if unknown:
+        return ctx.error(
+            (*path, unknown[0]),
+            f"unknown field `{unknown[0]}` of a param ({', '.join(_TYPED_KEYS)})",
+        )
+    name = item["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        return ctx.error((*path, "name"), "a param's name must be a name like `MY_PARAM`")
+    kind = item.get("type")
+    if kind is not None and kind not in PARAM_TYPES:
+        return ctx.error((*path, "type"), f"type must be one of {', '.join(PARAM_TYPES)}")
+    required = item.get("required", False)
+    if not isinstance(required, bool):
+        return ctx.error((*path, "required"), "required must be true or false")
+    description = item.get("description")
+    if description is not None and not isinstance(description, str):
+        return ctx.error((*path, "description"), "description must be a string")
+    choices = item.get("enum")
+    if choices is not None:
+        if not isinstance(choices, list) or not choices:
+            return ctx.error((*path, "enum"), "enum must be a list of the values allowed")
+        choices = tuple(value_text(ctx, (*path, "enum", i), c) for i, c in enumerate(choices))
+    default = (
+        "" if item.get("default") is None else value_text(ctx, (*path, "default"), item["default"])
+    )
+    param = Param(name, default, kind, required, description, choices)
+    if default:
+        problem = value_problem(param, default)
+        if problem:
+            return ctx.error((*path, "default"), f"default of {name}: {problem}")
+    return param
+
+
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def value_problem(param: Param, value: str) -> str | None:
+    """Why ``value`` does not fit ``param``'s type or choices (None: it fits)."""
+    if param.type == "integer" and not _INTEGER_TEXT.match(value.strip()):
+        return f"must be an integer, not {value!r}"
+    if param.type == "number" and not _NUMBER_TEXT.match(value.strip()):
+        return f"must be a number, not {value!r}"
+    if param.type == "boolean" and value.strip().lower() not in ("true", "false"):
+        return f"must be true or false, not {value!r}"
+    if param.choices is not None and value not in param.choices:
+        return f"must be one of {', '.join(param.choices)}, not {value!r}"
+    return None
+
+
+def is_expression(value: str) -> bool:
+    """A value known only at run time (a ``${...}``/``$VAR`` reference or a backtick)."""
+    return "$" in value or "`" in value
+
+
+def params_problems(
+    declared: tuple[Param, ...], given: tuple[Param, ...], *, literal_only: bool = False
+) -> list[str]:
+    """What is wrong with ``given`` for a workflow whose params are ``declared``: a required
+    param with no value, a value of the wrong type or not among its choices. With
+    ``literal_only`` (checking a file), values known only at run time are not judged."""
+    by_name = {p.name: p.value for p in given if p.name is not None}
+    problems: list[str] = []
+    for param in declared:
+        if param.name is None or not param.typed:
+            continue
+        value = by_name.get(param.name, param.value)
+        if literal_only and is_expression(value):
+            continue
+        if not value:
+            if param.required:
+                problems.append(f"param {param.name} is required")
+            continue
+        problem = value_problem(param, value)
+        if problem:
+            problems.append(f"param {param.name} {problem}")
+    return problems
+
+
+def check_params(workflow_name: str, declared: tuple[Param, ...], given: tuple[Param, ...]) -> None:
+    """Refuse ``given`` params that do not fit the ``declared`` ones of a workflow.
+
+    Raises:
+        InvalidParamsError: naming each param that does not fit.
+    """
+    problems = params_problems(declared, given)
+    if problems:
+        from plait.errors import InvalidParamsError
+
+        raise InvalidParamsError(f"{workflow_name}: {'; '.join(problems)}")
 
 
 def _param(ctx: Ctx, path: Path, name: str, value: object) -> Param:
@@ -222,7 +332,21 @@ class ParamsKind(Kind):
 
     def schema(self, defs: dict[str, Schema]) -> Schema:
         pair: Schema = {"type": "object", "minProperties": 1, "maxProperties": 1}
-        item: Schema = {"anyOf": [pair, _SCALAR]}
+        typed: Schema = {
+            "type": "object",
+            "description": "a param with its interface",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string"},
+                "type": {"enum": list(PARAM_TYPES)},
+                "required": {"type": "boolean"},
+                "default": _ANY_VALUE,
+                "description": {"type": "string"},
+                "enum": {"type": "array"},
+            },
+            "additionalProperties": False,
+        }
+        item: Schema = {"anyOf": [pair, typed, _SCALAR]}
         return {
             "anyOf": [
                 {"type": "string"},
