@@ -5,6 +5,7 @@
   long".
 - ``twenty``: one step outputs 20 MB; a ``command:`` step and a ``script:`` step read it.
 - ``secrets``: the ``fanout`` workload with a secret to mask in every log.
+- ``outputs``: 20 steps at once, each capturing an output of 200 KB (``--each``).
 
 python bench/big_values.py [--children 500] [--size 20000] [--big 20971520] [--runs 3] [--smoke]
 
@@ -51,6 +52,14 @@ def twenty(size: int) -> str:
     )
 
 
+def outputs(count: int, size: int) -> str:
+    steps = "".join(
+        f"  - name: s{i}\n    command: head -c {size} /dev/zero | tr '\\0' o\n    output: O{i}\n"
+        for i in range(count)
+    )
+    return f"name: outputs\ntype: graph\nmaxActiveSteps: {count}\nsteps:\n{steps}"
+
+
 def run_once(text: str) -> tuple[float, float, int, str]:
     """(wall seconds, peak RSS MB, exit code, the end of stderr) of one ``plait start``."""
     with tempfile.TemporaryDirectory(prefix="plait-bench-") as tmp:
@@ -77,15 +86,17 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=500)
     parser.add_argument("--size", type=int, default=20_000, help="bytes of each child's output")
     parser.add_argument("--big", type=int, default=20 * 1024 * 1024, help="bytes of `twenty`")
+    parser.add_argument("--each", type=int, default=200_000, help="bytes of each of 20 outputs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="a tiny run of the same path")
     args = parser.parse_args()
     if args.smoke:
-        args.children, args.size, args.big, args.runs = 5, 1000, 100_000, 1
+        args.children, args.size, args.big, args.runs, args.each = 5, 1000, 100_000, 1, 1000
     workloads = {
         f"fanout {args.children} x {args.size} B": fanout(args.children, args.size, False),
         f"fanout {args.children} x {args.size} B, masked": fanout(args.children, args.size, True),
         f"twenty: one value of {args.big} B": twenty(args.big),
+        f"outputs: 20 steps x {args.each} B": outputs(20, args.each),
     }
     failed = 0
     for name, text in workloads.items():
