@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from plait.model._value import Value
+from plait.model.telemetry import OtelSettings
 
 __all__ = [
     "DEFAULT_MAX_ACTIVE_RUNS",
@@ -399,6 +400,7 @@ class Workflow(Value):
         "max_output_size",
         "name",
         "notes",
+        "otel",
         "overlap_policy",
         "params",
         "preconditions",
@@ -469,6 +471,7 @@ class Workflow(Value):
         ssh: Mapping[str, object] | None = None,
         refused: tuple[tuple[str, str], ...] = (),
         notes: tuple[str, ...] = (),
+        otel: OtelSettings | None = None,
     ) -> None:
         self.name = name
         self.steps = steps
@@ -514,6 +517,7 @@ class Workflow(Value):
         self.ssh = ssh  # the default ssh settings of its steps
         self.refused = refused  # (field, why): the run is refused when it starts
         self.notes = notes  # fields accepted that change nothing here, said at start
+        self.otel = otel  # where traces of its runs go (`otel:`), None: not said here
 
     def step(self, name: str) -> Step:
         for step in self.steps:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from plait.model import RunRecord, StepRecord
 from plait.model.secret import Masker, secrets_by_name
 from plait.proc.sink import DEFAULT_LOG_CAP
+from plait.runtime.tracing import Tracing
 from plait.store.records import AGENT_LEASE_SECONDS, AgentRef
 
 TYPE_CHECKING = False
@@ -65,6 +66,7 @@ class Agent:
         smtp: Mapping[str, str] | None = None,
         owner: str | None = None,
         worker_pid: int | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
         self.worker_pid = worker_pid  # the worker process whose agent this is
@@ -87,6 +89,8 @@ class Agent:
         # Values of its environment whose names say they are secrets: masked in every run.
         self.masker = Masker(secrets_by_name(self.environ))
         self.observer: Observer = observer or Observer()
+        # spans of its runs, steps and attempts; the base class does nothing (telemetry off)
+        self.tracing: Tracing = tracing or Tracing()
         self.base = base
         self.pid = os.getpid()
         # who this agent is, in the store: a worker's agent holds its runs for the worker
