@@ -9,7 +9,7 @@ fi
 stamp=.venv/.plait-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,otel]'
   touch "$stamp"
 fi
 # Byte-compile plait once, so that no plait process pays for compiling it (even where

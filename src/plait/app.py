@@ -201,10 +201,12 @@ def _agent(
     environ: dict[str, str] | None = None,
     observer: Observer | None = None,
     owner: str | None = None,
+    workflow: Workflow | None = None,
 ) -> Agent:
     """The agent of this process, with the home's base config and settings. Its store waits
     for a database that cannot be reached (restarting) rather than fail the run at once.
-    ``owner``: the worker whose agent this is."""
+    ``owner``: the worker whose agent this is. ``workflow``: the run's, whose ``otel:``
+    block (over base.yaml's and config.yaml's) says where traces go."""
     store.patience = AGENT_STORE_PATIENCE_SECONDS
     worker_pid = os.environ.get("PLAIT_WORKER_PID", "") if owner else ""
     agent = Agent(
@@ -220,6 +222,7 @@ def _agent(
         worker_pid=int(worker_pid) if worker_pid.isdigit() else None,
     )
     agent.start_detached = partial(_start_detached, store, home, config)
+    trace_runs(agent, config, workflow)
     return agent
 
 
@@ -254,6 +257,36 @@ def _start_detached(
     return run_id
 
 
+def trace_runs(agent: Agent, config: Config, workflow: Workflow | None) -> None:
+    """Give ``agent`` the tracing its settings ask for: OpenTelemetry when an ``otel:`` block
+    (the workflow's over base.yaml's over config.yaml's), the standard ``OTEL_*`` variables
+    or the host program say so (``tracing_source``), imported only then; else none."""
+    from plait.runtime.tracing import tracing_source
+
+    settings = None
+    base = agent.base
+    for layer in (config.otel, base.otel if base else None, workflow.otel if workflow else None):
+        if layer is not None:
+            settings = layer.over(settings)
+    source = tracing_source(settings, agent.environ)
+    if source is None:
+        return
+    try:
+        from plait.runtime.otel import OtelTracing
+    except ImportError:
+        if source == "settings":
+            print(
+                "plait: `otel:` is configured but OpenTelemetry is not installed "
+                "(pip install 'plait[otel]'): no traces",
+                file=sys.stderr,
+            )
+        return
+    if source == "host":
+        agent.tracing = OtelTracing.of_host(agent.environ)
+    else:
+        agent.tracing = OtelTracing.configured(settings, agent.environ)
+
+
 def start_run(
     workflow: Workflow,
     *,
@@ -281,6 +314,7 @@ def start_run(
             config,
             environ=dict(os.environ) if environ is None else environ,
             observer=observer,
+            workflow=workflow,
         )
         execution = RunExecution(agent, workflow, params=params, run_id=run_id, admitted=True)
         record = execution.record
@@ -344,7 +378,7 @@ def retry_run(
         workflow = _stored_workflow(store, previous.run_id, previous.source)
         rerun = _steps_to_rerun(workflow, step, downstream)
         config = load_config(home.config_file)
-        agent = _agent(store, home, config, observer=observer)
+        agent = _agent(store, home, config, observer=observer, workflow=workflow)
         queue = queue_of(workflow)
         capacity = config.queues.get(queue)
         store.begin_retry(
@@ -549,11 +583,13 @@ def run_claimed(
         if worker is not None and (queued.owner != worker or queued.status != RunStatus.RUNNING):
             return None
         params = queued.params_to_replay()
-        agent = _agent(store, home, load_config(home.config_file), owner=worker)
+        config = load_config(home.config_file)
+        agent = _agent(store, home, config, owner=worker)
         try:
             if queued.source is None:
                 raise NotFoundError(f"run {run_id} has no workflow file")
             workflow = _stored_workflow(store, run_id, queued.source, queued.name)
+            trace_runs(agent, config, workflow)
         except PlaitError as error:
             taken = store.mark_started(run_id, agent.ref, queued.params, epoch)
             if taken is not None:

@@ -606,9 +606,10 @@ def test_log_ranged_reads_on_a_big_log(server: Server) -> None:
 
 
 def test_metrics_are_prometheus_text(server: Server) -> None:
+    assert _wait_final(server, _start(server, "hello"))["status"] == "succeeded"
     response = server.client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
-    assert 'plait_runs_total{status="succeeded"}' in response.text
+    assert 'status="succeeded",workflow="hello"}' in response.text
     assert "plait_runs_active " in response.text
 
 

@@ -67,6 +67,7 @@ def test_basic_auth_and_tokens_guard_everything_but_health(guarded: str) -> None
     assert httpx.get(guarded + "/api/v1/workflows", auth=("ann", "s3cret")).status_code == 200
     bearer = {"Authorization": "Bearer tok-123"}
     assert httpx.get(guarded + "/metrics", headers=bearer).status_code == 200
+    assert httpx.get(guarded + "/metrics").status_code == 401  # Prometheus sends a token
     assert httpx.get(guarded + "/", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 

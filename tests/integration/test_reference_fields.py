@@ -47,12 +47,12 @@ def test_fields_this_machine_cannot_serve_are_refused_when_the_run_starts(
     assert "step nix, plain: docker: no Docker engine at DOCKER_HOST" in error
 
 
-def test_otel_is_accepted_with_a_note(cli, write) -> None:
+def test_otel_is_read_as_the_tracing_settings(cli, write) -> None:
     write(
         "traced.yaml",
         """
         name: traced
-        otel: {enabled: true, endpoint: "localhost:4317"}
+        otel: {enabled: false, endpoint: "localhost:4317", timeout: 30s}
         steps:
           - name: s
             command: echo traced
@@ -60,7 +60,19 @@ def test_otel_is_accepted_with_a_note(cli, write) -> None:
     )
     result = cli("start", "traced.yaml")
     assert result.code == 0
-    assert "`otel` is accepted, but this plait exports no traces yet" in result.err
+    assert "otel" not in result.err  # no "accepted" note: plait traces (docs/operations.md)
+    write(
+        "typo.yaml",
+        """
+        name: typo
+        otel: {endpiont: "http://127.0.0.1:4318"}
+        steps:
+          - name: s
+            command: echo typo
+        """,
+    )
+    refused = cli("validate", "typo.yaml")
+    assert refused.code != 0 and "typo.yaml:2: otel.endpiont: unknown field" in refused.err
 
 
 def test_a_child_fan_out_without_params_gives_each_item_as_first_param_or_names(

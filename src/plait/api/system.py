@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
-from plait.api.errors import COMMON_ERRORS
+from plait.api.errors import COMMON_ERRORS, errors
 from plait.api.services import Services, services_of
-from plait.model import RunStatus
 
 __all__ = ["router"]
 
@@ -23,31 +22,28 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-def metrics(services: Svc) -> PlainTextResponse:
-    counts = services.browse.count_by_status()
-    waiting = services.browse.waiting_by_queue()
-    lines = [
-        "# HELP plait_runs_total Runs in the store, by status.",
-        "# TYPE plait_runs_total gauge",
-        *(
-            f'plait_runs_total{{status="{status.value}"}} {counts.get(status.value, 0)}'
-            for status in RunStatus
-        ),
-        "# HELP plait_runs_active Runs running now.",
-        "# TYPE plait_runs_active gauge",
-        f"plait_runs_active {counts.get(RunStatus.RUNNING.value, 0)}",
-        "# HELP plait_queue_waiting Root runs waiting in each queue.",
-        "# TYPE plait_queue_waiting gauge",
-        *(f'plait_queue_waiting{{queue="{_label(q)}"}} {n}' for q, n in sorted(waiting.items())),
-    ]
-    return PlainTextResponse(
-        "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics: runs, queues, step durations, scheduler lag, worker slots",
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format (version 0.0.4)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **errors(422),
+    },
+)
+def metrics(
+    services: Svc,
+    window: Annotated[
+        float,
+        Query(ge=60, le=7 * 86400, description="Seconds of history the histograms count"),
+    ] = 3600,
+) -> Response:
+    from plait.api.metrics import CONTENT_TYPE, exposition
 
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return Response(exposition(services.browse, window), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/v1/queues", summary="Each queue's running and waiting runs, and why they wait")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from plait.model._value import Value
+from plait.model.telemetry import OtelSettings
 
 __all__ = [
     "DEFAULT_MAX_ACTIVE_RUNS",
@@ -421,6 +422,7 @@ class Workflow(Value):
         "max_output_size",
         "name",
         "notes",
+        "otel",
         "outputs",
         "overlap_policy",
         "params",
@@ -497,6 +499,7 @@ class Workflow(Value):
         ssh: Mapping[str, object] | None = None,
         refused: tuple[tuple[str, str], ...] = (),
         notes: tuple[str, ...] = (),
+        otel: OtelSettings | None = None,
     ) -> None:
         self.name = name
         self.steps = steps
@@ -546,6 +549,7 @@ class Workflow(Value):
         self.ssh = ssh  # the default ssh settings of its steps
         self.refused = refused  # (field, why): the run is refused when it starts
         self.notes = notes  # fields accepted that change nothing here, said at start
+        self.otel = otel  # where traces of its runs go (`otel:`), None: not said here
 
     def step(self, name: str) -> Step:
         for step in self.steps:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from plait.model.telemetry import OtelSettings
+
 __all__ = ["Config", "load_config"]
 
 
@@ -13,6 +17,7 @@ class Config:
         "max_request_size",
         "max_shipped_log_size",
         "max_step_log_size",
+        "otel",
         "queues",
         "smtp",
         "store_url",
@@ -29,6 +34,7 @@ class Config:
         smtp: dict[str, str] | None = None,
         store_url: str | None = None,
         max_shipped_log_size: int = 50 * 1024 * 1024,
+        otel: OtelSettings | None = None,
     ) -> None:
         self.queues = dict() if queues is None else queues  # name → maxConcurrency
         self.timezone = timezone
@@ -39,6 +45,7 @@ class Config:
         self.max_param_size = max_param_size  # bytes of one param value given to the API
         self.smtp = dict() if smtp is None else smtp  # the default SMTP server
         self.store_url = store_url  # a PostgreSQL store; None: SQLite in the home
+        self.otel = otel  # where traces of runs go (`otel:`); None: not said here
 
 
 def load_config(path: Path) -> Config:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from plait.model import RunRecord, StepRecord
 from plait.model.secret import Masker, secrets_by_name
 from plait.proc.sink import DEFAULT_LOG_CAP
+from plait.runtime.tracing import Tracing
 from plait.store.records import AGENT_LEASE_SECONDS, AgentRef
 
 TYPE_CHECKING = False
@@ -69,6 +70,7 @@ class Agent:
         smtp: Mapping[str, str] | None = None,
         owner: str | None = None,
         worker_pid: int | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
         self.worker_pid = worker_pid  # the worker process whose agent this is
@@ -92,6 +94,8 @@ class Agent:
         # Values of its environment whose names say they are secrets: masked in every run.
         self.masker = Masker(secrets_by_name(self.environ))
         self.observer: Observer = observer or Observer()
+        # spans of its runs, steps and attempts; the base class does nothing (telemetry off)
+        self.tracing: Tracing = tracing or Tracing()
         self.base = base
         # Starts a root run of a child workflow that its step does not wait for (`wait:
         # false`): (workflow, params, run id, by run id, by step) -> run id. Given by the

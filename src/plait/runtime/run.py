@@ -359,11 +359,13 @@ class RunExecution:
                 f"run {self.run_id} of {workflow.name} started (attempt {self.record.attempt})"
             )
             self.agent.observer.run_started(self.record)
+            self.agent.tracing.run_started(self)
             if self.record.error is not None:
                 self._end(RunStatus.FAILED)
             else:
                 self._run_body(records)
         finally:
+            self.agent.tracing.run_finished(self)
             self._close_log()
             self.agent.finished(self)
             if self.parent is not None:

@@ -108,6 +108,8 @@ class StepExecution:
 
     def execute(self) -> StepRecord:
         record = self.record
+        tracing = self.run.agent.tracing
+        tracing.step_started(self)
         try:
             self._execute()
         except Exception as error:  # a bug or an unexpected OS error: fail the step, not plait
@@ -126,6 +128,7 @@ class StepExecution:
             + (f": {record.error}" if record.error and record.status != "succeeded" else "")
         )
         self.run.agent.observer.step_finished(self.run.record, record)
+        tracing.step_finished(self)
         return record
 
     def _execute(self) -> None:
@@ -156,6 +159,7 @@ class StepExecution:
         iterations = 0
         while True:
             attempt = self._one_attempt(env, cwd)
+            self.run.agent.tracing.attempt_finished(self, attempt)
             if attempt.cancelled or attempt.waiting or self.run.stopping.is_set():
                 return attempt
             self._close_attempt(attempt)
@@ -233,6 +237,9 @@ class StepExecution:
         self.run.save_step(record, self.masker)
         self.run.log(f"step {record.name} started (attempt {record.attempt})")
         self.run.agent.observer.step_started(self.run.record, record)
+        tracing = self.run.agent.tracing
+        tracing.attempt_started(self)
+        env = tracing.step_env(self, env)
         if self.step.run is not None or self.step.parallel is not None:
             from plait.runtime.children import run_children
 

@@ -36,7 +36,6 @@ _NOT_STORED = frozenset(
         "max_active_runs",
         "container",
         "registry_auths",
-        "otel",
         "llm",
     }
 )
@@ -176,10 +175,8 @@ def _on_default_hosts(entries: Entries, steps: list[Step]) -> list[Step]:
 
 
 def _notes(entries: Entries) -> tuple[str, ...]:
-    notes = []
-    if "otel" in entries:
-        notes.append("`otel` is accepted, but this plait exports no traces yet")
-    return tuple(notes)
+    """Fields of the workflow accepted without effect here, to be said at start (none now)."""
+    return ()
 
 
 def _missing_name(ctx: Ctx, entries: Entries) -> str:

@@ -15,6 +15,8 @@ limits on what steps and the server keep.
     smtp:                         # the mail server of every workflow that names none
       host: smtp.example.com
       port: 587
+    otel:                         # traces of every run (a workflow's own block wins)
+      endpoint: http://127.0.0.1:4318
 
 Queues may also be a map (``heavy-jobs: {maxConcurrency: 2}``) or, as the reference engine
 writes it, ``queues: {enabled: true, config: [...]}``.
@@ -25,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from plait.errors import Problem, SpecError
-from plait.spec._yaml import Path, parse_documents, show_path
+from plait.spec._yaml import Document, Path, parse_documents, show_path
 
 __all__ = ["SIZES", "parse_config"]
 
-_TOP_KEYS = ("queues", "timezone", "tz", "logs", "server", "smtp", "store")
+_TOP_KEYS = ("queues", "timezone", "tz", "logs", "server", "smtp", "store", "otel")
 _SMTP_KEYS = ("host", "port", "username", "password")
 _QUEUE_KEYS = ("name", "maxConcurrency", "max_concurrency")
 # (section, key) → the name of the setting (its default is in queue.config.Config)
@@ -67,6 +69,7 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict
     _read_sizes(value, problem, sizes)
     _read_smtp(value, problem, sizes)
     _read_store(value, problem, sizes)
+    _read_otel(doc, file, problems, sizes)
     raw = value.get("queues")
     base: Path
     if isinstance(raw, dict) and "config" in raw:
@@ -109,6 +112,22 @@ def parse_config(text: str, file: str) -> tuple[dict[str, int], str | None, dict
     if problems:
         raise SpecError(problems)
     return queues, timezone, sizes
+
+
+def _read_otel(
+    doc: Document, file: str, problems: list[Problem], settings: dict[str, object]
+) -> None:
+    """``otel:``: where traces go, the same block as a workflow's (``spec.fields.OTEL``)."""
+    assert isinstance(doc.value, dict)
+    block = doc.value.get("otel")
+    if block is None:
+        return
+    from plait.spec._kinds import INVALID, Ctx, Struct
+    from plait.spec.fields import OTEL, make_otel
+
+    read = Struct(OTEL, make_otel).read(Ctx(file, doc.lines, doc.raw, problems), ("otel",), block)
+    if read is not INVALID:
+        settings["otel"] = read
 
 
 def _read_store(

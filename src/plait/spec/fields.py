@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from plait.model import Executor, HandlerEvent, MailConfig, Step
+from plait.model.telemetry import OtelSettings
 from plait.spec._kinds import (
     INVALID,
     Anything,
@@ -30,6 +31,7 @@ from plait.spec._kinds import (
     TextMap,
     VarName,
     Words,
+    parse_duration,
     snake,
 )
 from plait.spec._yaml import Path
@@ -480,6 +482,38 @@ MAIL = Table(
 )
 _MAIL = Struct(MAIL, _make_mail)
 
+
+def make_otel(ctx: Ctx, entries: Entries) -> Any:
+    timeout = entries.get("timeout")
+    return OtelSettings(
+        enabled=entries.get("enabled"),
+        endpoint=entries.get("endpoint") or None,
+        headers=entries.get("headers", {}),
+        service_name=entries.get("service_name") or None,
+        resource=entries.get("resource", {}),
+        insecure=entries.get("insecure"),
+        timeout_sec=None if timeout is None else parse_duration(timeout),
+    )
+
+
+OTEL = Table(
+    "otel",
+    (
+        Field("enabled", Flag(), "Export traces (default true once the block is given)."),
+        Field(
+            "endpoint",
+            Text(),
+            "The OTLP/HTTP collector: a base URL (`http://127.0.0.1:4318`) or its traces URL.",
+        ),
+        Field("headers", TextMap(), "HTTP headers of every export (`Authorization`)."),
+        Field("serviceName", Text(), "The traces' `service.name` (default `plait`)."),
+        Field("resource", TextMap(), "More resource attributes (`deployment.environment`)."),
+        Field("insecure", Flag(), "An endpoint without a scheme is http:// (else https://)."),
+        Field("timeout", Duration(), "How long one export may take (default `10s`)."),
+    ),
+)
+
+
 RUN_CONFIG = Table(
     "runConfig",
     (
@@ -553,7 +587,7 @@ WORKFLOW = Table(
         Field("ssh", Settings("ssh"), "Default ssh settings: steps run on that host."),
         Field("container", Mapping_(), "A container every step runs in (needs Docker)."),
         Field("registryAuths", Anything(), "Registry credentials for docker steps."),
-        Field("otel", Anything(), "OpenTelemetry settings (accepted; plait exports none yet)."),
+        Field("otel", Struct(OTEL, make_otel), "Where traces of the runs go (OpenTelemetry)."),
         Field("llm", Anything(), "Default LLM settings (LLM steps are refused)."),
         Field("workerSelector", TextMap(), "Labels a worker must have to run the workflow."),
         Field(

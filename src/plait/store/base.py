@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from plait.model import ChildRecord, RunRecord, RunStatus, StepRecord, StepStatus
+from plait.store.metrics import StoreMetrics
 from plait.store.records import (
     AgentRef,
     Claim,
@@ -105,6 +106,26 @@ class RunBrowser(Protocol):
 
     def lease(self, name: str) -> Lease | None:
         """A named lease (the scheduler's), whoever holds it, expired or not."""
+        ...
+
+    def metrics(self, since: float) -> StoreMetrics:
+        """What ``/metrics`` shows, read at once in a few aggregate queries whose answers grow
+        with the workflows, steps, queues and workers, not with the runs:
+
+        - ``runs``: how many runs (child runs included) each workflow has of each status;
+        - ``queues``: per queue (``queue``, else the workflow's name), the runs waiting
+          (``queued``) and running, and the oldest waiting run's ``enqueued_at``;
+        - ``step_durations``: per (workflow, step), bucket counts (``DURATION_BUCKETS``) of
+          the durations of the steps that ran (succeeded, failed or cancelled) and finished
+          since ``since``, read only from the runs that finished since then or are active;
+        - ``queue_waits``: per queue, bucket counts of ``started_at - enqueued_at`` of the
+          runs that started since ``since`` (of those same runs);
+        - ``scheduled``: per workflow, its last scheduled run (a run id the scheduler names
+          by its time) queued since ``since``: when it was due and when it was queued;
+        - ``workers``: the live workers (heartbeat within ``AGENT_LEASE_SECONDS``, not
+          stopping), their slots and how many of their runs are running;
+        - ``scheduler_active``: whether a scheduler holds its lease now.
+        """
         ...
 
     def now(self) -> float:

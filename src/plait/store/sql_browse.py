@@ -13,6 +13,7 @@ from typing import Any
 from plait.model import RunRecord, RunStatus, iso_time
 from plait.store import queries as q
 from plait.store.sql import SQLStore, _run_from_row, run_filter
+from plait.store.sql_metrics import SQLMetrics
 from plait.store.views import ChildPage, Lease, RunNode, RunPage, RunSnapshot
 
 __all__ = ["SQLBrowse"]
@@ -78,8 +79,8 @@ FROM runs"""
 _CHANGED_WHERE = " WHERE status IN ('queued', 'running') OR finished_at >= ? OR created_at >= ?"
 
 
-class SQLBrowse:
-    """Read-only views of a SQL store."""
+class SQLBrowse(SQLMetrics):
+    """Read-only views of a SQL store (the metrics' queries in ``SQLMetrics``)."""
 
     NOW_SQL = "0"  # the backend's SQL of the time now, in epoch seconds
     TIEBREAK = "id"  # (run ids grow with time)
