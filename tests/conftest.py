@@ -83,6 +83,15 @@ def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     return backend
 
 
+@pytest.fixture(autouse=True)
+def _private_default_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reaches ``~/.plait``: one that does not ask for ``home`` still gets a home of
+    its own (another checkout on the machine may have migrated the user's store)."""
+    monkeypatch.setenv("PLAIT_HOME", str(tmp_path_factory.mktemp("default-home") / "home"))
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_backend: str) -> Iterator[Path]:
     """A fresh, empty PLAIT_HOME; the working directory is the test's tmp folder."""
