@@ -195,6 +195,28 @@ steps:
     command: test "${X}" = ok
 """
 
+TREE = """
+name: tree-top
+steps:
+  - name: fan
+    run: tree-mid
+    parallel: {items: [a, b, c], maxConcurrent: 3}
+    params: "X=${ITEM}"
+---
+name: tree-mid
+params: [X=a]
+steps:
+  - name: call
+    run: tree-leaf
+    params: "X=${X}"
+---
+name: tree-leaf
+params: [X=a]
+steps:
+  - name: check
+    command: test "${X}" != b
+"""
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -217,6 +239,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
     (dags / "gated.yaml").write_text(textwrap.dedent(GATED).lstrip())
     (dags / "deep-fail.yaml").write_text(DEEP_FAIL.lstrip())
+    (dags / "tree-top.yaml").write_text(TREE.lstrip())
     (dags / "many-lines.yaml").write_text(
         "name: many-lines\nsteps:\n  - name: count\n"
         "    command: sh -c 'seq 1 6000 | sed s/^/line-/'\n"
@@ -559,6 +582,15 @@ def test_a_fan_out_of_a_thousand_items_stays_usable(page: Page, server: str) -> 
     page.get_by_role("button", name="« first").click()
     expect(page.get_by_test_id("page-of")).to_have_text("page 1 / 20")
 
+    # On the run's page, the tree of child runs holds a page of them, and shows more.
+    page.goto(f"/runs/{run_id}")
+    level = page.get_by_test_id("run-tree").locator(f".tree-level[data-level='{run_id}']")
+    expect(level.get_by_test_id("tree-counts")).to_contain_text("1,000 runs")
+    expect(level.locator("li[role=treeitem]")).to_have_count(100)
+    level.get_by_role("button", name="show more (100 of 1,000)").click()
+    expect(level.locator("li[role=treeitem]")).to_have_count(200)
+    expect(level.locator("li[role=treeitem]").last.locator(".tree-row")).to_contain_text("item 199")
+
 
 def test_the_workflows_list_pages_searches_and_sorts_on_the_server(page: Page) -> None:
     page.goto("/workflows")
@@ -599,6 +631,46 @@ def test_a_failure_two_levels_down_is_one_click_from_the_root(page: Page, server
     expect(page.locator(".page-head h1")).to_contain_text("deep-leaf")
     expect(page).to_have_url(re.compile(r"/runs/[^/]+#step-check$"))
     assert run_id_of(page) != run_id
+
+
+def test_the_run_tree_opens_in_place_down_to_a_grandchild(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/tree-top/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "failed")).to_be_visible(timeout=60_000)
+    tree = page.get_by_test_id("run-tree")
+    top = tree.locator(f".tree-level[data-level='{run_id}']")
+    expect(top.get_by_test_id("tree-counts").first).to_contain_text("3 runs")
+    expect(top.locator("> [data-testid=tree-counts] [data-status=failed]")).to_have_text("✗ 1")
+    expect(top.locator("> [data-testid=tree-counts] [data-status=succeeded]")).to_have_text("✓ 2")
+    children = top.locator("> ul > li[role=treeitem]")
+    expect(children).to_have_count(3)
+    failed = children.first  # failures first
+    expect(failed).to_have_attribute("data-status", "failed")
+    expect(failed.locator("> .tree-row")).to_contain_text("fan › item 1 (b)")
+    expect(failed).to_have_attribute("aria-expanded", "false")
+    expect(failed.locator("li[role=treeitem]")).to_have_count(0)  # loaded when opened
+
+    failed.get_by_role("button", name="open the children of tree-mid").click()
+    expect(failed).to_have_attribute("aria-expanded", "true")
+    grandchild = failed.locator("li[role=treeitem]")
+    expect(grandchild).to_have_count(1)
+    expect(grandchild).to_have_attribute("data-status", "failed")
+    expect(grandchild).to_have_attribute("aria-level", "2")
+    expect(grandchild.locator(".tree-name")).to_have_text("tree-leaf")
+    expect(grandchild.locator(".badge[data-status=failed]")).to_be_visible()
+
+    fine = children.nth(1)
+    expect(fine).to_have_attribute("data-status", "succeeded")
+    fine.get_by_role("button", name="open the children of tree-mid").click()
+    expect(fine.locator("li[role=treeitem]")).to_have_attribute("data-status", "succeeded")
+    shot(page, "29-run-tree")
+
+    # A grandchild's row leads to its own page, whose breadcrumbs go back to the root.
+    leaf_id = grandchild.get_attribute("data-run-id")
+    grandchild.locator(".tree-name").click()
+    expect(page).to_have_url(re.compile(f"/runs/{leaf_id}$"))
+    expect(head_status(page, "failed")).to_be_visible()
+    expect(page.get_by_test_id("breadcrumbs").locator(f"a[data-crumb='{run_id}']")).to_be_visible()
 
 
 def test_start_from_the_list_with_params(page: Page) -> None:

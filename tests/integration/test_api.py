@@ -527,6 +527,51 @@ def test_children_of_a_fan_out_paginate_sort_and_filter(server: Server) -> None:
     assert server.client.get(url, params={"sort": "bogus"}).status_code == 400
 
 
+def test_children_failures_first_page_on_and_count_their_own_children(server: Server) -> None:
+    run_id = _start(server, "fanout")
+    _wait_final(server, run_id)
+    url = f"/api/v1/runs/{run_id}/children"
+    first = server.client.get(url, params={"sort": "failures", "limit": 6}).json()
+    assert [c["itemIndex"] for c in first["children"]] == [3, 10, 17, 24, 0, 1]
+    assert first["total"] == 30 and first["counts"] == {"succeeded": 26, "failed": 4}
+    rest = server.client.get(url, params={"sort": "failures", "limit": 100, "offset": 6}).json()
+    assert [c["itemIndex"] for c in rest["children"]] == [
+        i for i in range(2, 30) if i not in (3, 10, 17, 24)
+    ]
+    assert {c["childCount"] for c in first["children"] + rest["children"]} == {0}
+    nested = _start(server, "nest-a")
+    _wait_final(server, nested)
+    (b,) = server.client.get(f"/api/v1/runs/{nested}/children").json()["children"]
+    assert (b["name"], b["childCount"]) == ("nest-b", 1)
+
+
+def test_the_tree_is_bounded_and_says_when_it_was_cut(server: Server) -> None:
+    run_id = _start(server, "fanout")
+    _wait_final(server, run_id)
+    url = f"/api/v1/runs/{run_id}/tree"
+    whole = server.client.get(url).json()
+    assert (whole["nodes"], whole["truncated"], whole["childCount"]) == (31, False, 30)
+    assert len(whole["children"]) == 30
+    assert [c["itemIndex"] for c in whole["children"][:4]] == [3, 10, 17, 24]  # failures first
+    per_run = server.client.get(url, params={"limit": 10}).json()
+    assert (per_run["nodes"], per_run["truncated"], per_run["childCount"]) == (11, True, 30)
+    assert [c["itemIndex"] for c in per_run["children"]] == [3, 10, 17, 24, 0, 1, 2, 4, 5, 6]
+    few = server.client.get(url, params={"maxNodes": 5}).json()
+    assert (few["nodes"], few["truncated"], len(few["children"])) == (5, True, 4)
+    nested = _start(server, "nest-a")
+    _wait_final(server, nested)
+    cut = server.client.get(f"/api/v1/runs/{nested}/tree", params={"maxNodes": 2}).json()
+    (b,) = cut["children"]
+    assert (cut["nodes"], cut["truncated"], b["childCount"], b["children"]) == (2, True, 1, [])
+    deep = server.client.get(f"/api/v1/runs/{nested}/tree").json()
+    assert (deep["nodes"], deep["truncated"]) == (3, False)
+    assert deep["children"][0]["children"][0]["childCount"] == 0
+    for bad in ({"limit": 0}, {"maxNodes": 0}, {"maxNodes": 10_001}, {"limit": "many"}):
+        response = server.client.get(url, params=bad)
+        assert response.status_code == 422, response.text
+        assert next(iter(bad)) in response.json()["error"]
+
+
 def test_stop_a_running_run(server: Server) -> None:
     run_id = _start(server, "sleeper")
     _wait_step_running(server, run_id, "wait")

@@ -197,6 +197,51 @@ def test_a_run_read_with_a_children_limit_has_its_counts_and_its_failures_first(
     assert some.children_of("fan") == 250
 
 
+def test_a_tree_lists_failures_first_within_its_bounds_and_says_when_it_is_cut(
+    store: RunStore,
+) -> None:
+    store.create_run(_run("p"), _steps("fan"))
+    failing = {7, 40, 199}
+    for i in range(250):
+        status = RunStatus.FAILED if i in failing else RunStatus.SUCCEEDED
+        child = _run(f"c{i:03d}", status=status, parent_run_id="p", parent_step="fan",
+                     root_run_id="p", item_index=i)  # fmt: skip
+        store.create_run(child, _steps("call"))
+    store.create_run(_run("g", parent_run_id="c040", parent_step="call", root_run_id="p"), [])
+    browse = store.browse()
+    tree = browse.tree("p", per_run=100, max_nodes=2000)
+    assert tree is not None and tree.truncated
+    assert (tree.nodes, tree.root.child_count, len(tree.root.children)) == (102, 250, 100)
+    listed = [(c.item_index, c.status) for c in tree.root.children]
+    assert listed[:3] == [(7, "failed"), (40, "failed"), (199, "failed")]
+    assert [i for i, _ in listed[3:]] == [i for i in range(250) if i not in failing][:97]
+    (grandchild,) = tree.root.children[1].children
+    assert (grandchild.run_id, grandchild.step, grandchild.child_count) == ("g", "call", 0)
+    small = browse.tree("c040")
+    assert small is not None and not small.truncated and small.nodes == 2
+    cut = browse.tree("p", per_run=100, max_nodes=3)
+    assert (
+        cut is not None
+        and cut.nodes == 3
+        and [c.run_id for c in cut.root.children]
+        == [
+            "c007",
+            "c040",
+        ]
+    )
+    assert cut.root.children[1].children == [] and cut.root.children[1].child_count == 1
+    assert browse.tree("nope") is None
+
+    page = browse.children_page("p", sort="failures", limit=5)
+    assert [c["itemIndex"] for c in page.children] == [7, 40, 199, 0, 1]
+    assert page.counts == {"failed": 3, "succeeded": 247} and page.total == 250
+    assert [c["childCount"] for c in page.children] == [0, 1, 0, 0, 0]
+    deep = browse.children_page("p", sort="failures", limit=5, offset=245)
+    assert [c["itemIndex"] for c in deep.children] == [245, 246, 247, 248, 249]
+    only = browse.children_page("p", sort="failures", statuses=[RunStatus.SUCCEEDED], limit=2)
+    assert [c["itemIndex"] for c in only.children] == [0, 1] and only.total == 247
+
+
 def test_stop_requests_reach_the_whole_tree(store: RunStore) -> None:
     store.create_run(_run("p"), _steps("call"))
     store.create_run(_run("c", parent_run_id="p", parent_step="call", root_run_id="p"), [])

@@ -125,6 +125,8 @@ export interface ChildRef {
   error: string | null;
   /** Which attempt of the child this is (a page of children says; 1 is the first). */
   attempt?: number;
+  /** How many children it has itself (a page of children says). */
+  childCount?: number;
 }
 export interface Ancestor {
   runId: string;
