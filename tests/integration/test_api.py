@@ -128,6 +128,18 @@ WORKFLOWS = {
           - name: work
             command: if [ $(( ${N} % 7 )) -eq 3 ]; then sleep 1; exit 1; fi
     """,
+    "history.yaml": """
+        name: history
+        params:
+          - FAIL: "no"
+        steps:
+          - name: first
+            command: echo first
+          - name: check
+            command: test "${FAIL}" != yes
+          - name: last
+            command: echo last
+    """,
     "broken.yaml": """
         name: broken
         steps:
@@ -491,6 +503,47 @@ def test_runs_list_filters_and_paginates(server: Server) -> None:
     assert future == {"runs": [], "total": 0, "counts": {}}
     failed = server.client.get("/api/v1/runs", params={"status": "failed,cancelled"}).json()
     assert all(r["status"] in ("failed", "cancelled") for r in failed["runs"])
+
+
+def test_history_pages_runs_with_each_steps_status_in_the_workflows_order(
+    server: Server,
+) -> None:
+    ran = []
+    for fail in ("no", "yes", "no"):  # one at a time: maxActiveRuns is 1
+        ran.append(_start(server, "history", {"FAIL": fail}))
+        _wait_final(server, ran[-1])
+    url = "/api/v1/workflows/history/history"
+    page = server.client.get(url).json()
+    assert page["name"] == "history" and page["total"] == 3
+    assert page["steps"] == ["first", "check", "last"]
+    assert [r["runId"] for r in page["runs"]] == ran[::-1]  # newest first
+    assert [r["status"] for r in page["runs"]] == ["succeeded", "failed", "succeeded"]
+    failed = page["runs"][1]
+    assert failed["steps"] == {"first": "succeeded", "check": "failed", "last": "upstream_failed"}
+    assert list(failed["steps"]) == ["first", "check", "last"] and failed["tolerated"] == []
+    assert failed["startedAt"] <= failed["finishedAt"] and failed["parentRunId"] is None
+    one = server.client.get(url, params={"limit": 1, "offset": 1}).json()
+    assert [r["runId"] for r in one["runs"]] == [ran[1]] and one["total"] == 3
+    assert server.client.get(url, params={"offset": 3}).json()["runs"] == []
+    _wait_final(server, _start(server, "nest-a"))  # nest-c runs as its grandchild
+    children = server.client.get("/api/v1/workflows/nest-c/history").json()
+    assert children["steps"] == ["leaf"]
+    assert all(r["steps"] == {"leaf": "succeeded"} for r in children["runs"])
+    assert any(r["parentRunId"] for r in children["runs"])
+    for bad, status in (({"limit": 0}, 422), ({"limit": 501}, 422), ({"offset": -1}, 422)):
+        response = server.client.get(url, params=bad)
+        assert response.status_code == status, response.text
+        assert next(iter(bad)) in response.json()["error"]
+    missing = server.client.get("/api/v1/workflows/no-such-workflow/history")
+    assert missing.status_code == 404 and "no-such-workflow" in missing.json()["error"]
+    elsewhere = server.client.get(url, params={"file": "nope.yaml"})
+    assert elsewhere.status_code == 404, elsewhere.text
+    operation = server.client.get("/api/openapi.json").json()["paths"][
+        "/api/v1/workflows/{name}/history"
+    ]["get"]
+    assert operation["summary"]
+    described = {p["name"]: p.get("description") for p in operation["parameters"]}
+    assert {"limit", "offset", "file"} <= set(described) and all(described.values())
 
 
 def test_child_tree_at_depth_three_and_ancestors(server: Server) -> None:

@@ -242,6 +242,38 @@ def test_a_tree_lists_failures_first_within_its_bounds_and_says_when_it_is_cut(
     assert [c["itemIndex"] for c in only.children] == [0, 1] and only.total == 247
 
 
+def test_a_workflows_history_pages_its_runs_with_every_steps_status(store: RunStore) -> None:
+    base = time.time()
+    for i in range(5):
+        run = RunRecord(run_id=f"h{i}", name="w", status=RunStatus.SUCCEEDED, created_at=base + i)
+        steps = [
+            StepRecord(name="z-first", position=0, status=StepStatus.SUCCEEDED),
+            StepRecord(name="a-second", position=1, status=StepStatus.SUCCEEDED),
+        ]
+        if i == 2:
+            steps[1] = StepRecord(name="a-second", position=1, status=StepStatus.FAILED)
+        if i == 3:
+            steps[1] = StepRecord(
+                name="a-second", position=1, status=StepStatus.FAILED, tolerated=True
+            )
+        store.create_run(run, steps)
+    store.create_run(_run("other", name="x"), _steps("a"))
+    child = RunRecord(run_id="hc", name="w", status=RunStatus.RUNNING, created_at=base + 9,
+                      parent_run_id="other", parent_step="a", root_run_id="other")  # fmt: skip
+    store.create_run(child, [])
+    browse = store.browse()
+    page = browse.history("w", limit=3)
+    assert page.total == 6 and [r.run_id for r in page.runs] == ["hc", "h4", "h3"]
+    assert page.runs[0].steps == {} and page.runs[0].parent_run_id == "other"
+    assert list(page.runs[1].steps.items()) == [("z-first", "succeeded"), ("a-second", "succeeded")]
+    assert page.runs[2].steps["a-second"] == "failed" and page.runs[2].tolerated == ["a-second"]
+    rest = browse.history("w", limit=3, offset=3)
+    assert [r.run_id for r in rest.runs] == ["h2", "h1", "h0"]
+    assert rest.runs[0].steps == {"z-first": "succeeded", "a-second": "failed"}
+    assert rest.runs[0].tolerated == [] and rest.runs[0].created_at == base + 2
+    assert browse.history("nobody").total == 0 and browse.history("nobody").runs == []
+
+
 def test_stop_requests_reach_the_whole_tree(store: RunStore) -> None:
     store.create_run(_run("p"), _steps("call"))
     store.create_run(_run("c", parent_run_id="p", parent_step="call", root_run_id="p"), [])

@@ -151,6 +151,27 @@ export interface RunDetail extends RunSummary {
   /** The worker that holds the run (PostgreSQL store with workers). */
   worker?: string | null;
 }
+/** One run of a workflow's history: its times and each step's status. */
+export interface HistoryRun {
+  runId: string;
+  status: RunStatus;
+  createdAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  attempt: number;
+  parentRunId: string | null;
+  /** Each step's status, in step order. */
+  steps: Record<string, StepStatus>;
+  /** The failed steps whose failure continueOn tolerated. */
+  tolerated: string[];
+}
+export interface History {
+  name: string;
+  /** Every step, in the workflow's order (then others its runs had, as handlers). */
+  steps: string[];
+  runs: HistoryRun[];
+  total: number;
+}
 export interface LogChunk {
   content: string;
   offset: number;
@@ -272,6 +293,8 @@ export const api = {
     request<{ workflows: WorkflowSummary[]; total: number; tags: string[] }>("GET", `/workflows${qs(filter)}`),
   workflow: (name: string, file?: string | null) =>
     request<WorkflowDetail>("GET", `/workflows/${wfPath(name)}${qs({ file })}`),
+  history: (name: string, q: { file?: string | null; limit?: number; offset?: number }) =>
+    request<History>("GET", `/workflows/${wfPath(name)}/history${qs(q)}`),
   spec: (name: string, file?: string | null) =>
     request<{ yaml: string }>("GET", `/workflows/${wfPath(name)}/spec${qs({ file })}`),
   saveSpec: (name: string, yaml: string, file?: string | null) =>

@@ -36,6 +36,7 @@ from plait.store.views import (
     TREE_MAX_NODES,
     TREE_PER_RUN,
     ChildPage,
+    HistoryPage,
     Lease,
     RunPage,
     RunSnapshot,
@@ -67,6 +68,13 @@ class RunBrowser(Protocol):
 
     def last_run(self, name: str) -> RunRecord | None:
         """The newest run of a workflow (child runs count), without its steps."""
+        ...
+
+    def history(self, name: str, *, limit: int = 50, offset: int = 0) -> HistoryPage:
+        """A page of the runs of the workflow ``name`` (its child runs too), newest first, each
+        with the status of each of its steps (in step order) and the names of its tolerated
+        failures; ``total``: its runs in all. A bounded number of queries, whatever the page's
+        size (no query per run)."""
         ...
 
     def tree(

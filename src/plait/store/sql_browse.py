@@ -18,6 +18,8 @@ from plait.store.views import (
     TREE_MAX_NODES,
     TREE_PER_RUN,
     ChildPage,
+    HistoryPage,
+    HistoryRun,
     Lease,
     RunNode,
     RunPage,
@@ -74,6 +76,19 @@ def _child_sorts(now: str, tiebreak: str) -> dict[str, str]:
         "failures": f"parent_step, item_index, {tiebreak}",
     }
 
+
+# A page of a workflow's runs and every step of each, in one query (the runs by the index of
+# runs by name, their steps by the steps' primary key).
+_HISTORY = """
+WITH page AS (
+    SELECT id, status, created_at, started_at, finished_at, attempt, parent_run_id
+    FROM runs WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
+)
+SELECT page.id, page.status, page.created_at, page.started_at, page.finished_at, page.attempt,
+       page.parent_run_id, steps.name, steps.status, steps.tolerated
+FROM page LEFT JOIN steps ON steps.run_id = page.id
+ORDER BY page.created_at DESC, page.id DESC, steps.position
+"""
 
 _DEEPEST = 64  # a bound on the walk down a tree (nesting is bounded far below this)
 _FIRST_FAILED_STEP = (
@@ -146,6 +161,21 @@ class SQLBrowse:
             q.SELECT_RUN + " WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT 1", (name,)
         )
         return _run_from_row(rows[0]) if rows else None
+
+    def history(self, name: str, *, limit: int = 50, offset: int = 0) -> HistoryPage:
+        """A page of a workflow's runs (child runs of it too), newest first, each with the
+        status of every step, and how many runs it has in all."""
+        runs: dict[str, HistoryRun] = {}
+        for r in self._all(_HISTORY, (name, limit, offset)):
+            run = runs.get(r[0])
+            if run is None:
+                run = runs[r[0]] = HistoryRun(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6])
+            if r[7] is not None:
+                run.steps[r[7]] = r[8]
+                if r[9]:
+                    run.tolerated.append(r[7])
+        (total,) = self._all("SELECT count(*) FROM runs WHERE name = ?", (name,))[0]
+        return HistoryPage(list(runs.values()), int(total))
 
     def tree(
         self, run_id: str, *, per_run: int = TREE_PER_RUN, max_nodes: int = TREE_MAX_NODES

@@ -14,6 +14,8 @@ __all__ = [
     "TREE_MAX_NODES",
     "TREE_PER_RUN",
     "ChildPage",
+    "HistoryPage",
+    "HistoryRun",
     "Lease",
     "RunNode",
     "RunPage",
@@ -56,6 +58,40 @@ class RunPage:
     runs: list[RunRecord]
     total: int
     counts: dict[str, int] = field(default_factory=dict)  # by status, before the status filter
+
+
+@dataclass(slots=True)
+class HistoryRun:
+    """One run of a workflow's history: its times and the status of each of its steps."""
+
+    run_id: str
+    status: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    attempt: int
+    parent_run_id: str | None
+    steps: dict[str, str] = field(default_factory=dict)  # name → status, in step order
+    tolerated: list[str] = field(default_factory=list)  # failed steps continueOn let pass
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "status": self.status,
+            "createdAt": iso_time(self.created_at),
+            "startedAt": iso_time(self.started_at),
+            "finishedAt": iso_time(self.finished_at),
+            "attempt": self.attempt,
+            "parentRunId": self.parent_run_id,
+            "steps": self.steps,
+            "tolerated": self.tolerated,
+        }
+
+
+@dataclass(slots=True)
+class HistoryPage:
+    runs: list[HistoryRun]  # newest first
+    total: int  # the workflow's runs in all
 
 
 @dataclass(slots=True)
