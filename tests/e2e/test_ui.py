@@ -742,7 +742,7 @@ def test_the_history_grid_colours_each_step_of_each_run_and_opens_its_log(
     expect(cell("publish", failed)).to_have_attribute("data-status", "upstream_failed")
     expect(cell("publish", failed)).to_have_class(re.compile(r"\bs-upstream\b"))
     expect(page.get_by_test_id("history-page")).to_have_text("runs 1–3 of 3")
-    shot(page, "30-history-grid")
+    shot(page, "32-history-grid")
 
     cell("check", failed).click()
     expect(page).to_have_url(re.compile(f"/runs/{failed}/steps/check/log\\?stream=stdout$"))
@@ -794,7 +794,7 @@ def test_the_history_grid_pages_a_hundred_steps_fifty_runs_at_a_time(
     broken = grid.locator(f"tr[data-step='{step}'] a.hcell[data-run-id='wide-007']")
     expect(broken).to_have_attribute("data-status", "failed")
     expect(page.get_by_role("button", name="older runs")).to_be_disabled()
-    shot(page, "31-history-last-page")
+    shot(page, "33-history-last-page")
     page.get_by_role("button", name="newer runs").click()
     expect(page.get_by_test_id("history-page")).to_have_text("runs 51–100 of 120")
 

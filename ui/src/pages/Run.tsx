@@ -67,11 +67,10 @@ export function RunPage() {
   );
   const refresh = useThrottled(() => void reload(), 250);
   const tree = useMemo(() => new TreeEvents(), [runId]);
-  // The stream of this run and every run below it: the page's run and its children reload
-  // the page, and any run shown in an open level of the tree reloads that level.
+  // The page's run and its children reload the page; a run shown in an open level of the tree
+  // reloads that level (the stream of every run: a level may be any depth below this one).
   const live = useRunEvents(
     {
-      runId,
       onEvent: (e) => {
         if (concerns(runId)(e)) refresh();
         tree.changed(e);
@@ -316,6 +315,7 @@ export function RunPage() {
       </div>
 
       <RunTree
+        key={run.runId /* a new run's page starts with its tree closed */}
         runId={run.runId}
         total={Object.values(run.childCounts ?? {}).reduce(
           (sum, byStatus) => sum + Object.values(byStatus).reduce((a, b) => a + b, 0),
