@@ -1,10 +1,12 @@
 """REST API latency with a full store: 10,000 runs of 100 workflows, and a 1 GiB step log.
 
 Measures the server's own time (its ``Server-Timing`` header) of the workflows list, one
-workflow's history, the first page of all runs, the run with 1,000 children (and its reply's
-size), its last page of children, its tree, a children page sorted by
-duration and a ``tail=1000`` read of the 1 GiB log; median of 20 requests each. Targets
-(issue 6): lists under 200 ms, the tail under 100 ms.
+workflow's runs, the first page of all runs, the run with 1,000 children (and its reply's
+size), its last page of children, its tree (bounded, and its reply's size), a children page
+sorted by duration and by failures first, a ``tail=1000`` read of the 1 GiB log, and the
+history grid of a workflow with 1,000 runs of 100 steps (its first and its last page of 50
+runs, and the reply's size); median of 20 requests each. Targets (issue 6): lists under
+200 ms, the tail under 100 ms.
 
 The store is filled only through the store's contract (``plait.store.base.RunStore``, opened
 by ``plait.app.open_store`` as every plait process opens it): per run one ``create_run`` (the
@@ -14,10 +16,12 @@ write. The fill time is printed. With ``PLAIT_DATABASE_URL`` set the store (and 
 is that PostgreSQL database, else SQLite in a temporary ``PLAIT_HOME``.
 
 python bench/api_latency.py [--runs 10000] [--workflows 100] [--children 1000]
-                            [--log-mb 1024] [--times 20] [--smoke]
+                            [--log-mb 1024] [--grid-runs 1000] [--grid-steps 100]
+                            [--times 20] [--smoke]
 
-``--smoke``: 60 runs, 5 workflows, 20 children, a 1 MiB log, 3 requests each; exits non-zero
-when anything fails (the figures' targets are never a failure).
+``--smoke``: 60 runs, 5 workflows, 20 children, a 1 MiB log, a grid of 60 runs x 10 steps,
+3 requests each; exits non-zero when anything fails (the figures' targets are never a
+failure).
 """
 
 from __future__ import annotations
@@ -124,6 +128,40 @@ def fill_store(home: Home, runs: int, workflows: int, children: int, log: Path) 
     return names[0], parent
 
 
+def fill_grid(home: Home, runs: int, steps: int) -> str:
+    """The workflow ``grid`` of ``steps`` steps and ``runs`` finished runs of it (one step
+    of one run in 17 failed), through the store's contract; returns its name."""
+    names = [f"step-{i:03d}" for i in range(steps)]
+    body = "".join(f"  - name: {n}\n    command: 'true'\n" for n in names)
+    (home.dags_dir / "grid.yaml").write_text(f"name: grid\nsteps:\n{body}")
+    store = open_store(home)
+    try:
+        began = store.now() - runs * 60
+        for i in range(runs):
+            run_id, created, failed = new_run_id(), began + i * 60, i % 17 == 0
+            records = [
+                StepRecord(
+                    name=name,
+                    position=position,
+                    status=StepStatus.FAILED
+                    if failed and position == i % steps
+                    else StepStatus.SUCCEEDED,
+                    started_at=created + position,
+                    finished_at=created + position + 1,
+                    attempt=1,
+                )
+                for position, name in enumerate(names)
+            ]
+            status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+            record = RunRecord(run_id=run_id, name="grid", status=status, created_at=created,
+                               started_at=created)  # fmt: skip
+            store.create_run(record, records)
+            store.set_run_status(run_id, status, finished_at=created + steps + 1)
+    finally:
+        store.close()
+    return "grid"
+
+
 def write_big_log(path: Path, megabytes: int) -> None:
     line = b"".join(b"log line %07d of a long step, padded to a readable width ....\n" % i
                     for i in range(16384))  # fmt: skip
@@ -162,11 +200,14 @@ def main() -> int:
     parser.add_argument("--workflows", type=int, default=100)
     parser.add_argument("--children", type=int, default=1000)
     parser.add_argument("--log-mb", type=int, default=1024)
+    parser.add_argument("--grid-runs", type=int, default=1000, help="runs of the history grid")
+    parser.add_argument("--grid-steps", type=int, default=100, help="steps of each of them")
     parser.add_argument("--times", type=int, default=20, help="requests per figure")
     parser.add_argument("--smoke", action="store_true", help="a tiny run of the same path")
     args = parser.parse_args()
     if args.smoke:
         args.runs, args.workflows, args.children, args.log_mb, args.times = 60, 5, 20, 1, 3
+        args.grid_runs, args.grid_steps = 60, 10
     with tempfile.TemporaryDirectory(prefix="plait-bench-api-") as tmp:
         home = Home(root=Path(tmp) / "home", dags_dir=Path(tmp) / "dags")
         home.root.mkdir()
@@ -184,6 +225,13 @@ def main() -> int:
             f"({total / took:.0f} runs/s, 2 transactions per run)",
             flush=True,
         )
+        began = time.perf_counter()
+        grid = fill_grid(home, args.grid_runs, args.grid_steps)
+        print(
+            f"filled the history grid: {args.grid_runs} runs x {args.grid_steps} steps in "
+            f"{time.perf_counter() - began:.1f} s",
+            flush=True,
+        )
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -199,6 +247,8 @@ def main() -> int:
             n = args.times
             kids = f"{args.children:,} children"
             last_page = max(0, args.children - 100)
+            last_grid_page = max(0, args.grid_runs - 50)
+            cells = f"{args.grid_runs:,} runs x {args.grid_steps} steps"
             figures = {
                 "GET /api/v1/workflows": server_ms(client, "/api/v1/workflows", n),
                 f"GET /api/v1/runs?workflow={workflow}": server_ms(
@@ -217,12 +267,38 @@ def main() -> int:
                 "GET /api/v1/runs/{id}/children?limit=100&sort=-duration": server_ms(
                     client, f"/api/v1/runs/{run_id}/children?limit=100&sort=-duration", n
                 ),
+                "GET /api/v1/runs/{id}/children?limit=100&sort=failures": server_ms(
+                    client, f"/api/v1/runs/{run_id}/children?limit=100&sort=failures", n
+                ),
+                f"GET /api/v1/workflows/{grid}/history?limit=50 ({cells})": server_ms(
+                    client, f"/api/v1/workflows/{grid}/history?limit=50", n
+                ),
+                f"GET /api/v1/workflows/{grid}/history?limit=50&offset=(the last page)": (
+                    server_ms(
+                        client,
+                        f"/api/v1/workflows/{grid}/history?limit=50&offset={last_grid_page}",
+                        n,
+                    )
+                ),
                 f"GET /api/v1/runs/{{id}}/steps/fetch/log?tail=1000 ({args.log_mb} MiB)": (
                     server_ms(client, f"/api/v1/runs/{run_id}/steps/fetch/log?tail=1000", n)
                 ),
             }
             reply = client.get(f"/api/v1/runs/{run_id}")
             print(f"GET /api/v1/runs/{{id}} of the run with {kids}: {len(reply.content):,} bytes")
+            tree = client.get(f"/api/v1/runs/{run_id}/tree")
+            shape = tree.json()
+            print(
+                f"GET /api/v1/runs/{{id}}/tree of the run with {kids}: {len(tree.content):,} "
+                f"bytes, {shape['nodes']} runs, truncated: {shape['truncated']}"
+            )
+            history = client.get(f"/api/v1/workflows/{grid}/history?limit=50")
+            page = history.json()
+            print(f"GET /api/v1/workflows/{grid}/history?limit=50: {len(history.content):,} bytes")
+            if page["total"] != args.grid_runs or len(page["steps"]) != args.grid_steps:
+                raise SystemExit(f"history: {page['total']} runs, {len(page['steps'])} steps")
+            if any(len(r["steps"]) != args.grid_steps for r in page["runs"]):
+                raise SystemExit("history: a run of the page lacks steps")
             tail = client.get(f"/api/v1/runs/{run_id}/steps/fetch/log?tail=1000").json()
             lines = len(tail["content"].splitlines())
             if lines != 1000:

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,6 +196,43 @@ steps:
     command: test "${X}" = ok
 """
 
+TREE = """
+name: tree-top
+steps:
+  - name: fan
+    run: tree-mid
+    parallel: {items: [a, b, c], maxConcurrent: 3}
+    params: "X=${ITEM}"
+---
+name: tree-mid
+params: [X=a]
+steps:
+  - name: call
+    run: tree-leaf
+    params: "X=${X}"
+---
+name: tree-leaf
+params: [X=a]
+steps:
+  - name: check
+    command: test "${X}" != b
+"""
+
+HISTORIED = """
+    name: historied
+    description: Three steps; the second fails when told to.
+    params:
+      - FAIL: "no"
+    steps:
+      - name: fetch
+        command: echo fetched
+      - name: check
+        command: sh -c 'echo "checking $1"; test "$1" != yes' _ ${FAIL}
+      - name: publish
+        command: echo published
+"""
+WIDE_STEPS = [f"step-{(i * 37) % 100:02d}" for i in range(100)]  # not in name order
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -217,6 +255,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
     (dags / "gated.yaml").write_text(textwrap.dedent(GATED).lstrip())
     (dags / "deep-fail.yaml").write_text(DEEP_FAIL.lstrip())
+    (dags / "tree-top.yaml").write_text(TREE.lstrip())
+    (dags / "historied.yaml").write_text(textwrap.dedent(HISTORIED).lstrip())
+    (dags / "wide.yaml").write_text(
+        "name: wide\nsteps:\n"
+        + "".join(f"  - name: {s}\n    command: 'true'\n" for s in WIDE_STEPS)
+    )
     (dags / "many-lines.yaml").write_text(
         "name: many-lines\nsteps:\n  - name: count\n"
         "    command: sh -c 'seq 1 6000 | sed s/^/line-/'\n"
@@ -386,10 +430,10 @@ def test_multi_level_composition_drill_down_and_back(page: Page) -> None:
     shot(page, "07-workflow-graph")
     page.get_by_role("tab", name="History").click()
     grid = page.get_by_test_id("history-grid")
-    expect(grid.locator("button.hcell.s-ok")).to_have_count(2)
+    expect(grid.locator("tbody a.hcell.s-ok")).to_have_count(2)
     shot(page, "08-history")
-    grid.locator("button.hcell").first.click()
-    expect(page).to_have_url(re.compile(f"/runs/{root_id}"))
+    grid.locator("tbody a.hcell").first.click()
+    expect(page).to_have_url(re.compile(f"/runs/{root_id}/steps/[^/]+/log"))
 
     page.goto("/workflows/multi-env-deployment?tab=spec")
     expect(page.get_by_test_id("validity")).to_have_text("✓ valid")
@@ -559,6 +603,15 @@ def test_a_fan_out_of_a_thousand_items_stays_usable(page: Page, server: str) -> 
     page.get_by_role("button", name="« first").click()
     expect(page.get_by_test_id("page-of")).to_have_text("page 1 / 20")
 
+    # On the run's page, the tree of child runs holds a page of them, and shows more.
+    page.goto(f"/runs/{run_id}")
+    level = page.get_by_test_id("run-tree").locator(f".tree-level[data-level='{run_id}']")
+    expect(level.get_by_test_id("tree-counts")).to_contain_text("1,000 runs")
+    expect(level.locator("li[role=treeitem]")).to_have_count(100)
+    level.get_by_role("button", name="show more (100 of 1,000)").click()
+    expect(level.locator("li[role=treeitem]")).to_have_count(200)
+    expect(level.locator("li[role=treeitem]").last.locator(".tree-row")).to_contain_text("item 199")
+
 
 def test_the_workflows_list_pages_searches_and_sorts_on_the_server(page: Page) -> None:
     page.goto("/workflows")
@@ -599,6 +652,151 @@ def test_a_failure_two_levels_down_is_one_click_from_the_root(page: Page, server
     expect(page.locator(".page-head h1")).to_contain_text("deep-leaf")
     expect(page).to_have_url(re.compile(r"/runs/[^/]+#step-check$"))
     assert run_id_of(page) != run_id
+
+
+def test_the_run_tree_opens_in_place_down_to_a_grandchild(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/tree-top/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "failed")).to_be_visible(timeout=60_000)
+    tree = page.get_by_test_id("run-tree")
+    top = tree.locator(f".tree-level[data-level='{run_id}']")
+    expect(top.get_by_test_id("tree-counts").first).to_contain_text("3 runs")
+    expect(top.locator("> [data-testid=tree-counts] [data-status=failed]")).to_have_text("✗ 1")
+    expect(top.locator("> [data-testid=tree-counts] [data-status=succeeded]")).to_have_text("✓ 2")
+    children = top.locator("> ul > li[role=treeitem]")
+    expect(children).to_have_count(3)
+    failed = children.first  # failures first
+    expect(failed).to_have_attribute("data-status", "failed")
+    expect(failed.locator("> .tree-row")).to_contain_text("fan › item 1 (b)")
+    expect(failed).to_have_attribute("aria-expanded", "false")
+    expect(failed.locator("li[role=treeitem]")).to_have_count(0)  # loaded when opened
+
+    failed.get_by_role("button", name="open the children of tree-mid").click()
+    expect(failed).to_have_attribute("aria-expanded", "true")
+    grandchild = failed.locator("li[role=treeitem]")
+    expect(grandchild).to_have_count(1)
+    expect(grandchild).to_have_attribute("data-status", "failed")
+    expect(grandchild).to_have_attribute("aria-level", "2")
+    expect(grandchild.locator(".tree-name")).to_have_text("tree-leaf")
+    expect(grandchild.locator(".badge[data-status=failed]")).to_be_visible()
+
+    fine = children.nth(1)
+    expect(fine).to_have_attribute("data-status", "succeeded")
+    fine.get_by_role("button", name="open the children of tree-mid").click()
+    expect(fine.locator("li[role=treeitem]")).to_have_attribute("data-status", "succeeded")
+    shot(page, "29-run-tree")
+
+    # A grandchild's row leads to its own page, whose breadcrumbs go back to the root.
+    leaf_id = grandchild.get_attribute("data-run-id")
+    grandchild.locator(".tree-name").click()
+    expect(page).to_have_url(re.compile(f"/runs/{leaf_id}$"))
+    expect(head_status(page, "failed")).to_be_visible()
+    expect(page.get_by_test_id("breadcrumbs").locator(f"a[data-crumb='{run_id}']")).to_be_visible()
+
+
+def wait_final(server: str, run_id: str) -> dict:  # type: ignore[type-arg]
+    for _ in range(600):
+        run = api(server, "GET", f"/runs/{run_id}")
+        if run["status"] not in ("queued", "running"):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never finished")
+
+
+def test_the_history_grid_colours_each_step_of_each_run_and_opens_its_log(
+    page: Page, server: str
+) -> None:
+    ran = []
+    for fail in ("no", "yes", "no"):  # one at a time (maxActiveRuns 1)
+        ran.append(api(server, "POST", "/workflows/historied/start", {"params": {"FAIL": fail}}))
+        wait_final(server, ran[-1]["runId"])
+    ok_old, failed, ok_new = (r["runId"] for r in ran)
+    page.goto("/workflows/historied?tab=history")
+    grid = page.get_by_test_id("history-grid")
+    heads = grid.locator("th.hgrid-run")
+    expect(heads).to_have_count(3)
+    assert [heads.nth(i).get_attribute("data-run-id") for i in range(3)] == [
+        ok_new,
+        failed,
+        ok_old,
+    ]  # newest first
+    expect(heads.nth(1).locator("a.hcell")).to_have_attribute("data-status", "failed")
+    expect(heads.nth(1).get_by_test_id("run-took")).to_have_text(re.compile(r"\d+(\.\d)? m?s"))
+    rows = grid.locator("tbody tr")
+    assert [rows.nth(i).get_attribute("data-step") for i in range(3)] == [
+        "fetch",
+        "check",
+        "publish",
+    ]
+
+    def cell(step: str, run_id: str):  # type: ignore[no-untyped-def]
+        return grid.locator(f"tr[data-step='{step}'] a.hcell[data-run-id='{run_id}']")
+
+    for run_id in (ok_new, ok_old):
+        for step in ("fetch", "check", "publish"):
+            expect(cell(step, run_id)).to_have_attribute("data-status", "succeeded")
+            expect(cell(step, run_id)).to_have_class(re.compile(r"\bs-ok\b"))
+    expect(cell("fetch", failed)).to_have_attribute("data-status", "succeeded")
+    expect(cell("check", failed)).to_have_attribute("data-status", "failed")
+    expect(cell("check", failed)).to_have_class(re.compile(r"\bs-fail\b"))
+    expect(cell("publish", failed)).to_have_attribute("data-status", "upstream_failed")
+    expect(cell("publish", failed)).to_have_class(re.compile(r"\bs-upstream\b"))
+    expect(page.get_by_test_id("history-page")).to_have_text("runs 1–3 of 3")
+    shot(page, "32-history-grid")
+
+    cell("check", failed).click()
+    expect(page).to_have_url(re.compile(f"/runs/{failed}/steps/check/log\\?stream=stdout$"))
+    expect(page.get_by_test_id("log")).to_contain_text("checking yes")
+
+
+def test_the_history_grid_pages_a_hundred_steps_fifty_runs_at_a_time(
+    page: Page, server: str
+) -> None:
+    from plait.app import open_store
+    from plait.model import RunRecord, RunStatus, StepRecord, StepStatus
+    from plait.store import Home
+
+    env = SERVER_ENV[server]
+    store = open_store(Home(Path(env["PLAIT_HOME"]), Path(env["PLAIT_DAGS_DIR"])))
+    began = time.time() - 3600
+    try:  # 120 finished runs written through the store's contract, as an agent records them
+        for i in range(120):
+            run_id = f"wide-{i:03d}"
+            status = RunStatus.FAILED if i == 7 else RunStatus.SUCCEEDED
+            record = RunRecord(run_id=run_id, name="wide", status=status,
+                               created_at=began + i, started_at=began + i)  # fmt: skip
+            steps = [
+                StepRecord(name=name, position=position, status=StepStatus.SUCCEEDED)
+                for position, name in enumerate(WIDE_STEPS)
+            ]
+            if i == 7:
+                steps[42] = StepRecord(name=WIDE_STEPS[42], position=42, status=StepStatus.FAILED)
+            store.create_run(record, steps)
+            store.set_run_status(run_id, status, finished_at=began + i + 2)
+    finally:
+        store.close()
+    page.goto("/workflows/wide?tab=history")
+    grid = page.get_by_test_id("history-grid")
+    expect(page.get_by_test_id("history-page")).to_have_text("runs 1–50 of 120")
+    expect(grid.locator("th.hgrid-run")).to_have_count(50)
+    expect(grid.locator("tbody tr")).to_have_count(100)
+    assert grid.locator("tbody tr").first.get_attribute("data-step") == WIDE_STEPS[0]
+    assert grid.locator("tbody tr").nth(1).get_attribute("data-step") == WIDE_STEPS[1]
+    expect(grid.locator("th.hgrid-run").first).to_have_attribute("data-run-id", "wide-119")
+    expect(grid.locator("tbody a.hcell")).to_have_count(5000)
+    page.get_by_role("button", name="older runs").click()
+    expect(page).to_have_url(re.compile(r"offset=50"))
+    expect(page.get_by_test_id("history-page")).to_have_text("runs 51–100 of 120")
+    page.get_by_role("button", name="older runs").click()
+    expect(page.get_by_test_id("history-page")).to_have_text("runs 101–120 of 120")
+    expect(grid.locator("th.hgrid-run")).to_have_count(20)
+    step = WIDE_STEPS[42]
+    broken = grid.locator(f"tr[data-step='{step}'] a.hcell[data-run-id='wide-007']")
+    expect(broken).to_have_attribute("data-status", "failed")
+    expect(page.get_by_role("button", name="older runs")).to_be_disabled()
+    shot(page, "33-history-last-page")
+    page.get_by_role("button", name="newer runs").click()
+    expect(page.get_by_test_id("history-page")).to_have_text("runs 51–100 of 120")
 
 
 def test_start_from_the_list_with_params(page: Page) -> None:

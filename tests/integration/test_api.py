@@ -128,6 +128,18 @@ WORKFLOWS = {
           - name: work
             command: if [ $(( ${N} % 7 )) -eq 3 ]; then sleep 1; exit 1; fi
     """,
+    "history.yaml": """
+        name: history
+        params:
+          - FAIL: "no"
+        steps:
+          - name: first
+            command: echo first
+          - name: check
+            command: test "${FAIL}" != yes
+          - name: last
+            command: echo last
+    """,
     "broken.yaml": """
         name: broken
         steps:
@@ -493,6 +505,47 @@ def test_runs_list_filters_and_paginates(server: Server) -> None:
     assert all(r["status"] in ("failed", "cancelled") for r in failed["runs"])
 
 
+def test_history_pages_runs_with_each_steps_status_in_the_workflows_order(
+    server: Server,
+) -> None:
+    ran = []
+    for fail in ("no", "yes", "no"):  # one at a time: maxActiveRuns is 1
+        ran.append(_start(server, "history", {"FAIL": fail}))
+        _wait_final(server, ran[-1])
+    url = "/api/v1/workflows/history/history"
+    page = server.client.get(url).json()
+    assert page["name"] == "history" and page["total"] == 3
+    assert page["steps"] == ["first", "check", "last"]
+    assert [r["runId"] for r in page["runs"]] == ran[::-1]  # newest first
+    assert [r["status"] for r in page["runs"]] == ["succeeded", "failed", "succeeded"]
+    failed = page["runs"][1]
+    assert failed["steps"] == {"first": "succeeded", "check": "failed", "last": "upstream_failed"}
+    assert list(failed["steps"]) == ["first", "check", "last"] and failed["tolerated"] == []
+    assert failed["startedAt"] <= failed["finishedAt"] and failed["parentRunId"] is None
+    one = server.client.get(url, params={"limit": 1, "offset": 1}).json()
+    assert [r["runId"] for r in one["runs"]] == [ran[1]] and one["total"] == 3
+    assert server.client.get(url, params={"offset": 3}).json()["runs"] == []
+    _wait_final(server, _start(server, "nest-a"))  # nest-c runs as its grandchild
+    children = server.client.get("/api/v1/workflows/nest-c/history").json()
+    assert children["steps"] == ["leaf"]
+    assert all(r["steps"] == {"leaf": "succeeded"} for r in children["runs"])
+    assert any(r["parentRunId"] for r in children["runs"])
+    for bad, status in (({"limit": 0}, 422), ({"limit": 501}, 422), ({"offset": -1}, 422)):
+        response = server.client.get(url, params=bad)
+        assert response.status_code == status, response.text
+        assert next(iter(bad)) in response.json()["error"]
+    missing = server.client.get("/api/v1/workflows/no-such-workflow/history")
+    assert missing.status_code == 404 and "no-such-workflow" in missing.json()["error"]
+    elsewhere = server.client.get(url, params={"file": "nope.yaml"})
+    assert elsewhere.status_code == 404, elsewhere.text
+    operation = server.client.get("/api/openapi.json").json()["paths"][
+        "/api/v1/workflows/{name}/history"
+    ]["get"]
+    assert operation["summary"]
+    described = {p["name"]: p.get("description") for p in operation["parameters"]}
+    assert {"limit", "offset", "file"} <= set(described) and all(described.values())
+
+
 def test_child_tree_at_depth_three_and_ancestors(server: Server) -> None:
     run_id = _start(server, "nest-a")
     assert _wait_final(server, run_id)["status"] == "succeeded"
@@ -525,6 +578,51 @@ def test_children_of_a_fan_out_paginate_sort_and_filter(server: Server) -> None:
     assert [c["item"] for c in failed["children"]] == ["3", "10", "17", "24"]
     assert server.client.get(url, params={"step": "nope"}).status_code == 404
     assert server.client.get(url, params={"sort": "bogus"}).status_code == 400
+
+
+def test_children_failures_first_page_on_and_count_their_own_children(server: Server) -> None:
+    run_id = _start(server, "fanout")
+    _wait_final(server, run_id)
+    url = f"/api/v1/runs/{run_id}/children"
+    first = server.client.get(url, params={"sort": "failures", "limit": 6}).json()
+    assert [c["itemIndex"] for c in first["children"]] == [3, 10, 17, 24, 0, 1]
+    assert first["total"] == 30 and first["counts"] == {"succeeded": 26, "failed": 4}
+    rest = server.client.get(url, params={"sort": "failures", "limit": 100, "offset": 6}).json()
+    assert [c["itemIndex"] for c in rest["children"]] == [
+        i for i in range(2, 30) if i not in (3, 10, 17, 24)
+    ]
+    assert {c["childCount"] for c in first["children"] + rest["children"]} == {0}
+    nested = _start(server, "nest-a")
+    _wait_final(server, nested)
+    (b,) = server.client.get(f"/api/v1/runs/{nested}/children").json()["children"]
+    assert (b["name"], b["childCount"]) == ("nest-b", 1)
+
+
+def test_the_tree_is_bounded_and_says_when_it_was_cut(server: Server) -> None:
+    run_id = _start(server, "fanout")
+    _wait_final(server, run_id)
+    url = f"/api/v1/runs/{run_id}/tree"
+    whole = server.client.get(url).json()
+    assert (whole["nodes"], whole["truncated"], whole["childCount"]) == (31, False, 30)
+    assert len(whole["children"]) == 30
+    assert [c["itemIndex"] for c in whole["children"][:4]] == [3, 10, 17, 24]  # failures first
+    per_run = server.client.get(url, params={"limit": 10}).json()
+    assert (per_run["nodes"], per_run["truncated"], per_run["childCount"]) == (11, True, 30)
+    assert [c["itemIndex"] for c in per_run["children"]] == [3, 10, 17, 24, 0, 1, 2, 4, 5, 6]
+    few = server.client.get(url, params={"maxNodes": 5}).json()
+    assert (few["nodes"], few["truncated"], len(few["children"])) == (5, True, 4)
+    nested = _start(server, "nest-a")
+    _wait_final(server, nested)
+    cut = server.client.get(f"/api/v1/runs/{nested}/tree", params={"maxNodes": 2}).json()
+    (b,) = cut["children"]
+    assert (cut["nodes"], cut["truncated"], b["childCount"], b["children"]) == (2, True, 1, [])
+    deep = server.client.get(f"/api/v1/runs/{nested}/tree").json()
+    assert (deep["nodes"], deep["truncated"]) == (3, False)
+    assert deep["children"][0]["children"][0]["childCount"] == 0
+    for bad in ({"limit": 0}, {"maxNodes": 0}, {"maxNodes": 10_001}, {"limit": "many"}):
+        response = server.client.get(url, params=bad)
+        assert response.status_code == 422, response.text
+        assert next(iter(bad)) in response.json()["error"]
 
 
 def test_stop_a_running_run(server: Server) -> None:

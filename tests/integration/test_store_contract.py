@@ -197,6 +197,83 @@ def test_a_run_read_with_a_children_limit_has_its_counts_and_its_failures_first(
     assert some.children_of("fan") == 250
 
 
+def test_a_tree_lists_failures_first_within_its_bounds_and_says_when_it_is_cut(
+    store: RunStore,
+) -> None:
+    store.create_run(_run("p"), _steps("fan"))
+    failing = {7, 40, 199}
+    for i in range(250):
+        status = RunStatus.FAILED if i in failing else RunStatus.SUCCEEDED
+        child = _run(f"c{i:03d}", status=status, parent_run_id="p", parent_step="fan",
+                     root_run_id="p", item_index=i)  # fmt: skip
+        store.create_run(child, _steps("call"))
+    store.create_run(_run("g", parent_run_id="c040", parent_step="call", root_run_id="p"), [])
+    browse = store.browse()
+    tree = browse.tree("p", per_run=100, max_nodes=2000)
+    assert tree is not None and tree.truncated
+    assert (tree.nodes, tree.root.child_count, len(tree.root.children)) == (102, 250, 100)
+    listed = [(c.item_index, c.status) for c in tree.root.children]
+    assert listed[:3] == [(7, "failed"), (40, "failed"), (199, "failed")]
+    assert [i for i, _ in listed[3:]] == [i for i in range(250) if i not in failing][:97]
+    (grandchild,) = tree.root.children[1].children
+    assert (grandchild.run_id, grandchild.step, grandchild.child_count) == ("g", "call", 0)
+    small = browse.tree("c040")
+    assert small is not None and not small.truncated and small.nodes == 2
+    cut = browse.tree("p", per_run=100, max_nodes=3)
+    assert (
+        cut is not None
+        and cut.nodes == 3
+        and [c.run_id for c in cut.root.children]
+        == [
+            "c007",
+            "c040",
+        ]
+    )
+    assert cut.root.children[1].children == [] and cut.root.children[1].child_count == 1
+    assert browse.tree("nope") is None
+
+    page = browse.children_page("p", sort="failures", limit=5)
+    assert [c["itemIndex"] for c in page.children] == [7, 40, 199, 0, 1]
+    assert page.counts == {"failed": 3, "succeeded": 247} and page.total == 250
+    assert [c["childCount"] for c in page.children] == [0, 1, 0, 0, 0]
+    deep = browse.children_page("p", sort="failures", limit=5, offset=245)
+    assert [c["itemIndex"] for c in deep.children] == [245, 246, 247, 248, 249]
+    only = browse.children_page("p", sort="failures", statuses=[RunStatus.SUCCEEDED], limit=2)
+    assert [c["itemIndex"] for c in only.children] == [0, 1] and only.total == 247
+
+
+def test_a_workflows_history_pages_its_runs_with_every_steps_status(store: RunStore) -> None:
+    base = time.time()
+    for i in range(5):
+        run = RunRecord(run_id=f"h{i}", name="w", status=RunStatus.SUCCEEDED, created_at=base + i)
+        steps = [
+            StepRecord(name="z-first", position=0, status=StepStatus.SUCCEEDED),
+            StepRecord(name="a-second", position=1, status=StepStatus.SUCCEEDED),
+        ]
+        if i == 2:
+            steps[1] = StepRecord(name="a-second", position=1, status=StepStatus.FAILED)
+        if i == 3:
+            steps[1] = StepRecord(
+                name="a-second", position=1, status=StepStatus.FAILED, tolerated=True
+            )
+        store.create_run(run, steps)
+    store.create_run(_run("other", name="x"), _steps("a"))
+    child = RunRecord(run_id="hc", name="w", status=RunStatus.RUNNING, created_at=base + 9,
+                      parent_run_id="other", parent_step="a", root_run_id="other")  # fmt: skip
+    store.create_run(child, [])
+    browse = store.browse()
+    page = browse.history("w", limit=3)
+    assert page.total == 6 and [r.run_id for r in page.runs] == ["hc", "h4", "h3"]
+    assert page.runs[0].steps == {} and page.runs[0].parent_run_id == "other"
+    assert list(page.runs[1].steps.items()) == [("z-first", "succeeded"), ("a-second", "succeeded")]
+    assert page.runs[2].steps["a-second"] == "failed" and page.runs[2].tolerated == ["a-second"]
+    rest = browse.history("w", limit=3, offset=3)
+    assert [r.run_id for r in rest.runs] == ["h2", "h1", "h0"]
+    assert rest.runs[0].steps == {"z-first": "succeeded", "a-second": "failed"}
+    assert rest.runs[0].tolerated == [] and rest.runs[0].created_at == base + 2
+    assert browse.history("nobody").total == 0 and browse.history("nobody").runs == []
+
+
 def test_stop_requests_reach_the_whole_tree(store: RunStore) -> None:
     store.create_run(_run("p"), _steps("call"))
     store.create_run(_run("c", parent_run_id="p", parent_step="call", root_run_id="p"), [])

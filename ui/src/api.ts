@@ -1,5 +1,23 @@
 // Typed client for plait's REST API (/api/v1). State-changing requests carry the
 // X-Plait-Request header the server demands against CSRF.
+//
+// Query params, request bodies and the error body are typed by api-types.ts, which
+// scripts/api-types.sh generates from the server's OpenAPI document. The server's replies are
+// plain JSON objects there (its endpoints declare no response models), so the reply types
+// below are written by hand.
+
+import type { components, paths } from "./api-types";
+
+type Schemas = components["schemas"];
+/** The query params of the GET of a path, as the server's OpenAPI document declares them. */
+type QueryOf<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } }
+  ? NonNullable<Q>
+  : never;
+export type RunsQuery = QueryOf<"/api/v1/runs">;
+export type ChildrenQuery = QueryOf<"/api/v1/runs/{runId}/children">;
+export type LogQuery = QueryOf<"/api/v1/runs/{runId}/steps/{step}/log">;
+export type WorkflowsQuery = QueryOf<"/api/v1/workflows">;
+export type HistoryQuery = QueryOf<"/api/v1/workflows/{name}/history">;
 
 export const BASE = "/api/v1";
 
@@ -126,6 +144,8 @@ export interface ChildRef {
   error: string | null;
   /** Which attempt of the child this is (a page of children says; 1 is the first). */
   attempt?: number;
+  /** How many children it has itself (a page of children says). */
+  childCount?: number;
 }
 export interface Ancestor {
   runId: string;
@@ -149,6 +169,27 @@ export interface RunDetail extends RunSummary {
   waitingReason?: string | null;
   /** The worker that holds the run (PostgreSQL store with workers). */
   worker?: string | null;
+}
+/** One run of a workflow's history: its times and each step's status. */
+export interface HistoryRun {
+  runId: string;
+  status: RunStatus;
+  createdAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  attempt: number;
+  parentRunId: string | null;
+  /** Each step's status, in step order. */
+  steps: Record<string, StepStatus>;
+  /** The failed steps whose failure continueOn tolerated. */
+  tolerated: string[];
+}
+export interface History {
+  name: string;
+  /** Every step, in the workflow's order (then others its runs had, as handlers). */
+  steps: string[];
+  runs: HistoryRun[];
+  total: number;
 }
 export interface LogChunk {
   content: string;
@@ -237,6 +278,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 function errorMessage(data: unknown): string | null {
   if (typeof data === "string") return data || null;
   if (data && typeof data === "object") {
+    const body = data as Partial<Schemas["ErrorBody"]>;
+    if (typeof body.error === "string") return body.error;
     const d = data as Record<string, unknown>;
     for (const key of ["error", "message", "detail"]) {
       const v = d[key];
@@ -251,7 +294,7 @@ function errorMessage(data: unknown): string | null {
   return null;
 }
 
-export function qs(params: Record<string, string | number | boolean | null | undefined>): string {
+export function qs(params: { [key: string]: string | number | boolean | null | undefined }): string {
   const u = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v !== null && v !== undefined && v !== "") u.set(k, String(v));
@@ -264,37 +307,55 @@ const enc = encodeURIComponent;
 // Workflow names may contain "/" (ci/build): keep the slashes, escape each segment.
 export const wfPath = (name: string) => name.split("/").map(enc).join("/");
 
+/** The body of a request, as the server's OpenAPI document declares it. */
+const body = <K extends keyof Schemas>(value: Schemas[K]) => value;
+
 export const api = {
-  workflows: (
-    filter: { name?: string; q?: string; tag?: string; status?: string; sort?: string; limit?: number; offset?: number } = {},
-  ) =>
+  workflows: (filter: WorkflowsQuery = {}) =>
     request<{ workflows: WorkflowSummary[]; total: number; tags: string[] }>("GET", `/workflows${qs(filter)}`),
   workflow: (name: string, file?: string | null) =>
     request<WorkflowDetail>("GET", `/workflows/${wfPath(name)}${qs({ file })}`),
+  history: (name: string, q: HistoryQuery) => request<History>("GET", `/workflows/${wfPath(name)}/history${qs(q)}`),
   spec: (name: string, file?: string | null) =>
     request<{ yaml: string }>("GET", `/workflows/${wfPath(name)}/spec${qs({ file })}`),
   saveSpec: (name: string, yaml: string, file?: string | null) =>
-    request<unknown>("PUT", `/workflows/${wfPath(name)}/spec${qs({ file })}`, { yaml }),
-  validate: (yaml: string) => request<{ valid: boolean; problems: Problem[] }>("POST", `/validate`, { yaml }),
+    request<unknown>("PUT", `/workflows/${wfPath(name)}/spec${qs({ file })}`, body<"SpecBody">({ yaml })),
+  validate: (yaml: string) =>
+    request<{ valid: boolean; problems: Problem[] }>("POST", `/validate`, body<"ValidateBody">({ yaml })),
   schema: () => request<Record<string, unknown>>("GET", `/schema`),
   start: (name: string, params: Record<string, string>, file?: string | null) =>
-    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/start${qs({ file })}`, { params }),
+    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/start${qs({ file })}`, body<"StartBody">({ params })),
   enqueue: (name: string, params: Record<string, string>, file?: string | null) =>
-    request<{ runId: string }>("POST", `/workflows/${wfPath(name)}/enqueue${qs({ file })}`, { params }),
-  runs: (filter: Record<string, string | number | boolean | undefined>) =>
+    request<{ runId: string }>(
+      "POST",
+      `/workflows/${wfPath(name)}/enqueue${qs({ file })}`,
+      body<"StartBody">({ params }),
+    ),
+  runs: (filter: RunsQuery) =>
     request<{ runs: RunSummary[]; total: number; counts: Record<string, number> }>("GET", `/runs${qs(filter)}`),
   run: (runId: string) => request<RunDetail>("GET", `/runs/${enc(runId)}`),
-  children: (runId: string, filter: Record<string, string | number | undefined>) =>
-    request<{ children: ChildRef[]; total: number; counts?: Record<string, number> }>("GET", `/runs/${enc(runId)}/children${qs(filter)}`),
+  children: (runId: string, filter: ChildrenQuery) =>
+    request<{ children: ChildRef[]; total: number; counts?: Record<string, number> }>(
+      "GET",
+      `/runs/${enc(runId)}/children${qs(filter)}`,
+    ),
   stop: (runId: string) => request<{ runId?: string }>("POST", `/runs/${enc(runId)}/stop`, {}),
   retry: (runId: string, step: string | null, downstream = true) =>
-    request<{ runId?: string }>("POST", `/runs/${enc(runId)}/retry`, { step, downstream }),
+    request<{ runId?: string }>("POST", `/runs/${enc(runId)}/retry`, body<"RetryBody">({ step, downstream })),
   dequeue: (runId: string) => request<{ runId?: string }>("POST", `/runs/${enc(runId)}/dequeue`, {}),
   approve: (runId: string, step: string, inputs: Record<string, string>) =>
-    request<{ rootRunId?: string }>("POST", `/runs/${enc(runId)}/steps/${enc(step)}/approve`, { inputs }),
+    request<{ rootRunId?: string }>(
+      "POST",
+      `/runs/${enc(runId)}/steps/${enc(step)}/approve`,
+      body<"ApproveBody">({ inputs }),
+    ),
   reject: (runId: string, step: string, reason: string) =>
-    request<{ rootRunId?: string }>("POST", `/runs/${enc(runId)}/steps/${enc(step)}/reject`, { reason }),
-  log: (runId: string, step: string, q: Record<string, string | number | undefined>) =>
+    request<{ rootRunId?: string }>(
+      "POST",
+      `/runs/${enc(runId)}/steps/${enc(step)}/reject`,
+      body<"RejectBody">({ reason }),
+    ),
+  log: (runId: string, step: string, q: LogQuery) =>
     request<LogChunk>("GET", `/runs/${enc(runId)}/steps/${enc(step)}/log${qs(q)}`),
   logStreamUrl: (runId: string, step: string, q: Record<string, string | number | undefined>) =>
     `${BASE}/runs/${enc(runId)}/steps/${enc(step)}/log/stream${qs(q)}`,

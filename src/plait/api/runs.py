@@ -27,9 +27,11 @@ from plait.api.logs import (
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, RunStateError
 from plait.model import CHILDREN_SHOWN, RunRecord, RunStatus, StepRecord, StepStatus
-from plait.store.views import CHILD_SORTS
+from plait.store.views import CHILD_SORTS, TREE_MAX_NODES, TREE_PER_RUN
 
 __all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
+
+TREE_MAX_NODES_ALLOWED = 10_000  # about 3 MB of runs
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=COMMON_ERRORS)
 Svc = Annotated[Services, Depends(services_of)]
@@ -213,9 +215,29 @@ def _started(services: Services, run_id: str) -> list[dict[str, Any]]:
     return shown
 
 
-@router.get("/{runId}/tree", summary="A run and its child runs at any depth", responses=errors(404))
-def get_tree(run_id: RunId, services: Svc) -> dict[str, Any]:
-    tree = services.browse.tree(run_id)
+@router.get(
+    "/{runId}/tree",
+    summary="A run and its child runs at any depth, bounded (truncated says when it was cut)",
+    responses=errors(404),
+)
+def get_tree(
+    run_id: RunId,
+    services: Svc,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=1000, description="children listed of each run, failures first"),
+    ] = TREE_PER_RUN,
+    max_nodes: Annotated[
+        int,
+        Query(
+            alias="maxNodes",
+            ge=1,
+            le=TREE_MAX_NODES_ALLOWED,
+            description="runs in the reply at most, the root included, nearest levels first",
+        ),
+    ] = TREE_MAX_NODES,
+) -> dict[str, Any]:
+    tree = services.browse.tree(run_id, per_run=limit, max_nodes=max_nodes)
     if tree is None:
         raise NotFoundError(f"no run with id {run_id}")
     return tree.to_json()

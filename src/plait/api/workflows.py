@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -174,6 +174,41 @@ def _last_run(run: RunRecord) -> dict[str, Any]:
 )
 def get_workflow(name: str, services: Svc, file: FileQuery = None) -> dict[str, Any]:
     return describe(_loaded(services, name, file))
+
+
+@router.get(
+    "/workflows/{name}/history",
+    summary="A page of a workflow's runs, newest first, with each step's status (runs × steps)",
+    responses=errors(404),
+)
+def get_history(
+    name: Annotated[str, Path(description="the workflow's name (as its runs carry it)")],
+    services: Svc,
+    file: FileQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="runs in the page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**62, description="newer runs to skip")] = 0,
+) -> dict[str, Any]:
+    """The runs of the page with the status of each of their steps, and ``steps``: the step
+    names in the workflow's order (the workflow file's steps, then any other step of the
+    page's runs, as handlers), so that a grid has a row per step."""
+    services.upkeep()
+    page = services.browse.history(name, limit=limit, offset=offset)
+    try:
+        entry = find_entry(services.home.dags_dir, name, file)
+    except NotFoundError:
+        if file is not None or page.total == 0:
+            raise
+        entry = None  # runs of a workflow the DAGs folder does not hold (any more)
+    declared = [s.name for s in entry.workflow.steps] if entry and entry.workflow else []
+    seen = dict.fromkeys(declared)
+    for run in page.runs:
+        seen.update(dict.fromkeys(run.steps))
+    return {
+        "name": name,
+        "steps": list(seen),
+        "runs": [run.to_json() for run in page.runs],
+        "total": page.total,
+    }
 
 
 @router.get(

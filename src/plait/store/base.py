@@ -34,7 +34,16 @@ from plait.store.records import (
     WorkerInfo,
     WorkerSlots,
 )
-from plait.store.views import ChildPage, Lease, RunNode, RunPage, RunSnapshot
+from plait.store.views import (
+    TREE_MAX_NODES,
+    TREE_PER_RUN,
+    ChildPage,
+    HistoryPage,
+    Lease,
+    RunPage,
+    RunSnapshot,
+    RunTree,
+)
 
 __all__ = ["AgentRef", "Alive", "Claim", "QueueEntry", "QueueState", "RunBrowser", "RunStore"]
 
@@ -63,8 +72,21 @@ class RunBrowser(Protocol):
         """The newest run of a workflow (child runs count), without its steps."""
         ...
 
-    def tree(self, run_id: str) -> RunNode | None:
-        """A run and its child runs at any depth, or None when there is no such run."""
+    def history(self, name: str, *, limit: int = 50, offset: int = 0) -> HistoryPage:
+        """A page of the runs of the workflow ``name`` (its child runs too), newest first, each
+        with the status of each of its steps (in step order) and the names of its tolerated
+        failures; ``total``: its runs in all. A bounded number of queries, whatever the page's
+        size (no query per run)."""
+        ...
+
+    def tree(
+        self, run_id: str, *, per_run: int = TREE_PER_RUN, max_nodes: int = TREE_MAX_NODES
+    ) -> RunTree | None:
+        """A run and its child runs at any depth, or None when there is no such run; at most
+        ``per_run`` children of each run (the order of ``FAILURES_FIRST``, then by step and
+        item) and ``max_nodes`` runs in all, the levels nearest the root first. Every node
+        has its ``child_count``; ``truncated`` says that some run's children are not all
+        listed."""
         ...
 
     def descendants(self, run_id: str) -> set[str]:
@@ -93,7 +115,9 @@ class RunBrowser(Protocol):
         offset: int = 0,
     ) -> ChildPage:
         """A page of the direct child runs of a run, and counts per status (before the
-        status filter). ``sort``: one of ``CHILD_SORTS``."""
+        status filter). ``sort``: one of ``CHILD_SORTS`` (``failures``: the order of
+        ``FAILURES_FIRST``, then by step and item). Each child says how many children it has
+        itself (``childCount``)."""
         ...
 
     def count_by_status(self) -> dict[str, int]:

@@ -14,20 +14,29 @@ from plait.model import RunRecord, RunStatus, iso_time
 from plait.store import queries as q
 from plait.store.sql import SQLStore, _run_from_row, run_filter
 from plait.store.sql_metrics import SQLMetrics
-from plait.store.views import ChildPage, Lease, RunNode, RunPage, RunSnapshot
+from plait.store.views import (
+    FAILURES_FIRST,
+    TREE_MAX_NODES,
+    TREE_PER_RUN,
+    ChildPage,
+    HistoryPage,
+    HistoryRun,
+    Lease,
+    RunNode,
+    RunPage,
+    RunSnapshot,
+    RunTree,
+)
 
 __all__ = ["SQLBrowse"]
 
-_TREE = """
-WITH RECURSIVE tree(id, level) AS (
-    SELECT id, 0 FROM runs WHERE id = ?
+_DESCENDANTS = """
+WITH RECURSIVE tree(id) AS (
+    SELECT id FROM runs WHERE id = ?
     UNION ALL
-    SELECT runs.id, tree.level + 1 FROM runs JOIN tree ON runs.parent_run_id = tree.id
+    SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id
 )
-SELECT runs.id, runs.name, runs.status, runs.parent_run_id, runs.parent_step, runs.item_index,
-       runs.item, runs.started_at, runs.finished_at, runs.error
-FROM runs JOIN tree ON runs.id = tree.id
-ORDER BY tree.level, runs.created_at, runs.item_index
+SELECT id FROM tree
 """
 
 _ANCESTORS = """
@@ -42,8 +51,11 @@ WHERE up.level > 0
 ORDER BY up.level DESC
 """
 
+# A child run, its parent and how many children it has itself (an index read each).
 _CHILD_COLUMNS = """
-SELECT id, name, status, parent_step, item_index, item, started_at, finished_at, error, attempt
+SELECT id, name, status, parent_step, item_index, item, started_at, finished_at, error, attempt,
+       parent_run_id,
+       (SELECT count(*) FROM runs AS below WHERE below.parent_run_id = runs.id)
 FROM runs"""
 
 
@@ -61,8 +73,23 @@ def _child_sorts(now: str, tiebreak: str) -> dict[str, str]:
         "-started": "started_at DESC, item_index",
         "duration": f"{duration}, item_index",
         "-duration": f"{duration} DESC, item_index",
+        # within one status (the `failures` sort reads the statuses one after the other)
+        "failures": f"parent_step, item_index, {tiebreak}",
     }
 
+
+# A page of a workflow's runs and every step of each, in one query (the runs by the index of
+# runs by name, their steps by the steps' primary key).
+_HISTORY = """
+WITH page AS (
+    SELECT id, status, created_at, started_at, finished_at, attempt, parent_run_id
+    FROM runs WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
+)
+SELECT page.id, page.status, page.created_at, page.started_at, page.finished_at, page.attempt,
+       page.parent_run_id, steps.name, steps.status, steps.tolerated
+FROM page LEFT JOIN steps ON steps.run_id = page.id
+ORDER BY page.created_at DESC, page.id DESC, steps.position
+"""
 
 _DEEPEST = 64  # a bound on the walk down a tree (nesting is bounded far below this)
 _FIRST_FAILED_STEP = (
@@ -136,34 +163,82 @@ class SQLBrowse(SQLMetrics):
         )
         return _run_from_row(rows[0]) if rows else None
 
-    def tree(self, run_id: str) -> RunNode | None:
-        """A run and its child runs at any depth (one recursive query), or None."""
-        nodes: dict[str, RunNode] = {}
-        root: RunNode | None = None
-        for r in self._all(_TREE, (run_id,)):
-            node = RunNode(
-                run_id=r[0],
-                name=r[1],
-                status=r[2],
-                parent_run_id=r[3],
-                step=r[4],
-                item_index=r[5],
-                item=r[6],
-                started_at=r[7],
-                finished_at=r[8],
-                error=r[9],
-            )
-            nodes[node.run_id] = node
-            parent = nodes.get(node.parent_run_id or "")
-            if root is None:
-                root = node
-            elif parent is not None:
-                parent.children.append(node)
-        return root
+    def history(self, name: str, *, limit: int = 50, offset: int = 0) -> HistoryPage:
+        """A page of a workflow's runs (child runs of it too), newest first, each with the
+        status of every step, and how many runs it has in all."""
+        runs: dict[str, HistoryRun] = {}
+        for r in self._all(_HISTORY, (name, limit, offset)):
+            run = runs.get(r[0])
+            if run is None:
+                run = runs[r[0]] = HistoryRun(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6])
+            if r[7] is not None:
+                run.steps[r[7]] = r[8]
+                if r[9]:
+                    run.tolerated.append(r[7])
+        (total,) = self._all("SELECT count(*) FROM runs WHERE name = ?", (name,))[0]
+        return HistoryPage(list(runs.values()), int(total))
+
+    def tree(
+        self, run_id: str, *, per_run: int = TREE_PER_RUN, max_nodes: int = TREE_MAX_NODES
+    ) -> RunTree | None:
+        """A run and the runs below it, level by level: at most ``per_run`` children of each
+        run (failures first) and ``max_nodes`` runs in all; None when there is no such run."""
+        rows = self._all(_CHILD_COLUMNS + " WHERE id = ?", (run_id,))
+        if not rows:
+            return None
+        root = _node(rows[0])
+        nodes, truncated, level = 1, False, [root]
+        for _ in range(_DEEPEST):
+            room = max_nodes - nodes
+            listed = self._children_of(level, min(per_run, max(room, 0)), room)
+            below: list[RunNode] = []
+            for node in level:
+                node.children = listed.get(node.run_id, [])
+                truncated = truncated or len(node.children) < node.child_count
+                below += node.children
+            nodes += len(below)
+            if not below:
+                break
+            level = below
+        else:
+            truncated = truncated or any(node.child_count for node in level)
+        return RunTree(root, nodes, truncated)
+
+    def _children_of(
+        self, level: list[RunNode], per_run: int, room: int
+    ) -> dict[str, list[RunNode]]:
+        """The children to list of each run of a level, in its order, ``room`` in all: all of
+        those of a run with at most ``per_run`` (one query for them all), else a page of its
+        failures first."""
+        few: list[str] = []
+        many: list[tuple[str, int]] = []
+        for node in level:
+            take = min(node.child_count, per_run, room)
+            if take <= 0:
+                continue
+            if take == node.child_count:
+                few.append(node.run_id)
+            else:
+                many.append((node.run_id, take))
+            room -= take
+        listed: dict[str, list[RunNode]] = {}
+        for chunk in range(0, len(few), 500):
+            part = few[chunk : chunk + 500]
+            sql = f"{_CHILD_COLUMNS} WHERE parent_run_id IN ({','.join('?' * len(part))})"
+            for row in self._all(sql, part):
+                listed.setdefault(row[10], []).append(_node(row))
+        for kids in listed.values():
+            kids.sort(key=_failures_first_key)
+        for parent, take in many:
+            where, args = " WHERE parent_run_id = ?", list[object]([parent])
+            counts = self._status_counts(where, args)
+            rows = self._failures_first(where, args, counts, (), take, 0)
+            listed[parent] = [_node(row) for row in rows]
+        return listed
 
     def descendants(self, run_id: str) -> set[str]:
         """The ids of a run and of every run below it."""
-        return {r[0] for r in self._all(_TREE, (run_id,))}
+        return {r[0] for r in self._all(_DESCENDANTS, (run_id,))}
 
     def first_failure(self, run_id: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = None
@@ -209,23 +284,54 @@ class SQLBrowse(SQLMetrics):
             clauses.append("parent_step = ?")
             args.append(step)
         where = " WHERE " + " AND ".join(clauses)
-        counts = {
-            str(r[0]): int(r[1])
-            for r in self._all("SELECT status, count(*) FROM runs" + where + " GROUP BY 1", args)
-        }
+        counts = self._status_counts(where, args)
         wanted = [str(s) for s in statuses]
-        if wanted:
-            where += f" AND status IN ({','.join('?' * len(wanted))})"
-            args.extend(wanted)
-        order = self._sorts.get(sort, self._sorts["index"])
-        rows = self._all(
-            f"{_CHILD_COLUMNS}{where} ORDER BY {order} LIMIT ? OFFSET ?", (*args, limit, offset)
-        )
+        if sort == "failures":
+            rows = self._failures_first(where, args, counts, wanted, limit, offset)
+        else:
+            if wanted:
+                where += f" AND status IN ({','.join('?' * len(wanted))})"
+                args.extend(wanted)
+            order = self._sorts.get(sort, self._sorts["index"])
+            rows = self._all(
+                f"{_CHILD_COLUMNS}{where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            )
         if wanted:
             total = sum(counts.get(status, 0) for status in set(wanted))
         else:
             total = sum(counts.values())
         return ChildPage([_child_json(r) for r in rows], int(total), counts)
+
+    def _status_counts(self, where: str, args: list[object]) -> dict[str, int]:
+        sql = "SELECT status, count(*) FROM runs" + where + " GROUP BY 1"
+        return {str(r[0]): int(r[1]) for r in self._all(sql, args)}
+
+    def _failures_first(
+        self,
+        where: str,
+        args: list[object],
+        counts: dict[str, int],
+        wanted: Iterable[str],
+        limit: int,
+        offset: int,
+    ) -> list[tuple[Any, ...]]:
+        """A page of children in the order of ``FAILURES_FIRST``: the counts say which
+        statuses the page spans, and each of those is one index range read (a sort of every
+        child of a 100,000-item fan-out by a computed rank took ten times as long)."""
+        keep = set(wanted)
+        rows: list[tuple[Any, ...]] = []
+        skip, room = offset, limit
+        for status in sorted(counts, key=_status_rank):
+            if (keep and status not in keep) or room <= 0:
+                continue
+            if skip >= counts[status]:
+                skip -= counts[status]
+                continue
+            sql = f"{_CHILD_COLUMNS}{where} AND status = ? ORDER BY {self._sorts['failures']}"
+            rows += self._all(sql + " LIMIT ? OFFSET ?", (*args, status, room, skip))
+            room, skip = limit - len(rows), 0
+        return rows
 
     # ----------------------------------------------------------------- counts
 
@@ -300,6 +406,32 @@ WHERE status = 'queued' AND parent_run_id IS NULL GROUP BY 1
 """
 
 
+def _status_rank(status: str) -> int:
+    return FAILURES_FIRST.index(status) if status in FAILURES_FIRST else len(FAILURES_FIRST)
+
+
+def _failures_first_key(node: RunNode) -> tuple[int, str, int, str]:
+    index = -1 if node.item_index is None else node.item_index
+    return (_status_rank(node.status), node.step or "", index, node.run_id)
+
+
+def _node(r: tuple[Any, ...]) -> RunNode:
+    """A node of a tree from a row of ``_CHILD_COLUMNS``."""
+    return RunNode(
+        run_id=r[0],
+        name=r[1],
+        status=r[2],
+        parent_run_id=r[10],
+        step=r[3],
+        item_index=r[4],
+        item=r[5],
+        started_at=r[6],
+        finished_at=r[7],
+        error=r[8],
+        child_count=int(r[11]),
+    )
+
+
 def _child_json(r: tuple[Any, ...]) -> dict[str, Any]:
     started, finished = r[6], r[7]
     return {
@@ -314,4 +446,5 @@ def _child_json(r: tuple[Any, ...]) -> dict[str, Any]:
         "durationSec": None if started is None or finished is None else finished - started,
         "error": r[8],
         "attempt": r[9],
+        "childCount": int(r[11]),
     }

@@ -43,6 +43,7 @@ export function LogPage() {
   const [search, setSearch] = useSearchParams();
   const stream = search.get("stream") === "stderr" ? "stderr" : "stdout";
   const attempt = search.get("attempt") ?? undefined;
+  const attemptNo = attempt === undefined ? undefined : Number(attempt); // as the API takes it
   const run = useLoader(() => api.run(runId), [runId]);
   const refreshRun = useThrottled(() => void run.reload(), 300);
   useRunEvents({ accept: concerns(runId), onEvent: refreshRun }, [runId]);
@@ -84,7 +85,7 @@ export function LogPage() {
   const load = async (q: Record<string, string | number | undefined>) => {
     try {
       setError(null);
-      const c = await api.log(runId, step, { stream, attempt, ...q });
+      const c = await api.log(runId, step, { stream, attempt: attemptNo, ...q });
       setView({ text: c.content, start: c.offset, end: c.nextOffset, size: c.size });
       setCap({ cap: c.cap ?? null, cut: c.cut ?? false });
     } catch (e) {
@@ -156,7 +157,7 @@ export function LogPage() {
   useEffect(() => {
     if (wasRunning.current && !running && view) {
       void api
-        .log(runId, step, { stream, attempt, offset: view.end, limit: CHUNK })
+        .log(runId, step, { stream, attempt: attemptNo, offset: view.end, limit: CHUNK })
         .then((c) => {
           if (c.content) setView((v) => (v ? { ...v, text: v.text + c.content, end: c.nextOffset, size: c.size } : v));
         })
@@ -174,7 +175,7 @@ export function LogPage() {
     if (!view || view.start <= 0) return;
     const from = Math.max(0, view.start - CHUNK);
     try {
-      const c = await api.log(runId, step, { stream, attempt, offset: from, limit: view.start - from });
+      const c = await api.log(runId, step, { stream, attempt: attemptNo, offset: from, limit: view.start - from });
       setFollow(false);
       setView((v) => (v ? { ...v, text: c.content + v.text, start: from } : v));
     } catch (e) {

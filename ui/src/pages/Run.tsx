@@ -1,10 +1,11 @@
-import { Fragment, useEffect, useState } from "react";
+import { Fragment, useEffect, useMemo, useState } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router";
 import { api, type ChildRef, type RunDetail, type StepRecord, type WorkflowDetail } from "../api";
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
 import { CalledBy, ErrorBox, Loading, itemsUrl, logUrl, runUrl, wfUrl } from "../components/common";
 import { Graph, fmtProgress, progressOf, type GraphStep } from "../components/Graph";
 import { Gantt } from "../components/Gantt";
+import { RunTree, TreeEvents } from "../components/RunTree";
 import { StatusBadge, fmtDuration, fmtItem, fmtTime, isActive, shortId, span, stepStatus } from "../format";
 
 /** Breadcrumbs from the root run down to this one, through each calling step and item. */
@@ -65,7 +66,18 @@ export function RunPage() {
     [run?.name, run?.workflowFile],
   );
   const refresh = useThrottled(() => void reload(), 250);
-  const live = useRunEvents({ accept: concerns(runId), onEvent: refresh }, [runId]);
+  const tree = useMemo(() => new TreeEvents(), [runId]);
+  // The page's run and its children reload the page; a run shown in an open level of the tree
+  // reloads that level (the stream of every run: a level may be any depth below this one).
+  const live = useRunEvents(
+    {
+      onEvent: (e) => {
+        if (concerns(runId)(e)) refresh();
+        tree.changed(e);
+      },
+    },
+    [runId],
+  );
   const active = isActive(run?.status) || !!run?.steps.some((s) => s.status === "running");
   const now = useNow(active);
   const [busy, setBusy] = useState<string | null>(null);
@@ -301,6 +313,17 @@ export function RunPage() {
           </tbody>
         </table>
       </div>
+
+      <RunTree
+        key={run.runId /* a new run's page starts with its tree closed */}
+        runId={run.runId}
+        total={Object.values(run.childCounts ?? {}).reduce(
+          (sum, byStatus) => sum + Object.values(byStatus).reduce((a, b) => a + b, 0),
+          run.childCounts ? 0 : run.children.length,
+        )}
+        events={tree}
+        now={now}
+      />
 
       <div className="two-col">
         <div className="card">

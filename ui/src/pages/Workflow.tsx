@@ -1,15 +1,26 @@
 import { Suspense, lazy, useEffect, useMemo, useState } from "react";
 import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import { parse as parseYaml } from "yaml";
-import { api, type Problem, type RunDetail, type RunEvent, type RunSummary } from "../api";
+import { api, type HistoryRun, type Problem, type RunDetail, type RunEvent, type RunSummary } from "../api";
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
-import { CalledBy, ErrorBox, Loading, RunsTable, itemsUrl, runUrl, wfUrl } from "../components/common";
+import { CalledBy, ErrorBox, Loading, RunsTable, itemsUrl, logUrl, runUrl, wfUrl } from "../components/common";
 import { Graph, type GraphStep } from "../components/Graph";
 import { StartDialog } from "../components/StartDialog";
 
 // CodeMirror is loaded only when the editor is opened.
 const YamlEditor = lazy(() => import("../components/Editor").then((m) => ({ default: m.YamlEditor })));
-import { Legend, StatusBadge, fmtTime, isActive, shortId, statusInfo, stepStatus } from "../format";
+import {
+  Legend,
+  StatusBadge,
+  fmtDuration,
+  fmtTime,
+  isActive,
+  parseTime,
+  shortId,
+  span,
+  statusInfo,
+  stepStatus,
+} from "../format";
 
 const TABS = ["graph", "history", "spec"] as const;
 type Tab = (typeof TABS)[number];
@@ -88,10 +99,10 @@ export function WorkflowPage() {
           its runs are here:
         </p>
       ) : null}
-      {error && !wf ? <HistoryTab name={name} steps={null} /> : null}
+      {error && !wf ? <HistoryTab name={name} file={null} /> : null}
       {!wf && !error ? <Loading /> : null}
       {wf && tab === "graph" ? <GraphTab name={name} steps={wf.steps} type={wf.type} /> : null}
-      {wf && tab === "history" ? <HistoryTab name={name} steps={wf.steps.map((s) => s.name)} /> : null}
+      {wf && tab === "history" ? <HistoryTab name={name} file={wf.path || file} /> : null}
       {wf && tab === "spec" ? <SpecTab name={name} file={file} onSaved={() => void reloadWf()} /> : null}
       {starting && wf ? (
         <StartDialog workflow={name} file={wf.path || file} params={wf.params ?? []} locked={!!wf.runConfig?.disableParamEdit} onClose={() => setStarting(false)} />
@@ -176,27 +187,56 @@ function GraphTab({ name, steps, type }: { name: string; steps: GraphStep[]; typ
   );
 }
 
-/** Runs × steps: each cell is a step's status in that run; click opens the run. */
-function HistoryTab({ name, steps: declared }: { name: string; steps: string[] | null }) {
-  const navigate = useNavigate();
-  const [limit, setLimit] = useState(25);
+const HISTORY_PAGE = 50;
+
+/** Runs × steps, a page of runs at a time from the server: a column per run (newest first),
+ * a row per step in the workflow's order; each cell is the step's status in that run and a
+ * link to its log there. */
+function HistoryTab({ name, file }: { name: string; file: string | null }) {
+  const [search, setSearch] = useSearchParams();
+  const offset = Math.max(0, Number(search.get("offset")) || 0);
   const { data, error, reload } = useLoader(async () => {
-    const list = await api.runs({ workflow: name, limit });
-    const details = await Promise.all(list.runs.map((r) => api.run(r.runId).catch(() => null)));
-    return { list, details };
-  }, [name, limit]);
+    const [history, list] = await Promise.all([
+      api.history(name, { file, limit: HISTORY_PAGE, offset }),
+      api.runs({ workflow: name, limit: HISTORY_PAGE, offset }),
+    ]);
+    return { history, list };
+  }, [name, file, offset]);
   const refresh = useThrottled(() => void reload(), 1000);
   useRunEvents({ accept: (e) => !e.runId || e.name === name, onEvent: refresh }, [name]);
-  const now = useNow(!!data?.list.runs.some((r) => isActive(r.status)));
+  const now = useNow(!!data?.history.runs.some((r) => isActive(r.status)));
+  const go = (to: number) => {
+    const s = new URLSearchParams(search);
+    if (to > 0) s.set("offset", String(to));
+    else s.delete("offset");
+    setSearch(s, { replace: true });
+  };
   if (error) return <ErrorBox error={error} />;
   if (!data) return <Loading />;
-  const runs = data.list.runs;
-  const steps = declared ?? [...new Set(data.details.flatMap((d) => (d ? d.steps.map((x) => x.name) : [])))];
-  const byRun: Record<string, RunDetail | null> = {};
-  runs.forEach((r, i) => (byRun[r.runId] = data.details[i]));
+  const { runs, steps, total } = data.history;
+  const pager = (
+    <div className="toolbar">
+      <button onClick={() => go(Math.max(0, offset - HISTORY_PAGE))} disabled={offset === 0} aria-label="newer runs">
+        ‹ newer
+      </button>
+      <span className="small" data-testid="history-page">
+        {total === 0
+          ? "no runs"
+          : `runs ${(offset + 1).toLocaleString()}–${(offset + runs.length).toLocaleString()} of ${total.toLocaleString()}`}
+      </span>
+      <button
+        onClick={() => go(offset + HISTORY_PAGE)}
+        disabled={offset + runs.length >= total}
+        aria-label="older runs"
+      >
+        older ›
+      </button>
+    </div>
+  );
   return (
     <div>
       <div className="card">
+        {pager}
         {runs.length === 0 ? (
           <p className="muted">No runs yet.</p>
         ) : (
@@ -206,36 +246,19 @@ function HistoryTab({ name, steps: declared }: { name: string; steps: string[] |
                 <tr>
                   <th className="hgrid-step">step \ run</th>
                   {runs.map((r) => (
-                    <th key={r.runId} title={`${r.runId}\n${statusInfo(r.status).label}\n${fmtTime(r.startedAt)}`}>
-                      <Link to={runUrl(r.runId)} className={`hcell ${statusInfo(r.status).cls}`} aria-label={`run ${r.runId}`}>
-                        {statusInfo(r.status).icon}
-                      </Link>
-                      {r.parentRunId ? <div className="muted tiny">child</div> : null}
-                    </th>
+                    <HistoryHead key={r.runId} run={r} now={now} />
                   ))}
                 </tr>
               </thead>
               <tbody>
                 {steps.map((s) => (
-                  <tr key={s}>
+                  <tr key={s} data-step={s}>
                     <td className="hgrid-step">{s}</td>
-                    {runs.map((r) => {
-                      const d = byRun[r.runId];
-                      const rec = d?.steps.find((x) => x.name === s);
-                      const st = rec ? stepStatus(rec, d!.status) : "none";
-                      const info = statusInfo(rec ? st : "not_started");
-                      return (
-                        <td key={r.runId}>
-                          <button
-                            className={`hcell ${info.cls}`}
-                            title={`${s} · ${info.label}${rec?.error ? `\n${rec.error}` : ""}\nrun ${r.runId}`}
-                            onClick={() => navigate(`${runUrl(r.runId)}#step-${encodeURIComponent(s)}`)}
-                          >
-                            {rec?.status === "running" ? <span className="spin">{info.icon}</span> : info.icon}
-                          </button>
-                        </td>
-                      );
-                    })}
+                    {runs.map((r) => (
+                      <td key={r.runId}>
+                        <HistoryCell run={r} step={s} />
+                      </td>
+                    ))}
                   </tr>
                 ))}
               </tbody>
@@ -245,15 +268,74 @@ function HistoryTab({ name, steps: declared }: { name: string; steps: string[] |
         <Legend />
       </div>
       <div className="card flush">
-        <RunsTable runs={runs as RunSummary[]} now={now} showWorkflow={false} />
+        <RunsTable runs={data.list.runs as RunSummary[]} now={now} showWorkflow={false} />
       </div>
-      {data.list.total > runs.length ? (
-        <button onClick={() => setLimit(limit + 25)}>
-          Show more ({runs.length} of {data.list.total})
-        </button>
-      ) : null}
     </div>
   );
+}
+
+/** A run's column head: its status (a link to the run), its date and its duration. */
+function HistoryHead({ run, now }: { run: HistoryRun; now: number }) {
+  const info = statusInfo(run.status);
+  const took = fmtDuration(span(run.startedAt, run.finishedAt, now, isActive(run.status)));
+  return (
+    <th
+      className="hgrid-run"
+      data-run-id={run.runId}
+      title={`run ${run.runId}\n${info.label}\nstarted ${fmtTime(run.startedAt ?? run.createdAt)}\ntook ${took}`}
+    >
+      <div className="hgrid-when">
+        <span>{fmtDay(run.startedAt ?? run.createdAt)}</span>
+        <span className="muted" data-testid="run-took">
+          {took}
+        </span>
+      </div>
+      {run.parentRunId ? <div className="muted tiny">child</div> : null}
+      <Link
+        to={runUrl(run.runId)}
+        className={`hcell ${info.cls}`}
+        data-status={run.status}
+        aria-label={`run ${run.runId}`}
+      >
+        {run.status === "running" ? <span className="spin">{info.icon}</span> : info.icon}
+      </Link>
+    </th>
+  );
+}
+
+/** A step's status in one run: a link to its log there. */
+function HistoryCell({ run, step }: { run: HistoryRun; step: string }) {
+  const raw = run.steps[step];
+  if (!raw) {
+    return (
+      <span className="hcell s-none empty" data-status="none" title={`${step}: not in run ${run.runId}`}>
+        ·
+      </span>
+    );
+  }
+  const st = stepStatus({ status: raw, tolerated: run.tolerated.includes(step) }, run.status);
+  const info = statusInfo(st);
+  return (
+    <Link
+      to={logUrl(run.runId, step, "?stream=stdout")}
+      className={`hcell ${info.cls}`}
+      data-status={st}
+      data-run-id={run.runId}
+      aria-label={`${step} in run ${shortId(run.runId)}: ${info.label}`}
+      title={`${step} · ${info.label}\nrun ${run.runId}\nopen its log`}
+    >
+      {raw === "running" ? <span className="spin">{info.icon}</span> : info.icon}
+    </Link>
+  );
+}
+
+/** A short date and time for a column head ("05-03 14:07"). */
+function fmtDay(t: string | null): string {
+  const v = parseTime(t);
+  if (v === null) return "—";
+  const d = new Date(v);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
 function previewSteps(text: string): { steps: GraphStep[]; type: string } | null {
