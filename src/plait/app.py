@@ -257,18 +257,25 @@ def _start_detached(
     return run_id
 
 
-def trace_runs(agent: Agent, config: Config, workflow: Workflow | None) -> None:
+def trace_runs(
+    agent: Agent, config: Config, workflow: Workflow | None, trace_parent: str | None = None
+) -> None:
     """Give ``agent`` the tracing its settings ask for: OpenTelemetry when an ``otel:`` block
     (the workflow's over base.yaml's over config.yaml's), the standard ``OTEL_*`` variables
-    or the host program say so (``tracing_source``), imported only then; else none."""
+    or the host program say so (``tracing_source``), imported only then; else none. With
+    ``trace_parent`` (a child run a worker took), its run joins that trace."""
     from plait.runtime.tracing import tracing_source
 
+    environ = agent.environ
+    if trace_parent:
+        environ = {**environ, "TRACEPARENT": trace_parent}
+        environ.pop("TRACESTATE", None)
     settings = None
     base = agent.base
     for layer in (config.otel, base.otel if base else None, workflow.otel if workflow else None):
         if layer is not None:
             settings = layer.over(settings)
-    source = tracing_source(settings, agent.environ)
+    source = tracing_source(settings, environ)
     if source is None:
         return
     try:
@@ -282,9 +289,9 @@ def trace_runs(agent: Agent, config: Config, workflow: Workflow | None) -> None:
             )
         return
     if source == "host":
-        agent.tracing = OtelTracing.of_host(agent.environ)
+        agent.tracing = OtelTracing.of_host(environ)
     else:
-        agent.tracing = OtelTracing.configured(settings, agent.environ)
+        agent.tracing = OtelTracing.configured(settings, environ)
 
 
 def start_run(
@@ -589,7 +596,7 @@ def run_claimed(
             if queued.source is None:
                 raise NotFoundError(f"run {run_id} has no workflow file")
             workflow = _stored_workflow(store, run_id, queued.source, queued.name)
-            trace_runs(agent, config, workflow)
+            trace_runs(agent, config, workflow, store.trace_parent(run_id))
         except PlaitError as error:
             taken = store.mark_started(run_id, agent.ref, queued.params, epoch)
             if taken is not None:

@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from opentelemetry.util._once import Once
 
+from tests.cluster import wait_for
+
 TREE = """
 name: traced
 steps:
@@ -297,3 +299,50 @@ def test_enabled_false_turns_tracing_off(
     assert receiver.requests == []
     status = json.loads(plait_bin("status", "quiet", "--json").out)
     assert status["outputs"]["CONTEXT"] == ""
+
+
+REMOTE = """
+name: spread
+otel: {{endpoint: "{url}", serviceName: plait-remote}}
+steps:
+  - name: here
+    command: echo here
+  - name: away
+    run: faraway
+    workerSelector: {{pool: far}}
+---
+name: faraway
+steps:
+  - name: there
+    command: echo there
+"""
+
+
+@pytest.mark.postgres_only(reason="workers share a PostgreSQL store")
+def test_a_child_run_on_a_worker_joins_its_parents_trace(cluster: Any, receiver: _Receiver) -> None:
+    # the worker (on "another machine") is configured by its own environment
+    cluster.env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.url
+    cluster.worker("far", "pool=far", slots=1)
+    cluster.scheduler()
+    cluster.workflow("spread", REMOTE.format(url=receiver.url))
+    run_id = cluster.enqueue("spread")
+    final = cluster.final(run_id)
+    assert final["status"] == "succeeded", (final, cluster.logs())
+    child = cluster.status(final["children"][0]["runId"])
+    assert child["worker"] == "far"
+
+    def both_runs() -> bool:  # the worker's agent exports when its run ends
+        names = [span.name for _, span in receiver.spans()]
+        return "run faraway" in names and "run spread" in names
+
+    wait_for(both_runs, 60, "the spans of both agents")
+    received = [span for _, span in receiver.spans()]
+    assert len({span.trace_id for span in received}) == 1, sorted(s.name for s in received)
+    (remote_run,) = [s for s in received if s.name == "run faraway"]
+    attempts = [
+        s
+        for s in received
+        if s.name == "attempt 1"
+        and any(a.key == "plait.step" and a.value.string_value == "away" for a in s.attributes)
+    ]
+    assert [a.span_id for a in attempts] == [remote_run.parent_span_id]

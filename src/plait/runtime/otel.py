@@ -206,6 +206,16 @@ class OtelTracing(Tracing):
             env["TRACESTATE"] = carrier["tracestate"]
         return env
 
+    def context_of(self, run: RunExecution, step: str) -> str | None:
+        key = (run.run_id, step)
+        with self._lock:
+            span = self._attempts.get(key) or self._steps.get(key)
+        if span is None:
+            return None
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+        return carrier.get("traceparent")
+
     def close(self) -> None:
         flush = getattr(self.provider, "force_flush", None)
         if flush is not None:

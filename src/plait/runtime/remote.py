@@ -143,6 +143,7 @@ def run_remote_child(
                 dispatch="scheduler",
                 selector=selector,
                 lost_retries=child.retry_on_worker_lost,
+                trace_parent=run.agent.tracing.context_of(run, parent.step),
             )
         except RunStateError:  # another delivery of the parent enqueued it first
             pass

@@ -46,6 +46,11 @@ class Tracing:
         context (``TRACEPARENT``, ``TRACESTATE``) when there is one."""
         return env
 
+    def context_of(self, run: RunExecution, step: str) -> str | None:
+        """The W3C ``traceparent`` of the current attempt of ``step`` of ``run`` (a child run
+        queued for a worker joins it), or None when there is none."""
+        return None
+
     def close(self) -> None:
         """The agent is done: send what is left (waits for the exporter, briefly)."""
 

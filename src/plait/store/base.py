@@ -504,16 +504,22 @@ class RunStore(Protocol):
         selector: dict[str, str] | None = None,
         lost_retries: int = 0,
         priority: int = 0,
+        trace_parent: str | None = None,
     ) -> None:
         """Record a new root run as ``queued`` in ``queue``, with its steps. ``dispatch``:
         "scheduler" (a dispatcher starts it) or "self" (its own process does). ``selector``:
         the labels of the workers it may go to (``workerSelector``); ``lost_retries``: how
         many times it is queued again when its worker is lost (``retryOnWorkerLost``);
-        ``priority``: its place in the queue (higher first, ``queue.admission``).
+        ``priority``: its place in the queue (higher first, ``queue.admission``);
+        ``trace_parent``: the W3C trace context its spans join (a child run sent to a worker).
 
         Raises:
             RunStateError: a run with that id exists.
         """
+        ...
+
+    def trace_parent(self, run_id: str) -> str | None:
+        """The trace context the run was queued with (``enqueue``), or None."""
         ...
 
     def claim(self, queue: str, decide: Callable[[QueueState], Claim]) -> Claim:

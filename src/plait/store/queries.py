@@ -163,7 +163,7 @@ RETURNING epoch, attempt
 
 ENQUEUE_RUN = """
 UPDATE runs SET status = 'queued', queue = ?, max_active_runs = ?, dispatch = ?, enqueued_at = ?,
-                selector = ?, lost_retries = ?, priority = ?
+                selector = ?, lost_retries = ?, priority = ?, trace_parent = ?
 WHERE id = ?
 """
 

@@ -526,6 +526,7 @@ class SQLStore:
         selector: dict[str, str] | None = None,
         lost_retries: int = 0,
         priority: int = 0,
+        trace_parent: str | None = None,
     ) -> None:
         """Record a new root run as ``queued`` (with its steps, all ``not_started``)."""
         now = self._now()
@@ -547,9 +548,14 @@ class SQLStore:
                     json.dumps(selector, sort_keys=True) if selector else None,
                     lost_retries,
                     priority,
+                    trace_parent,
                     run.run_id,
                 ),
             )
+
+    def trace_parent(self, run_id: str) -> str | None:
+        value = self._scalar("SELECT trace_parent FROM runs WHERE id = ?", (run_id,))
+        return None if value is None else str(value)
 
     def claim(self, queue: str, decide: Callable[[QueueState], Claim]) -> Claim:
         """Read ``queue``'s state, let ``decide`` (the admission policy) choose, and claim the
