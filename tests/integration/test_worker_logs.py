@@ -64,8 +64,9 @@ def test_a_remote_steps_log_is_followed_live_and_read_whole_without_its_files(
         "talk",
         flow(
             "talk",
-            """>-
-      sh -c 'for i in $(seq 1 30); do echo "line $i: ünïcode"; sleep 0.1; done;
+            f""">-
+      sh -c 'echo "line 1: ünïcode"; while [ ! -e {tmp_path}/go ]; do sleep 0.05; done;
+      for i in $(seq 2 30); do echo "line $i: ünïcode"; sleep 0.02; done;
       echo "to stderr" >&2'""",
         ),
     )
@@ -82,7 +83,9 @@ def test_a_remote_steps_log_is_followed_live_and_read_whole_without_its_files(
     wait_for(lambda: lines, 60, "the first line of the followed log")
     assert lines[0] == "line 1: ünïcode\n".encode()
     # the first line came while the step still wrote: a live tail, not the log of an ended run
+    # (the step waits for the test before it writes the rest)
     assert cluster.status(run_id)["status"] == "running"
+    (tmp_path / "go").touch()
     follower.wait(timeout=120)
     reader.join(timeout=30)
     record = cluster.final(run_id)
