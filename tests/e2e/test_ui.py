@@ -169,6 +169,25 @@ GATED = """
         command: echo "deployed ${TICKET} to ${TARGET}"
 """
 
+TYPED = """
+    name: typed
+    description: Declares the types of its params.
+    params:
+      - name: COUNT
+        type: integer
+        required: true
+        description: how many greetings to send
+      - name: MODE
+        enum: [fast, slow]
+        default: fast
+      - name: LOUD
+        type: boolean
+        default: "false"
+    steps:
+      - name: greet
+        command: echo "count=${COUNT} mode=${MODE} loud=${LOUD}"
+"""
+
 SERVER_ENV: dict[str, dict[str, str]] = {}
 """The environment of each test server (by base URL), for processes started beside it."""
 
@@ -268,6 +287,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
         'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
     )
+    for text in (TYPED,):
+        spec = textwrap.dedent(text).lstrip()
+        (dags / f"{spec.split()[1]}.yaml").write_text(spec)
     (dags / "bulk").mkdir()
     for i in range(BULK):  # a folder of many workflows: the list pages
         (dags / "bulk" / f"bulk-{i:04d}.yaml").write_text(
@@ -1044,3 +1066,36 @@ def test_a_long_log_draws_a_window_of_lines_searches_wraps_and_downloads(
     assert whole.ok and whole.headers["content-disposition"].startswith("attachment")
     lines = whole.text().splitlines()
     assert len(lines) == 6000 and lines[0] == "line-1" and lines[-1] == "line-6000"
+
+
+def test_the_start_dialog_follows_typed_params_and_shows_the_servers_refusal(
+    page: Page, server: str
+) -> None:
+    page.goto("/workflows/typed")
+    page.get_by_role("button", name="Start…").click()
+    dialog = page.get_by_role("dialog")
+    count = dialog.locator("[data-param='COUNT']")
+    expect(count).to_have_attribute("type", "number")
+    expect(dialog.locator("[data-field='COUNT']")).to_contain_text("required")
+    expect(dialog.locator("[data-field='COUNT']")).to_contain_text("how many greetings to send")
+    mode = dialog.locator("select[data-param='MODE']")
+    expect(mode).to_have_value("fast")
+    expect(mode.locator("option")).to_have_text(["fast", "slow"])
+    expect(dialog.locator("select[data-param='LOUD'] option")).to_have_text(["true", "false"])
+
+    # Nothing given for the required param: the server refuses, naming it, and no run is made.
+    dialog.get_by_role("button", name="Start").click()
+    expect(dialog.get_by_test_id("start-error")).to_contain_text("param COUNT is required")
+    expect(count).to_have_attribute("aria-invalid", "true")
+    assert api(server, "GET", "/runs?workflow=typed")["total"] == 0
+    shot(page, "48-start-refused")
+
+    count.fill("3")
+    mode.select_option("slow")
+    dialog.get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile(r"/runs/[^/]+$"))
+    expect(head_status(page, "succeeded")).to_be_visible()
+    run = api(server, "GET", f"/runs/{run_id_of(page)}")
+    assert run["params"]["COUNT"] == "3" and run["params"]["MODE"] == "slow"
+    page.locator("tr[data-step='greet'] a", has_text="stdout").click()
+    expect(page.get_by_test_id("log")).to_contain_text("count=3 mode=slow loud=false")
