@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -169,6 +170,19 @@ GATED = """
         command: echo "deployed ${TICKET} to ${TARGET}"
 """
 
+HOOKED = """
+    name: hooked
+    description: Started by other systems through its webhook.
+    params:
+      - BRANCH: none
+    webhook:
+      params:
+        BRANCH: ref
+    steps:
+      - name: build
+        command: echo "building ${BRANCH}"
+"""
+
 TYPED = """
     name: typed
     description: Declares the types of its params.
@@ -287,7 +301,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
         'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
     )
-    for text in (TYPED,):
+    for text in (HOOKED, TYPED):
         spec = textwrap.dedent(text).lstrip()
         (dags / f"{spec.split()[1]}.yaml").write_text(spec)
     (dags / "bulk").mkdir()
@@ -1066,6 +1080,71 @@ def test_a_long_log_draws_a_window_of_lines_searches_wraps_and_downloads(
     assert whole.ok and whole.headers["content-disposition"].startswith("attachment")
     lines = whole.text().splitlines()
     assert len(lines) == 6000 and lines[0] == "line-1" and lines[-1] == "line-6000"
+
+
+def webhook_call(base: str, token: str, body: object) -> httpx.Response:
+    """A call of another system to a workflow's webhook: its token, no X-Plait-Request."""
+    return httpx.post(
+        f"{base}/api/v1/webhooks/hooked",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def test_a_webhook_token_is_made_shown_once_used_and_revoked(page: Page, server: str) -> None:
+    page.goto("/workflows/hooked?tab=webhook")
+    panel = page.get_by_test_id("webhook")
+    expect(panel.get_by_test_id("webhook-state")).to_contain_text("No token")
+    panel.get_by_role("button", name="Create token").click()
+    token_box = panel.get_by_test_id("webhook-token")
+    expect(token_box).to_be_visible()
+    token = token_box.input_value()
+    assert len(token) >= 20
+    expect(panel.get_by_test_id("webhook-curl")).to_contain_text(f"Bearer {token}")
+    expect(panel.get_by_test_id("webhook-curl")).to_contain_text(f"{server}/api/v1/webhooks/hooked")
+    expect(panel.get_by_test_id("webhook-last-used")).to_contain_text("never")
+    shot(page, "40-webhook-new-token")
+
+    # Another system calls it with that token: a run of the workflow starts, with the payload.
+    answer = webhook_call(server, token, {"ref": "refs/heads/main"})
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["runId"]
+    run = wait_final(server, run_id)
+    assert run["name"] == "hooked" and run["status"] == "succeeded"
+    assert run["params"]["BRANCH"] == "refs/heads/main"
+    listed = api(server, "GET", "/runs?workflow=hooked")["runs"]
+    assert run_id in [r["runId"] for r in listed]
+
+    # Reloaded, the page never shows the token again, and says it was used.
+    page.reload()
+    expect(panel.get_by_test_id("webhook-state")).to_contain_text("token set")
+    expect(panel.get_by_test_id("webhook-last-used")).not_to_contain_text("never")
+    expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
+    assert token not in page.content()
+    assert api(server, "GET", "/workflows/hooked/webhook")["lastUsedAt"] is not None
+    shot(page, "41-webhook-used")
+
+    # Replacing asks first; the old token stops working, the new one is shown once.
+    panel.get_by_role("button", name="Replace token").click()
+    panel.get_by_role("group", name="confirm replace").get_by_role("button", name="No").click()
+    expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
+    panel.get_by_role("button", name="Replace token").click()
+    panel.get_by_role("button", name="Yes, replace").click()
+    expect(panel.get_by_test_id("webhook-token")).to_be_visible()
+    replaced = panel.get_by_test_id("webhook-token").input_value()
+    assert replaced != token
+    assert webhook_call(server, token, {}).status_code == 401
+
+    # Revoking asks first, then the token opens nothing.
+    panel.get_by_role("button", name="Revoke").click()
+    expect(panel.get_by_role("group", name="confirm revoke")).to_contain_text("Revoke the token?")
+    shot(page, "42-webhook-revoke")
+    panel.get_by_role("button", name="Yes, revoke").click()
+    expect(panel.get_by_test_id("webhook-state")).to_contain_text("No token")
+    expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
+    assert webhook_call(server, replaced, {"ref": "x"}).status_code == 401
+    assert httpx.get(f"{server}/api/v1/workflows/hooked/webhook", timeout=30).status_code == 404
 
 
 def test_the_start_dialog_follows_typed_params_and_shows_the_servers_refusal(
