@@ -183,6 +183,23 @@ HOOKED = """
         command: echo "building ${BRANCH}"
 """
 
+# A run on its own in the queue "holding" (to pause it) and one to start while it is paused.
+HOLDER = """
+    name: holder
+    queue: holding
+    steps:
+      - name: hold
+        command: sleep 120
+"""
+HELD = """
+    name: held
+    queue: holding
+    priority: 7
+    steps:
+      - name: go
+        command: echo went
+"""
+
 TYPED = """
     name: typed
     description: Declares the types of its params.
@@ -301,7 +318,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
         'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
     )
-    for text in (HOOKED, TYPED):
+    for text in (HOOKED, HOLDER, HELD, TYPED):
         spec = textwrap.dedent(text).lstrip()
         (dags / f"{spec.split()[1]}.yaml").write_text(spec)
     (dags / "bulk").mkdir()
@@ -1145,6 +1162,90 @@ def test_a_webhook_token_is_made_shown_once_used_and_revoked(page: Page, server:
     expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
     assert webhook_call(server, replaced, {"ref": "x"}).status_code == 401
     assert httpx.get(f"{server}/api/v1/workflows/hooked/webhook", timeout=30).status_code == 404
+
+
+def test_pausing_a_schedule_skips_its_times_until_it_is_resumed(
+    browser: Browser, tmp_path: Path
+) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "ticker.yaml").write_text(
+        'name: ticker\nschedule: "@every 2s"\nsteps:\n  - name: tick\n    command: "true"\n'
+    )
+    env = server_env(tmp_path / "home", dags)
+    scheduler: subprocess.Popen[bytes] | None = None
+    with plait_server(tmp_path, dags) as (base, _):
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            page.goto("/workflows/ticker")
+            card = page.get_by_test_id("schedule")
+            expect(card).to_contain_text("@every 2s")
+            expect(card.get_by_test_id("schedule-state")).to_have_text("active")
+            card.get_by_role("button", name="Pause schedule").click()
+            expect(card.get_by_test_id("schedule-state")).to_contain_text("paused")
+            (listed,) = api(base, "GET", "/schedules")["schedules"]
+            assert listed["name"] == "ticker" and listed["paused"] is True
+
+            # A scheduler skips its times, each recorded with why; the page shows them.
+            scheduler = subprocess.Popen(
+                [sys.executable, "-m", "plait", "scheduler"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            skipped = card.get_by_test_id("skipped")
+            expect(skipped).to_contain_text("the schedule is paused", timeout=60_000)
+            assert api(base, "GET", "/runs?workflow=ticker")["total"] == 0
+            shot(page, "43-schedule-paused")
+
+            card.get_by_role("button", name="Resume schedule").click()
+            expect(card.get_by_test_id("schedule-state")).to_have_text("active")
+            (listed,) = api(base, "GET", "/schedules")["schedules"]
+            assert listed["paused"] is False
+            assert listed["skipped"][0]["reason"] == "the schedule is paused"
+            for _ in range(600):  # the scheduler fires it again
+                if api(base, "GET", "/runs?workflow=ticker")["total"]:
+                    break
+                time.sleep(0.1)
+            assert api(base, "GET", "/runs?workflow=ticker")["total"] >= 1
+        finally:
+            context.close()
+            if scheduler is not None:
+                scheduler.terminate()
+                try:
+                    scheduler.wait(20)
+                except subprocess.TimeoutExpired:
+                    scheduler.kill()
+                    scheduler.wait()
+
+
+def test_a_paused_queue_holds_its_runs_until_it_is_resumed(page: Page, server: str) -> None:
+    holder = api(server, "POST", "/workflows/holder/start", {})["runId"]
+    page.goto("/queues")
+    card = page.locator("[data-queue='holding']")
+    expect(card.locator(f"tr[data-run-id='{holder}'] .badge")).to_have_attribute(
+        "data-status", "running"
+    )
+    card.get_by_role("button", name="Pause queue").click()
+    expect(card.get_by_test_id("queue-paused")).to_be_visible()
+    (queue,) = [q for q in api(server, "GET", "/queues")["queues"] if q["name"] == "holding"]
+    assert queue["paused"] is True
+    api(server, "POST", f"/runs/{holder}/stop", {})
+    wait_final(server, holder)
+
+    # A run started now waits, and the page says why, with its priority.
+    held = api(server, "POST", "/workflows/held/start", {})["runId"]
+    row = card.locator(f"tr[data-run-id='{held}']")
+    expect(row.get_by_test_id("reason")).to_have_text("queue holding is paused")
+    expect(row.get_by_test_id("priority")).to_have_text("7")
+    assert api(server, "GET", f"/runs/{held}")["status"] == "queued"
+    shot(page, "44-queue-paused")
+
+    card.get_by_role("button", name="Resume queue").click()
+    expect(card.get_by_test_id("queue-paused")).to_have_count(0)
+    assert wait_final(server, held)["status"] == "succeeded"
 
 
 def test_the_start_dialog_follows_typed_params_and_shows_the_servers_refusal(

@@ -5,6 +5,7 @@ import { api, type HistoryRun, type Problem, type RunDetail, type RunEvent, type
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
 import { CalledBy, ErrorBox, Loading, RunsTable, itemsUrl, logUrl, runUrl, wfUrl } from "../components/common";
 import { Graph, type GraphStep } from "../components/Graph";
+import { ScheduleCard } from "../components/Schedule";
 import { StartDialog } from "../components/StartDialog";
 import { WebhookPanel } from "../components/Webhook";
 
@@ -77,6 +78,7 @@ export function WorkflowPage() {
           ▶ Start…
         </button>
       </div>
+      {wf?.schedule?.length && !childDocument ? <ScheduleCard name={wf.name} file={wf.file} /> : null}
       <div className="tabs" role="tablist">
         {TABS.map((t) => (
           <button
