@@ -200,6 +200,33 @@ HELD = """
         command: echo went
 """
 
+# A step that starts a run without waiting for it, and a fan-out whose second item fails, so
+# that the items after it never start.
+STARTER = """
+name: starter
+steps:
+  - name: kick-off
+    run: started-report
+    wait: false
+    output: REPORT_RUN
+  - name: fan
+    run: starter-item
+    parallel: {items: [ok, bad, later, last], maxConcurrent: 1}
+    params: "X=${ITEM}"
+---
+name: starter-item
+params: [X=ok]
+steps:
+  - name: check
+    command: test "${X}" != bad
+"""
+STARTED_REPORT = """
+    name: started-report
+    steps:
+      - name: report
+        command: echo reported
+"""
+
 TYPED = """
     name: typed
     description: Declares the types of its params.
@@ -318,9 +345,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
         'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
     )
-    for text in (HOOKED, HOLDER, HELD, TYPED):
+    for text in (HOOKED, HOLDER, HELD, STARTED_REPORT, TYPED):
         spec = textwrap.dedent(text).lstrip()
         (dags / f"{spec.split()[1]}.yaml").write_text(spec)
+    (dags / "starter.yaml").write_text(STARTER.lstrip())
     (dags / "bulk").mkdir()
     for i in range(BULK):  # a folder of many workflows: the list pages
         (dags / "bulk" / f"bulk-{i:04d}.yaml").write_text(
@@ -1246,6 +1274,40 @@ def test_a_paused_queue_holds_its_runs_until_it_is_resumed(page: Page, server: s
     card.get_by_role("button", name="Resume queue").click()
     expect(card.get_by_test_id("queue-paused")).to_have_count(0)
     assert wait_final(server, held)["status"] == "succeeded"
+
+
+def test_a_run_links_to_the_runs_it_started_and_back(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/starter/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "failed")).to_be_visible()
+    started = page.get_by_test_id("started-runs")
+    (link,) = api(server, "GET", f"/runs/{run_id}")["started"]
+    assert link["step"] == "kick-off" and link["name"] == "started-report"
+    row = started.locator(f"tr[data-run-id='{link['runId']}']")
+    expect(row).to_contain_text("kick-off")
+    expect(row).to_contain_text("started-report")
+    expect(row.locator(".badge")).to_have_attribute("data-status", "succeeded")
+    shot(page, "45-started-runs")
+
+    row.get_by_role("link", name=re.compile("→")).click()
+    expect(page).to_have_url(re.compile(f"/runs/{link['runId']}$"))
+    by = page.get_by_test_id("started-by")
+    expect(by).to_contain_text("Started by starter")
+    expect(by).to_contain_text("(step kick-off)")
+    shot(page, "46-started-by")
+    by.get_by_role("link", name=re.compile("starter")).click()
+    expect(page).to_have_url(re.compile(f"/runs/{run_id}$"))
+
+    # The items after the failed one never started, and look so.
+    page.goto(f"/runs/{run_id}/steps/fan/items")
+    table = page.get_by_test_id("items-table")
+    for index in (2, 3):
+        badge = table.locator(f"tr[data-item='{index}'] .badge")
+        expect(badge).to_have_attribute("data-status", "not_started")
+        expect(badge).to_contain_text("not started")
+    counts = api(server, "GET", f"/runs/{run_id}/children?step=fan")["counts"]
+    assert counts == {"succeeded": 1, "failed": 1, "not_started": 2}
+    shot(page, "47-items-not-started")
 
 
 def test_the_start_dialog_follows_typed_params_and_shows_the_servers_refusal(
