@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -169,6 +170,82 @@ GATED = """
         command: echo "deployed ${TICKET} to ${TARGET}"
 """
 
+HOOKED = """
+    name: hooked
+    description: Started by other systems through its webhook.
+    params:
+      - BRANCH: none
+    webhook:
+      params:
+        BRANCH: ref
+    steps:
+      - name: build
+        command: echo "building ${BRANCH}"
+"""
+
+# A run on its own in the queue "holding" (to pause it) and one to start while it is paused.
+HOLDER = """
+    name: holder
+    queue: holding
+    steps:
+      - name: hold
+        command: sleep 120
+"""
+HELD = """
+    name: held
+    queue: holding
+    priority: 7
+    steps:
+      - name: go
+        command: echo went
+"""
+
+# A step that starts a run without waiting for it, and a fan-out whose second item fails, so
+# that the items after it never start.
+STARTER = """
+name: starter
+steps:
+  - name: kick-off
+    run: started-report
+    wait: false
+    output: REPORT_RUN
+  - name: fan
+    run: starter-item
+    parallel: {items: [ok, bad, later, last], maxConcurrent: 1}
+    params: "X=${ITEM}"
+---
+name: starter-item
+params: [X=ok]
+steps:
+  - name: check
+    command: test "${X}" != bad
+"""
+STARTED_REPORT = """
+    name: started-report
+    steps:
+      - name: report
+        command: echo reported
+"""
+
+TYPED = """
+    name: typed
+    description: Declares the types of its params.
+    params:
+      - name: COUNT
+        type: integer
+        required: true
+        description: how many greetings to send
+      - name: MODE
+        enum: [fast, slow]
+        default: fast
+      - name: LOUD
+        type: boolean
+        default: "false"
+    steps:
+      - name: greet
+        command: echo "count=${COUNT} mode=${MODE} loud=${LOUD}"
+"""
+
 SERVER_ENV: dict[str, dict[str, str]] = {}
 """The environment of each test server (by base URL), for processes started beside it."""
 
@@ -268,6 +345,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
         'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
     )
+    for text in (HOOKED, HOLDER, HELD, STARTED_REPORT, TYPED):
+        spec = textwrap.dedent(text).lstrip()
+        (dags / f"{spec.split()[1]}.yaml").write_text(spec)
+    (dags / "starter.yaml").write_text(STARTER.lstrip())
     (dags / "bulk").mkdir()
     for i in range(BULK):  # a folder of many workflows: the list pages
         (dags / "bulk" / f"bulk-{i:04d}.yaml").write_text(
@@ -1044,3 +1125,219 @@ def test_a_long_log_draws_a_window_of_lines_searches_wraps_and_downloads(
     assert whole.ok and whole.headers["content-disposition"].startswith("attachment")
     lines = whole.text().splitlines()
     assert len(lines) == 6000 and lines[0] == "line-1" and lines[-1] == "line-6000"
+
+
+def webhook_call(base: str, token: str, body: object) -> httpx.Response:
+    """A call of another system to a workflow's webhook: its token, no X-Plait-Request."""
+    return httpx.post(
+        f"{base}/api/v1/webhooks/hooked",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def test_a_webhook_token_is_made_shown_once_used_and_revoked(page: Page, server: str) -> None:
+    page.goto("/workflows/hooked?tab=webhook")
+    panel = page.get_by_test_id("webhook")
+    expect(panel.get_by_test_id("webhook-state")).to_contain_text("No token")
+    panel.get_by_role("button", name="Create token").click()
+    token_box = panel.get_by_test_id("webhook-token")
+    expect(token_box).to_be_visible()
+    token = token_box.input_value()
+    assert len(token) >= 20
+    expect(panel.get_by_test_id("webhook-curl")).to_contain_text(f"Bearer {token}")
+    expect(panel.get_by_test_id("webhook-curl")).to_contain_text(f"{server}/api/v1/webhooks/hooked")
+    expect(panel.get_by_test_id("webhook-last-used")).to_contain_text("never")
+    shot(page, "40-webhook-new-token")
+
+    # Another system calls it with that token: a run of the workflow starts, with the payload.
+    answer = webhook_call(server, token, {"ref": "refs/heads/main"})
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["runId"]
+    run = wait_final(server, run_id)
+    assert run["name"] == "hooked" and run["status"] == "succeeded"
+    assert run["params"]["BRANCH"] == "refs/heads/main"
+    listed = api(server, "GET", "/runs?workflow=hooked")["runs"]
+    assert run_id in [r["runId"] for r in listed]
+
+    # Reloaded, the page never shows the token again, and says it was used.
+    page.reload()
+    expect(panel.get_by_test_id("webhook-state")).to_contain_text("token set")
+    expect(panel.get_by_test_id("webhook-last-used")).not_to_contain_text("never")
+    expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
+    assert token not in page.content()
+    assert api(server, "GET", "/workflows/hooked/webhook")["lastUsedAt"] is not None
+    shot(page, "41-webhook-used")
+
+    # Replacing asks first; the old token stops working, the new one is shown once.
+    panel.get_by_role("button", name="Replace token").click()
+    panel.get_by_role("group", name="confirm replace").get_by_role("button", name="No").click()
+    expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
+    panel.get_by_role("button", name="Replace token").click()
+    panel.get_by_role("button", name="Yes, replace").click()
+    expect(panel.get_by_test_id("webhook-token")).to_be_visible()
+    replaced = panel.get_by_test_id("webhook-token").input_value()
+    assert replaced != token
+    assert webhook_call(server, token, {}).status_code == 401
+
+    # Revoking asks first, then the token opens nothing.
+    panel.get_by_role("button", name="Revoke").click()
+    expect(panel.get_by_role("group", name="confirm revoke")).to_contain_text("Revoke the token?")
+    shot(page, "42-webhook-revoke")
+    panel.get_by_role("button", name="Yes, revoke").click()
+    expect(panel.get_by_test_id("webhook-state")).to_contain_text("No token")
+    expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
+    assert webhook_call(server, replaced, {"ref": "x"}).status_code == 401
+    assert httpx.get(f"{server}/api/v1/workflows/hooked/webhook", timeout=30).status_code == 404
+
+
+def test_pausing_a_schedule_skips_its_times_until_it_is_resumed(
+    browser: Browser, tmp_path: Path
+) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "ticker.yaml").write_text(
+        'name: ticker\nschedule: "@every 2s"\nsteps:\n  - name: tick\n    command: "true"\n'
+    )
+    env = server_env(tmp_path / "home", dags)
+    scheduler: subprocess.Popen[bytes] | None = None
+    with plait_server(tmp_path, dags) as (base, _):
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            page.goto("/workflows/ticker")
+            card = page.get_by_test_id("schedule")
+            expect(card).to_contain_text("@every 2s")
+            expect(card.get_by_test_id("schedule-state")).to_have_text("active")
+            card.get_by_role("button", name="Pause schedule").click()
+            expect(card.get_by_test_id("schedule-state")).to_contain_text("paused")
+            (listed,) = api(base, "GET", "/schedules")["schedules"]
+            assert listed["name"] == "ticker" and listed["paused"] is True
+
+            # A scheduler skips its times, each recorded with why; the page shows them.
+            scheduler = subprocess.Popen(
+                [sys.executable, "-m", "plait", "scheduler"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            skipped = card.get_by_test_id("skipped")
+            expect(skipped).to_contain_text("the schedule is paused", timeout=60_000)
+            assert api(base, "GET", "/runs?workflow=ticker")["total"] == 0
+            shot(page, "43-schedule-paused")
+
+            card.get_by_role("button", name="Resume schedule").click()
+            expect(card.get_by_test_id("schedule-state")).to_have_text("active")
+            (listed,) = api(base, "GET", "/schedules")["schedules"]
+            assert listed["paused"] is False
+            assert listed["skipped"][0]["reason"] == "the schedule is paused"
+            for _ in range(600):  # the scheduler fires it again
+                if api(base, "GET", "/runs?workflow=ticker")["total"]:
+                    break
+                time.sleep(0.1)
+            assert api(base, "GET", "/runs?workflow=ticker")["total"] >= 1
+        finally:
+            context.close()
+            if scheduler is not None:
+                scheduler.terminate()
+                try:
+                    scheduler.wait(20)
+                except subprocess.TimeoutExpired:
+                    scheduler.kill()
+                    scheduler.wait()
+
+
+def test_a_paused_queue_holds_its_runs_until_it_is_resumed(page: Page, server: str) -> None:
+    holder = api(server, "POST", "/workflows/holder/start", {})["runId"]
+    page.goto("/queues")
+    card = page.locator("[data-queue='holding']")
+    expect(card.locator(f"tr[data-run-id='{holder}'] .badge")).to_have_attribute(
+        "data-status", "running"
+    )
+    card.get_by_role("button", name="Pause queue").click()
+    expect(card.get_by_test_id("queue-paused")).to_be_visible()
+    (queue,) = [q for q in api(server, "GET", "/queues")["queues"] if q["name"] == "holding"]
+    assert queue["paused"] is True
+    api(server, "POST", f"/runs/{holder}/stop", {})
+    wait_final(server, holder)
+
+    # A run started now waits, and the page says why, with its priority.
+    held = api(server, "POST", "/workflows/held/start", {})["runId"]
+    row = card.locator(f"tr[data-run-id='{held}']")
+    expect(row.get_by_test_id("reason")).to_have_text("queue holding is paused")
+    expect(row.get_by_test_id("priority")).to_have_text("7")
+    assert api(server, "GET", f"/runs/{held}")["status"] == "queued"
+    shot(page, "44-queue-paused")
+
+    card.get_by_role("button", name="Resume queue").click()
+    expect(card.get_by_test_id("queue-paused")).to_have_count(0)
+    assert wait_final(server, held)["status"] == "succeeded"
+
+
+def test_a_run_links_to_the_runs_it_started_and_back(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/starter/start", {})["runId"]
+    page.goto(f"/runs/{run_id}")
+    expect(head_status(page, "failed")).to_be_visible()
+    started = page.get_by_test_id("started-runs")
+    (link,) = api(server, "GET", f"/runs/{run_id}")["started"]
+    assert link["step"] == "kick-off" and link["name"] == "started-report"
+    row = started.locator(f"tr[data-run-id='{link['runId']}']")
+    expect(row).to_contain_text("kick-off")
+    expect(row).to_contain_text("started-report")
+    expect(row.locator(".badge")).to_have_attribute("data-status", "succeeded")
+    shot(page, "45-started-runs")
+
+    row.get_by_role("link", name=re.compile("→")).click()
+    expect(page).to_have_url(re.compile(f"/runs/{link['runId']}$"))
+    by = page.get_by_test_id("started-by")
+    expect(by).to_contain_text("Started by starter")
+    expect(by).to_contain_text("(step kick-off)")
+    shot(page, "46-started-by")
+    by.get_by_role("link", name=re.compile("starter")).click()
+    expect(page).to_have_url(re.compile(f"/runs/{run_id}$"))
+
+    # The items after the failed one never started, and look so.
+    page.goto(f"/runs/{run_id}/steps/fan/items")
+    table = page.get_by_test_id("items-table")
+    for index in (2, 3):
+        badge = table.locator(f"tr[data-item='{index}'] .badge")
+        expect(badge).to_have_attribute("data-status", "not_started")
+        expect(badge).to_contain_text("not started")
+    counts = api(server, "GET", f"/runs/{run_id}/children?step=fan")["counts"]
+    assert counts == {"succeeded": 1, "failed": 1, "not_started": 2}
+    shot(page, "47-items-not-started")
+
+
+def test_the_start_dialog_follows_typed_params_and_shows_the_servers_refusal(
+    page: Page, server: str
+) -> None:
+    page.goto("/workflows/typed")
+    page.get_by_role("button", name="Start…").click()
+    dialog = page.get_by_role("dialog")
+    count = dialog.locator("[data-param='COUNT']")
+    expect(count).to_have_attribute("type", "number")
+    expect(dialog.locator("[data-field='COUNT']")).to_contain_text("required")
+    expect(dialog.locator("[data-field='COUNT']")).to_contain_text("how many greetings to send")
+    mode = dialog.locator("select[data-param='MODE']")
+    expect(mode).to_have_value("fast")
+    expect(mode.locator("option")).to_have_text(["fast", "slow"])
+    expect(dialog.locator("select[data-param='LOUD'] option")).to_have_text(["true", "false"])
+
+    # Nothing given for the required param: the server refuses, naming it, and no run is made.
+    dialog.get_by_role("button", name="Start").click()
+    expect(dialog.get_by_test_id("start-error")).to_contain_text("param COUNT is required")
+    expect(count).to_have_attribute("aria-invalid", "true")
+    assert api(server, "GET", "/runs?workflow=typed")["total"] == 0
+    shot(page, "48-start-refused")
+
+    count.fill("3")
+    mode.select_option("slow")
+    dialog.get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile(r"/runs/[^/]+$"))
+    expect(head_status(page, "succeeded")).to_be_visible()
+    run = api(server, "GET", f"/runs/{run_id_of(page)}")
+    assert run["params"]["COUNT"] == "3" and run["params"]["MODE"] == "slow"
+    page.locator("tr[data-step='greet'] a", has_text="stdout").click()
+    expect(page.get_by_test_id("log")).to_contain_text("count=3 mode=slow loud=false")

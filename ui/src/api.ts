@@ -18,6 +18,8 @@ export type ChildrenQuery = QueryOf<"/api/v1/runs/{runId}/children">;
 export type LogQuery = QueryOf<"/api/v1/runs/{runId}/steps/{step}/log">;
 export type WorkflowsQuery = QueryOf<"/api/v1/workflows">;
 export type HistoryQuery = QueryOf<"/api/v1/workflows/{name}/history">;
+/** What pauses or resumes a queue or a schedule, as the server's OpenAPI document declares it. */
+export type PauseVerb = paths["/api/v1/queues/{name}/{verb}"]["post"]["parameters"]["path"]["verb"];
 
 export const BASE = "/api/v1";
 
@@ -50,6 +52,12 @@ export interface LastRun {
 export interface Param {
   name: string;
   default: string | null;
+  /** A declared param's interface (typed params); absent for a plain NAME=value param. */
+  type?: "string" | "integer" | "number" | "boolean" | null;
+  required?: boolean;
+  description?: string | null;
+  /** The values allowed, when the param declares them. */
+  enum?: string[] | null;
 }
 export interface WorkflowSummary {
   name: string;
@@ -169,6 +177,17 @@ export interface RunDetail extends RunSummary {
   waitingReason?: string | null;
   /** The worker that holds the run (PostgreSQL store with workers). */
   worker?: string | null;
+  /** The run whose `wait: false` step started this run (or the tree this run is part of). */
+  startedBy?: { runId: string; step: string; name: string | null } | null;
+  /** The runs this run's `wait: false` steps started. */
+  started?: StartedRun[];
+}
+export interface StartedRun {
+  runId: string;
+  step: string;
+  /** null when the run is gone (deleted by retention). */
+  name: string | null;
+  status: RunStatus | null;
 }
 /** One run of a workflow's history: its times and each step's status. */
 export interface HistoryRun {
@@ -209,6 +228,8 @@ export interface QueueRun {
   position: number | null;
   enqueuedAt: string | null;
   startedAt: string | null;
+  /** Its place among the waiting runs: higher first (before ageing). */
+  priority?: number | null;
   reason: string | null;
 }
 export interface Queue {
@@ -218,6 +239,40 @@ export interface Queue {
   running: number | string[] | null;
   waiting: string[];
   runs: QueueRun[];
+  /** A paused queue starts none of its runs (it is listed even when empty). */
+  paused?: boolean;
+  pausedAt?: string | null;
+}
+/** A queue or a schedule after pause or resume. */
+export interface PauseState {
+  name: string;
+  paused: boolean;
+  pausedAt: string | null;
+  /** Whether this request changed it (false: it was so already). */
+  changed: boolean;
+}
+/** A scheduled workflow, as the scheduler sees it (`plait schedule list`). */
+export interface Schedule {
+  /** null for a file that does not load (`error` says why). */
+  name: string | null;
+  file: string;
+  schedule: string[];
+  stop: string[];
+  restart: string[];
+  /** The next fire times. */
+  next: string[];
+  paused: boolean;
+  /** The latest fire times that did not run, newest first, with the reason. */
+  skipped: { fireAt: string; reason: string }[];
+  error: string | null;
+}
+/** A workflow's webhook token: when it was made and last used (never the token itself). */
+export interface Webhook {
+  workflow: string;
+  createdAt: string | null;
+  lastUsedAt: string | null;
+  /** The path other systems call (POST, with the token as a bearer token). */
+  url: string;
 }
 export interface Worker {
   id: string;
@@ -362,6 +417,21 @@ export const api = {
   queues: () => request<Queue[] | { queues: Queue[] }>("GET", `/queues`),
   workers: () => request<{ workers: Worker[] }>("GET", `/workers`),
   scheduler: () => request<{ active: boolean; owner: string | null }>("GET", `/scheduler`),
+  pauseQueue: (name: string, verb: PauseVerb) => request<PauseState>("POST", `/queues/${enc(name)}/${verb}`, {}),
+  schedules: () => request<{ schedules: Schedule[] }>("GET", `/schedules`),
+  pauseSchedule: (name: string, verb: PauseVerb) =>
+    request<PauseState>("POST", `/workflows/${wfPath(name)}/schedule/${verb}`, {}),
+  /** A workflow's webhook token, or null when it has none (the server answers 404). */
+  webhook: (name: string) =>
+    request<Webhook>("GET", `/workflows/${wfPath(name)}/webhook`).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }),
+  /** Makes (or replaces) the token: the reply is the only time it is shown. */
+  createWebhook: (name: string) =>
+    request<Webhook & { token: string }>("POST", `/workflows/${wfPath(name)}/webhook`, {}),
+  revokeWebhook: (name: string) =>
+    request<{ workflow: string; revoked: boolean }>("DELETE", `/workflows/${wfPath(name)}/webhook`),
 };
 
 export function eventsUrl(runId?: string): string {

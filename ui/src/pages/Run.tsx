@@ -1,6 +1,6 @@
 import { Fragment, useEffect, useMemo, useState } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router";
-import { api, type ChildRef, type RunDetail, type StepRecord, type WorkflowDetail } from "../api";
+import { api, type ChildRef, type RunDetail, type StartedRun, type StepRecord, type WorkflowDetail } from "../api";
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
 import { CalledBy, ErrorBox, Loading, itemsUrl, logUrl, runUrl, wfUrl } from "../components/common";
 import { Graph, fmtProgress, progressOf, type GraphStep } from "../components/Graph";
@@ -67,12 +67,13 @@ export function RunPage() {
   );
   const refresh = useThrottled(() => void reload(), 250);
   const tree = useMemo(() => new TreeEvents(), [runId]);
-  // The page's run and its children reload the page; a run shown in an open level of the tree
-  // reloads that level (the stream of every run: a level may be any depth below this one).
+  // The page's run and its children reload the page, and so do the runs it started without
+  // waiting (roots of their own); a run shown in an open level of the tree reloads that level
+  // (the stream of every run: a level may be any depth below this one).
   const live = useRunEvents(
     {
       onEvent: (e) => {
-        if (concerns(runId)(e)) refresh();
+        if (concerns(runId)(e) || run?.started?.some((s) => s.runId === e.runId)) refresh();
         tree.changed(e);
       },
     },
@@ -163,6 +164,19 @@ export function RunPage() {
             </span>
             {run.source ? <span className="muted small">via {run.source}</span> : null}
             <CalledBy run={run} />
+            {run.startedBy ? (
+              <span className="called-by small" data-testid="started-by">
+                Started by{" "}
+                <Link to={runUrl(run.startedBy.runId)}>
+                  {run.startedBy.name ?? "run"} <span className="mono">{shortId(run.startedBy.runId)}</span>
+                </Link>{" "}
+                (step{" "}
+                <Link to={`${runUrl(run.startedBy.runId)}#step-${encodeURIComponent(run.startedBy.step)}`} className="crumb-step">
+                  {run.startedBy.step}
+                </Link>
+                )
+              </span>
+            ) : null}
             <span className={`live ${live ? "on" : ""}`} title="live updates over Server-Sent Events">
               {live ? "● live" : "○ connecting"}
             </span>
@@ -314,6 +328,8 @@ export function RunPage() {
         </table>
       </div>
 
+      {run.started?.length ? <StartedRuns started={run.started} /> : null}
+
       <RunTree
         key={run.runId /* a new run's page starts with its tree closed */}
         runId={run.runId}
@@ -337,6 +353,45 @@ export function RunPage() {
           <KeyValues values={run.outputs} testid="outputs" />
         </div>
       </div>
+    </div>
+  );
+}
+
+/** The runs this run's `wait: false` steps started: roots of their own, linked both ways. */
+function StartedRuns({ started }: { started: StartedRun[] }) {
+  return (
+    <div className="card" data-testid="started-runs">
+      <h3>Started runs</h3>
+      <p className="muted small">
+        Runs that steps with <code>wait: false</code> started and did not wait for: each is a root run of its own, with
+        its own queue and history.
+      </p>
+      <table className="table">
+        <thead>
+          <tr>
+            <th>Step</th>
+            <th>Workflow</th>
+            <th>Status</th>
+            <th>Run</th>
+          </tr>
+        </thead>
+        <tbody>
+          {started.map((s) => (
+            <tr key={s.runId} data-run-id={s.runId}>
+              <td>
+                <Link to={`#step-${encodeURIComponent(s.step)}`}>{s.step}</Link>
+              </td>
+              <td>{s.name ? <Link to={wfUrl(s.name)}>{s.name}</Link> : <span className="muted">(deleted)</span>}</td>
+              <td>{s.status ? <StatusBadge status={s.status} /> : <span className="muted">—</span>}</td>
+              <td>
+                <Link to={runUrl(s.runId)} className="mono">
+                  {shortId(s.runId)} →
+                </Link>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

@@ -5,7 +5,9 @@ import { api, type HistoryRun, type Problem, type RunDetail, type RunEvent, type
 import { useLoader, useNow, useRunEvents, useThrottled } from "../hooks";
 import { CalledBy, ErrorBox, Loading, RunsTable, itemsUrl, logUrl, runUrl, wfUrl } from "../components/common";
 import { Graph, type GraphStep } from "../components/Graph";
+import { ScheduleCard } from "../components/Schedule";
 import { StartDialog } from "../components/StartDialog";
+import { WebhookPanel } from "../components/Webhook";
 
 // CodeMirror is loaded only when the editor is opened.
 const YamlEditor = lazy(() => import("../components/Editor").then((m) => ({ default: m.YamlEditor })));
@@ -22,7 +24,8 @@ import {
   stepStatus,
 } from "../format";
 
-const TABS = ["graph", "history", "spec"] as const;
+const TABS = ["graph", "history", "spec", "webhook"] as const;
+const TAB_LABELS: Record<Tab, string> = { graph: "Graph", history: "History", spec: "Spec (YAML)", webhook: "Webhook" };
 type Tab = (typeof TABS)[number];
 
 export function WorkflowPage() {
@@ -75,6 +78,7 @@ export function WorkflowPage() {
           ▶ Start…
         </button>
       </div>
+      {wf?.schedule?.length && !childDocument ? <ScheduleCard name={wf.name} file={wf.file} /> : null}
       <div className="tabs" role="tablist">
         {TABS.map((t) => (
           <button
@@ -88,7 +92,7 @@ export function WorkflowPage() {
               setSearch(s, { replace: true });
             }}
           >
-            {t === "graph" ? "Graph" : t === "history" ? "History" : "Spec (YAML)"}
+            {TAB_LABELS[t]}
           </button>
         ))}
       </div>
@@ -104,6 +108,13 @@ export function WorkflowPage() {
       {wf && tab === "graph" ? <GraphTab name={name} steps={wf.steps} type={wf.type} /> : null}
       {wf && tab === "history" ? <HistoryTab name={name} file={wf.path || file} /> : null}
       {wf && tab === "spec" ? <SpecTab name={name} file={file} onSaved={() => void reloadWf()} /> : null}
+      {wf && tab === "webhook" ? (
+        childDocument ? (
+          <p className="muted">A later document of a file is started only by its file's workflow: it has no webhook.</p>
+        ) : (
+          <WebhookPanel name={wf.name} />
+        )
+      ) : null}
       {starting && wf ? (
         <StartDialog workflow={name} file={wf.path || file} params={wf.params ?? []} locked={!!wf.runConfig?.disableParamEdit} onClose={() => setStarting(false)} />
       ) : null}
