@@ -629,14 +629,15 @@ def test_text_items_split_as_the_reference_splits_them(cli, write, tmp_path) -> 
 def test_children_starting_while_the_agent_beats_are_not_taken_for_lost(plait_bin, write) -> None:  # type: ignore[no-untyped-def]
     """A child is covered by its agent's heartbeat only once the store holds it: a beat that
     falls between a child's start and its first write must not cancel it as "lease lost".
-    A short lease makes the agent beat every 0.1 s, so hundreds of children start across beats."""
+    A short lease makes the agent beat every 0.4 s, so hundreds of children start across beats
+    (short, but not so short that a busy machine's pause in a beat trips the fence)."""
     write(
         "fan.yaml",
         """
         name: fan
         steps:
           - name: list
-            command: seq 1 300
+            command: seq 1 600
             output: ITEMS
           - name: map
             run: item
@@ -653,7 +654,7 @@ def test_children_starting_while_the_agent_beats_are_not_taken_for_lost(plait_bi
             command: echo ${N}
         """,
     )
-    result = plait_bin("start", "fan.yaml", timeout=300, env={"PLAIT_LEASE_SECONDS": "0.6"})
+    result = plait_bin("start", "fan.yaml", timeout=300, env={"PLAIT_LEASE_SECONDS": "2.4"})
     assert result.code == 0, result.out + result.err
     assert "lease lost" not in result.out
 
