@@ -107,6 +107,25 @@ steps:
     command: "true"
 """
 
+HUNDRED_K = 100_000
+FAN_HUNDRED_K = """
+name: fan-hundred-k
+description: A fan-out over 100,000 items read from a file; items from 40 on fail.
+steps:
+  - name: each
+    run: fan-hundred-k-leaf
+    parallel:
+      items: {file: hundred-k.txt}
+      maxConcurrent: 4
+    params: "N=${ITEM}"
+---
+name: fan-hundred-k-leaf
+params: [N=item-0]
+steps:
+  - name: check
+    command: test "${N#item-}" -lt 40
+"""
+
 GREETER = """
     name: greeter
     description: Greets someone, some times.
@@ -327,6 +346,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     items = ", ".join(str(i) for i in range(1000))
     fan = textwrap.dedent(FAN_THOUSAND.split("---")[0]).lstrip().replace("{items}", items)
     (dags / "fan-thousand.yaml").write_text(fan + "---" + FAN_THOUSAND.split("---")[1])
+    (dags / "fan-hundred-k.yaml").write_text(FAN_HUNDRED_K.lstrip())
+    (dags / "hundred-k.txt").write_text("".join(f"item-{i}\n" for i in range(HUNDRED_K)))
     (dags / "greeter.yaml").write_text(textwrap.dedent(GREETER).lstrip())
     (dags / "tolerant.yaml").write_text(textwrap.dedent(TOLERANT).lstrip())
     (dags / "secretive.yaml").write_text(textwrap.dedent(SECRETIVE).lstrip())
@@ -692,6 +713,81 @@ def test_a_fan_out_of_a_thousand_items_stays_usable(page: Page, server: str) -> 
     level.get_by_role("button", name="show more (100 of 1,000)").click()
     expect(level.locator("li[role=treeitem]")).to_have_count(200)
     expect(level.locator("li[role=treeitem]").last.locator(".tree-row")).to_contain_text("item 199")
+
+
+def test_a_fan_out_of_a_hundred_thousand_items_shows_failures_first_and_filters_on_the_server(
+    page: Page, server: str
+) -> None:
+    """A real run of 100,000 items that fails fast: a few items ran, the rest are recorded as
+    not started. Every page and reply stays small; the failures come first."""
+    run_id = api(server, "POST", "/workflows/fan-hundred-k/start", {})["runId"]
+    deadline = time.monotonic() + 300
+    while api(server, "GET", f"/runs/{run_id}")["status"] not in ("failed", "succeeded"):
+        assert time.monotonic() < deadline, "the 100,000-item run did not end"
+        time.sleep(0.5)
+    for path in (f"/runs/{run_id}", f"/runs/{run_id}/tree", f"/runs/{run_id}/children?limit=1000"):
+        with urllib.request.urlopen(server + "/api/v1" + path, timeout=30) as response:
+            size = len(response.read())
+        assert size < 1_000_000, f"{path}: {size} bytes"
+    run = api(server, "GET", f"/runs/{run_id}")
+    (each,) = run["steps"]
+    assert each["outputCut"] is True and each["outputSize"] > 1_000_000
+    with urllib.request.urlopen(f"{server}/api/v1/runs/{run_id}/steps/each/output") as response:
+        whole = json.loads(response.read())  # the whole result, in item order
+    assert whole["summary"]["total"] == HUNDRED_K == len(whole["results"])
+    assert [r.get("item") or r["params"]["N"] for r in whole["results"][::9999]] == [
+        f"item-{i}" for i in range(0, HUNDRED_K, 9999)
+    ]
+    counts = api(server, "GET", f"/runs/{run_id}/children?limit=1")["counts"]
+    assert sum(counts.values()) == HUNDRED_K and counts["not_started"] > 90_000, counts
+    assert next(iter(counts)) == "failed"  # counts come failures first
+
+    page.goto(f"/runs/{run_id}/steps/each/items")
+    table = page.get_by_test_id("items-table")
+    rows = table.locator("tbody tr[data-item]")
+    expect(page.get_by_test_id("items-total")).to_have_text(f"{HUNDRED_K} items")
+    expect(page.get_by_test_id("page-of")).to_have_text("page 1 / 2000")
+    chips = page.get_by_test_id("item-counts")
+    expect(chips.locator("button.chip").first).to_have_attribute("data-status", "failed")
+    expect(chips.locator("button[data-status=not_started]")).to_contain_text(
+        f"{counts['not_started']:,}"
+    )
+    expect(rows.first.locator(".badge[data-status=failed]")).to_be_visible()  # failures first
+    expect(rows).to_have_count(50)
+    shot(page, "20b-items-100000")
+
+    chips.locator("button[data-status=not_started]").click()
+    expect(page.get_by_test_id("items-total")).to_have_text(
+        f"{counts['not_started']} not_started items"
+    )
+    expect(rows.first.locator(".badge[data-status=not_started]")).to_be_visible()
+    chips.locator("button[data-status=not_started]").click()
+    expect(page.get_by_test_id("items-total")).to_have_text(f"{HUNDRED_K} items")
+
+    page.get_by_label("filter by item").fill("ITEM-99999")  # any case
+    expect(page.get_by_test_id("items-total")).to_have_text("1 items holding “ITEM-99999”")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-item", "99999")
+    expect(rows.first.locator(".badge[data-status=not_started]")).to_be_visible()
+    page.get_by_label("filter by item").fill("item-4")  # item-4, item-40 … item-49999
+    expect(page.get_by_test_id("items-total")).to_have_text("11111 items holding “item-4”")
+    expect(chips.locator("button.chip").first).to_have_attribute("data-status", "failed")
+    page.get_by_label("filter by item").fill("")
+
+    page.get_by_role("button", name="last »").click()
+    expect(page.get_by_test_id("page-of")).to_have_text("page 2000 / 2000")
+    expect(rows).to_have_count(50)
+    shot(page, "20c-items-100000-last-page")
+
+    page.goto(f"/runs/{run_id}")
+    expect(page.get_by_test_id("whole-output")).to_contain_text("whole output (")
+    level = page.get_by_test_id("run-tree").locator(f".tree-level[data-level='{run_id}']")
+    expect(level.get_by_test_id("tree-counts")).to_contain_text("100,000 runs")
+    expect(level.locator("li[role=treeitem]")).to_have_count(100)
+    first = page.get_by_test_id("first-failure")
+    expect(first).to_contain_text("fan-hundred-k-leaf › check")
+    first.get_by_role("link").click()
+    expect(page.locator(".page-head h1")).to_contain_text("fan-hundred-k-leaf")
 
 
 def test_the_workflows_list_pages_searches_and_sorts_on_the_server(page: Page) -> None:

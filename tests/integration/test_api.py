@@ -50,6 +50,17 @@ WORKFLOWS = {
             command: >-
               sh -c 'test "$1" = ok || { echo "no good $1" >&2; exit 9; }' _ ${X}
     """,
+    "bulky.yaml": """
+        name: bulky
+        outputs: [BIG]
+        steps:
+          - name: make
+            command: sh -c 'head -c 50000 /dev/zero | tr "\\0" x; printf "<é>"'
+            output: BIG
+          - name: small
+            command: echo small
+            output: SMALL
+    """,
     "hello.yaml": """
         name: hello
         description: says hello
@@ -472,6 +483,26 @@ def test_schema_queues_scheduler(server: Server) -> None:
 
 
 # ---------------------------------------------------------------- runs
+
+
+def test_a_runs_reply_cuts_a_long_output_and_its_whole_value_is_a_request_away(
+    server: Server,
+) -> None:
+    run_id = _wait_final(server, _start(server, "bulky"))["runId"]
+    run = server.client.get(f"/api/v1/runs/{run_id}").json()
+    make, small = run["steps"]
+    assert (make["outputCut"], make["outputSize"]) == (True, 50000 + len("<é>".encode()))
+    assert make["output"] == "x" * 16384
+    assert "outputCut" not in small and small["output"] == "small"
+    assert run["outputs"]["BIG"].startswith("x" * 16384 + "… [cut: 50003 characters in all")
+    whole = server.client.get(f"/api/v1/runs/{run_id}/steps/make/output")
+    assert whole.status_code == 200 and whole.text == "x" * 50000 + "<é>"
+    assert whole.headers["content-type"].startswith("text/plain")
+    value = server.client.get(f"/api/v1/runs/{run_id}/outputs/BIG")
+    assert value.status_code == 200 and value.text == "x" * 50000 + "<é>"
+    for path in (f"/runs/{run_id}/outputs/NOPE", f"/runs/{run_id}/steps/nope/output"):
+        missing = server.client.get("/api/v1" + path)
+        assert missing.status_code == 404 and "error" in missing.json()
 
 
 def test_start_runs_to_the_end_with_params(server: Server) -> None:

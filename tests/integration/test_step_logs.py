@@ -83,3 +83,85 @@ def test_the_step_ends_with_its_leader_and_a_background_writer_still_logs(
     while b"from-background" not in path.read_bytes() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert path.read_bytes() == b"from-leader\nfrom-background\n"
+
+
+PACKED = """
+name: packed
+steps:
+  - name: each
+    command: sh -c 'echo "out $1"; echo "err $1" >&2; test "$1" != 7' _ ${ITEM}
+    parallel:
+      items: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+      maxConcurrent: 4
+    continueOn: {failure: true}
+  - name: nested
+    run: packed-child
+    parallel: {items: [a, b]}
+    params: "X=${ITEM}"
+---
+name: packed-child
+params: [X=a]
+steps:
+  - name: one
+    command: echo "one ${X}"
+  - name: again
+    command: cat ${one.stdout}
+  - name: big
+    command: head -c 70000 /dev/zero | tr '\\0' '${X}'
+"""
+
+
+def test_the_small_logs_of_a_fan_out_are_packed_and_read_as_files(
+    cli, write, home: Path, tmp_path: Path, store_backend: str
+) -> None:
+    """Each item's log is a file while it runs; once its run ends, a small one moves into the
+    root run's pack and reads as before, through the CLI and the API; a big one stays a file."""
+    write("packed.yaml", PACKED)
+    assert cli("start", "packed.yaml").code == 3  # partly: item 7 fails, the run goes on
+    root = _status(cli, "packed")
+    folder = home / "logs" / "packed" / root["runId"]
+    children = {c["item"]: c["runId"] for c in root["children"]}
+
+    def step_of(run_id: str, name: str) -> dict:  # type: ignore[type-arg]
+        run = json.loads(cli("status", "--run-id", run_id, "--json").out)
+        return next(s for s in run["steps"] if s["name"] == name)  # type: ignore[no-any-return]
+
+    seven = step_of(children["7"], "each")
+    assert cli("logs", "--run-id", children["7"], "--step", "each").out == "out 7\n"
+    assert cli("logs", "--run-id", children["7"], "--step", "each", "--stderr").out == "err 7\n"
+    assert cli("logs", "--run-id", children["a"], "--step", "again").out == "one a\n"
+    big = step_of(children["b"], "big")
+    assert Path(big["stdoutFile"]).stat().st_size == 70000  # too big to pack: its own file
+    assert cli("logs", "--run-id", children["b"], "--step", "big").out == "b" * 70000
+    names = sorted(p.name for p in folder.iterdir())
+    if store_backend == "sqlite":
+        assert ".pack:" in seven["stdoutFile"] and ".pack:" in seven["stderrFile"]
+        assert not Path(seven["stdoutFile"]).exists()
+        # 12 items x 2 streams and 2 x 2 small logs of the child: in one pack
+        assert names == sorted(
+            ["run.log", "logs.pack", Path(big["stdoutFile"]).name, _other_big(folder, big)]
+        )
+    else:  # logs shipped to the store stay under their own paths (other hosts read them)
+        assert Path(seven["stdoutFile"]).read_text() == "out 7\n"
+
+    from tests.servers import plait_server
+
+    with plait_server(tmp_path, tmp_path) as (url, _):
+        import httpx
+
+        base = f"{url}/api/v1/runs/{children['7']}/steps/each/log"
+        assert httpx.get(base, params={"stream": "stderr"}).json()["content"] == "err 7\n"
+        tail = httpx.get(base, params={"tail": 1}).json()
+        assert (tail["content"], tail["size"]) == ("out 7\n", 6)
+        raw = httpx.get(base + "/raw")
+        assert raw.status_code == 200 and raw.text == "out 7\n"
+
+
+def _other_big(folder: Path, big: dict) -> str:  # type: ignore[type-arg]
+    """The big log of the other child (its name differs from ``big``'s by the run id)."""
+    (other,) = (
+        p.name
+        for p in folder.iterdir()
+        if p.name.endswith(".big.1.out") and p.name != Path(big["stdoutFile"]).name
+    )
+    return other

@@ -242,6 +242,32 @@ def test_a_tree_lists_failures_first_within_its_bounds_and_says_when_it_is_cut(
     assert [c["itemIndex"] for c in only.children] == [0, 1] and only.total == 247
 
 
+def test_a_page_of_children_is_filtered_by_the_text_of_their_items(store: RunStore) -> None:
+    store.create_run(_run("p"), _steps("fan"))
+    items = ["alpha", "Alphabet", "beta", "50%_off", "50 percent", "back\\slash", "gamma"]
+    for i, item in enumerate(items):
+        status = RunStatus.FAILED if item == "beta" else RunStatus.SUCCEEDED
+        child = _run(f"c{i}", status=status, parent_run_id="p", parent_step="fan",
+                     root_run_id="p", item_index=i, item=item)  # fmt: skip
+        store.create_run(child, [])
+    browse = store.browse()
+
+    def found(text: str, **kw: object) -> list[int]:
+        page = browse.children_page("p", item=text, **kw)  # type: ignore[arg-type]
+        assert page.total == len(page.children)
+        return [c["itemIndex"] for c in page.children]
+
+    assert found("alpha") == [0, 1]  # any case
+    assert found("%_") == [3]  # wildcards are text
+    assert found("_") == [3]
+    assert found("\\") == [5]
+    assert found("nothing") == []
+    assert found("a", statuses=[RunStatus.FAILED]) == [2]
+    page = browse.children_page("p", item="a", sort="failures")
+    assert page.counts == {"failed": 1, "succeeded": 4}  # counts follow the item filter
+    assert [c["itemIndex"] for c in page.children] == [2, 0, 1, 5, 6]
+
+
 def test_a_workflows_history_pages_its_runs_with_every_steps_status(store: RunStore) -> None:
     base = time.time()
     for i in range(5):

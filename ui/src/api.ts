@@ -139,6 +139,10 @@ export interface StepRecord {
   tolerated?: boolean;
   /** A step waiting for a person: what it asks. */
   waiting?: { prompt?: string; input?: string[]; required?: string[] };
+  /** The output is longer than a run's reply shows: `outputSize` bytes in all, read whole
+   * from `/runs/{id}/steps/{step}/output`. */
+  outputCut?: boolean;
+  outputSize?: number;
 }
 export interface ChildRef {
   runId: string;

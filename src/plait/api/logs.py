@@ -3,7 +3,9 @@
 Nothing reads a whole file: forward reads stop at ``limit`` bytes and a tail reads backwards
 in blocks until it has its lines, so a 1 GB log answers as fast as a small one. A stream that
 wrote nothing has no file: a missing file reads as an empty log. A log is a file on this
-machine (its path) or a ``ShippedLog``: what the agent on another host copied into the store.
+machine (its path, or a child run's small log in its root run's pack: a ref of
+``plait.proc.logpack``) or a ``ShippedLog``: what the agent on another host copied into the
+store.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+from plait.proc.logpack import PackedLog, parse_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,6 +127,14 @@ class _Shipped(_File):
         pass
 
 
+class _Packed(_File):
+    """A small log kept in its root run's pack (``plait.proc.logpack``)."""
+
+    def __init__(self, log: PackedLog) -> None:
+        self._handle = log  # type: ignore[assignment]
+        self.size = log.size
+
+
 def _open(source: LogSource) -> _File | None:
     if isinstance(source, ShippedLog):
         size = source.store.log_size(source.run_id, source.path)
@@ -130,6 +142,9 @@ def _open(source: LogSource) -> _File | None:
             return _Shipped(source, size)
         source = source.path
     try:
+        ref = parse_ref(source)
+        if ref is not None:
+            return _Packed(PackedLog(*ref))
         return _File(open(source, "rb"))
     except FileNotFoundError:
         return None

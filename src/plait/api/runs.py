@@ -9,7 +9,7 @@ from pathlib import Path as PathType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from plait.api.catalogue import relative_file
@@ -119,22 +119,54 @@ def list_runs(
 BRIEF_VALUE_CHARS = 1024
 
 
-def brief(values: dict[str, str], run_id: str) -> dict[str, str]:
-    """Values as a list shows them: a long one cut, saying where the whole of it is."""
+# A run's page shows this much of each step output and run output; the rest is read from
+# /runs/{id}/steps/{step}/output and /runs/{id}/outputs/{name} (a fan-out of 100,000 items
+# has an output of some 15 MB: no reply carries it whole by the way).
+SHOWN_VALUE_CHARS = 16 * 1024
+
+
+def brief(values: dict[str, str], where: str, limit: int = BRIEF_VALUE_CHARS) -> dict[str, str]:
+    """Values as a list shows them: a long one cut, saying where the whole of it is (``where``,
+    with ``{name}`` for the value's name)."""
     return {
         name: value
-        if len(value) <= BRIEF_VALUE_CHARS
-        else f"{value[:BRIEF_VALUE_CHARS]}… [cut: {len(value)} characters in all; "
-        f"GET /api/v1/runs/{run_id} has the whole value]"
+        if len(value) <= limit
+        else f"{value[:limit]}… [cut: {len(value)} characters in all; "
+        f"{where.format(name=name)} has the whole value]"
         for name, value in values.items()
     }
+
+
+_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the value, as text",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def _cut_outputs(body: dict[str, Any], run_id: str) -> None:
+    """A run's reply, with each step output longer than ``SHOWN_VALUE_CHARS`` cut (the step
+    says ``outputCut`` and ``outputSize`` in bytes) and each long run output cut in place."""
+    steps = list(body["steps"])
+    for attempts in body.get("attempts", {}).values():
+        steps.extend(attempts)
+    for step in steps:
+        output = step.get("output")
+        if isinstance(output, str) and len(output) > SHOWN_VALUE_CHARS:
+            step["output"] = output[:SHOWN_VALUE_CHARS]
+            step["outputCut"] = True
+            step["outputSize"] = len(output.encode("utf-8", "surrogatepass"))
+    body["outputs"] = brief(
+        body["outputs"], f"GET /api/v1/runs/{run_id}/outputs/{{name}}", SHOWN_VALUE_CHARS
+    )
 
 
 def _run_row(run: RunRecord, dags: PathType) -> dict[str, Any]:
     row = run.to_json()
     del row["steps"], row["children"]
-    row["params"] = brief(row["params"], run.run_id)
-    row["outputs"] = brief(row["outputs"], run.run_id)
+    row["params"] = brief(row["params"], f"GET /api/v1/runs/{run.run_id}")
+    row["outputs"] = brief(row["outputs"], f"GET /api/v1/runs/{run.run_id}/outputs/{{name}}")
     row["createdAt"] = _iso(run.created_at)
     row["workflowFile"] = relative_file(dags, run.source)
     return row
@@ -179,7 +211,46 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
 
             shown["waiting"] = request_of(step.output)
             shown["output"] = None
+    _cut_outputs(body, run_id)
     return body
+
+
+@router.get(
+    "/{runId}/steps/{step}/output",
+    summary="The whole output of a step (its latest attempt, or the given one)",
+    responses={**_TEXT, **errors(404)},
+)
+def get_step_output(
+    run_id: RunId,
+    step: str,
+    services: Svc,
+    attempt: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+) -> PlainTextResponse:
+    run = services.store.get_run(run_id, children_limit=0)
+    try:
+        record = run.step(step)
+    except KeyError:
+        raise NotFoundError(f"run {run_id} has no step {step!r}") from None
+    if attempt is not None and attempt != record.attempt:
+        earlier = [a for a in services.store.attempts(run_id, step) if a.attempt == attempt]
+        if not earlier:
+            raise NotFoundError(f"step {step} of run {run_id} has no attempt {attempt}")
+        record = earlier[0]
+    if record.output is None or record.status is StepStatus.WAITING:
+        raise NotFoundError(f"step {step} of run {run_id} has no output ({record.status})")
+    return PlainTextResponse(record.output)
+
+
+@router.get(
+    "/{runId}/outputs/{name}",
+    summary="The whole value of one of a run's outputs",
+    responses={**_TEXT, **errors(404)},
+)
+def get_run_output(run_id: RunId, name: str, services: Svc) -> PlainTextResponse:
+    run = services.store.get_run(run_id, children_limit=0)
+    if name not in run.outputs:
+        raise NotFoundError(f"run {run_id} has no output {name!r}")
+    return PlainTextResponse(run.outputs[name])
 
 
 def _started_by(services: Services, root_id: str) -> dict[str, Any] | None:
@@ -256,6 +327,10 @@ def get_children(
     sort: Annotated[str, Query(description=f"one of {', '.join(CHILD_SORTS)}")] = "index",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    item: Annotated[
+        str | None,
+        Query(max_length=1000, description="only children whose item holds this text (any case)"),
+    ] = None,
 ) -> dict[str, Any]:
     if sort not in CHILD_SORTS:
         raise ApiError(400, f"unknown sort {sort!r} (known: {', '.join(CHILD_SORTS)})")
@@ -263,7 +338,13 @@ def get_children(
     if step is not None and step not in {s.name for s in run.steps}:
         raise NotFoundError(f"run {run_id} has no step {step!r}")
     page = services.browse.children_page(
-        run_id, step=step, statuses=parse_statuses(status), sort=sort, limit=limit, offset=offset
+        run_id,
+        step=step,
+        statuses=parse_statuses(status),
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        item=item,
     )
     return {"children": page.children, "total": page.total, "counts": page.counts}
 

@@ -48,9 +48,10 @@ def duration(start: float | None, end: float | None) -> str:
 def _head(path: str | None, lines: int) -> list[str]:
     if not path:
         return []
+    from plait.proc.logpack import read_start
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(4096)
+        data = read_start(path, 4096)
     except OSError:
         return []
     text = [

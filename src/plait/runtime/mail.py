@@ -39,7 +39,7 @@ def send_mail(
     to: Sequence[str],
     subject: str,
     body: str,
-    attachments: Sequence[str] = (),
+    attachments: Sequence[str | tuple[str, str]] = (),
     timeout: float = SMTP_TIMEOUT_SECONDS,
 ) -> None:
     """Send one text mail.
@@ -63,8 +63,9 @@ def send_mail(
     message["To"] = ", ".join(recipients)
     message["Subject"] = subject
     message.set_content(body)
-    for path in attachments:
-        _attach(message, path)
+    for attachment in attachments:
+        name, path = attachment if isinstance(attachment, tuple) else (None, attachment)
+        _attach(message, path, name)
     port = int(smtp.get("port") or 25)
     try:
         client: smtplib.SMTP
@@ -87,17 +88,20 @@ def send_mail(
         ) from None
 
 
-def _attach(message: object, path: str) -> None:
+def _attach(message: object, path: str, name: str | None = None) -> None:
+    """Attach a file (or a log in a pack) as ``name`` (by default the file's name)."""
     from email.message import EmailMessage
+
+    from plait.proc.logpack import read_start
 
     assert isinstance(message, EmailMessage)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(_MAX_ATTACHMENT + 1)
+        data = read_start(path, _MAX_ATTACHMENT + 1)
     except FileNotFoundError:
         return  # a stream that wrote nothing has no log
     except OSError as error:
         raise MailError(f"cannot attach {path}: {error.strerror}") from None
     if len(data) > _MAX_ATTACHMENT:
         data = data[:_MAX_ATTACHMENT] + b"\n[plait: attachment cut at 10 MiB]\n"
-    message.add_attachment(data, maintype="text", subtype="plain", filename=os.path.basename(path))
+    filename = name or os.path.basename(path)
+    message.add_attachment(data, maintype="text", subtype="plain", filename=filename)

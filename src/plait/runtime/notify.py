@@ -91,8 +91,13 @@ def _summary(record: RunRecord, status: RunStatus, failed_step: StepRecord | Non
     return "\n".join(lines) + "\n"
 
 
-def _logs(record: RunRecord) -> list[str]:
-    paths: list[str] = []
+def _logs(record: RunRecord) -> list[tuple[str, str]]:
+    """The logs of the run's steps, each with the name of its attachment."""
+    from plait.runtime.step import safe_name
+
+    logs: list[tuple[str, str]] = []
     for step in record.steps:
-        paths.extend(p for p in (step.stdout_path, step.stderr_path) if p)
-    return paths
+        for path, kind in ((step.stdout_path, "out"), (step.stderr_path, "err")):
+            if path and (kind == "out" or path != step.stdout_path):
+                logs.append((f"{safe_name(step.name)}.{step.attempt}.{kind}", path))
+    return logs

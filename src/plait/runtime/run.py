@@ -29,6 +29,7 @@ from plait.model import (
     Workflow,
 )
 from plait.model.secret import MASK, Masker, is_secret_name
+from plait.proc.logpack import LogPack
 from plait.runtime.scope import Scope, workflow_dir
 from plait.runtime.step import StepExecution, condition_met, safe_name
 from plait.spec.params import params_problems
@@ -117,6 +118,7 @@ class RunExecution:
             self.log_dir = parent.run.log_dir
             self.log_prefix = f"{self.run_id}."
         self._log_file: TextIO | None = None
+        self._pack: LogPack | None = None  # a root run's pack of small child logs
         self.root: RunExecution = self if parent is None else parent.run.root
         self.working_dir: str = self._working_dir()
         self.cleanup_time: float = workflow.max_clean_up_time_sec
@@ -198,6 +200,9 @@ class RunExecution:
             if self._log_file is not None:
                 self._log_file.close()
                 self._log_file = None
+            if self._pack is not None:
+                self._pack.close()
+                self._pack = None
 
     def _working_dir(self) -> str:
         configured = self.workflow.working_dir
@@ -620,6 +625,7 @@ class RunExecution:
         masker = self.masker
         record.outputs = {name: masker.text(value) for name, value in self.outputs.items()}
         record.error = masker.optional(record.error)
+        packed = self._pack_logs()
         self.store.set_run_status(
             self.run_id,
             status,
@@ -627,7 +633,9 @@ class RunExecution:
             finished_at=record.finished_at,
             outputs=record.outputs,
             error=record.error,
+            logs=[(s.name, s.stdout_path, s.stderr_path) for s in packed.steps],
         )
+        packed.remove()
         if any(step.run or step.parallel for step in self.workflow.steps):
             # what is shown of it: counts, and the children that did not succeed first
             ended = self.store.get_run(self.run_id, children_limit=CHILDREN_SHOWN)
@@ -638,6 +646,37 @@ class RunExecution:
 
             notify_run(self, status)
         self.agent.observer.run_finished(record)
+
+    def _pack_logs(self) -> _Packed:
+        """A child run's small step logs, moved into its root run's pack (``logpack``): its
+        steps name them there (the files go once the store says so). A store that ships
+        logs to other hosts keeps each log under its own path."""
+        if self.parent is None or getattr(self.store, "SHIPS_LOGS", False):
+            return _Packed([], [])
+        files = [
+            path
+            for step in self.record.steps
+            for path in (step.stdout_path, step.stderr_path)
+            if path and os.path.dirname(path) == str(self.root.log_dir)
+        ]
+        refs = self.root.log_pack().add(files) if files else {}
+        if not refs:
+            return _Packed([], [])
+        changed: list[StepRecord] = []
+        for step in self.record.steps:
+            out = refs.get(step.stdout_path or "", step.stdout_path)
+            err = refs.get(step.stderr_path or "", step.stderr_path)
+            if (out, err) != (step.stdout_path, step.stderr_path):
+                step.stdout_path, step.stderr_path = out, err
+                changed.append(step)
+        return _Packed(changed, list(refs))
+
+    def log_pack(self) -> LogPack:
+        """The pack of this root run's log folder (opened at the first small log)."""
+        with self._lock:
+            if self._pack is None:
+                self._pack = LogPack(str(self.log_dir))
+            return self._pack
 
     # ------------------------------------------------------------------ for steps
 
@@ -764,6 +803,19 @@ def _approved(step: Step, record: StepRecord) -> bool:
         and record.status is StepStatus.SUCCEEDED
         and (record.output or "").startswith("{")
     )
+
+
+class _Packed:
+    """The steps of a run whose logs moved into the pack, and the files they leave."""
+
+    __slots__ = ("files", "steps")
+
+    def __init__(self, steps: list[StepRecord], files: list[str]) -> None:
+        self.steps = steps
+        self.files = files
+
+    def remove(self) -> None:
+        LogPack.remove(self.files)
 
 
 def _ref(record: StepRecord) -> StepRef:

@@ -113,9 +113,11 @@ class RunBrowser(Protocol):
         sort: str = "index",
         limit: int = 100,
         offset: int = 0,
+        item: str | None = None,
     ) -> ChildPage:
         """A page of the direct child runs of a run, and counts per status (before the
-        status filter). ``sort``: one of ``CHILD_SORTS`` (``failures``: the order of
+        status filter, after ``item``: only children whose item holds that text, in any
+        case). ``sort``: one of ``CHILD_SORTS`` (``failures``: the order of
         ``FAILURES_FIRST``, then by step and item). Each child says how many children it has
         itself (``childCount``)."""
         ...
@@ -269,9 +271,11 @@ class RunStore(Protocol):
         finished_at: float | None = None,
         outputs: dict[str, str] | None = None,
         error: str | None = None,
+        logs: Sequence[tuple[str, str | None, str | None]] = (),
     ) -> None:
-        """Set a run's status (and what is given of its times, outputs, error); nothing
-        when ``epoch`` is stale."""
+        """Set a run's status (and what is given of its times, outputs, error), and in the
+        same transaction the log paths of its steps ``logs`` names: (step, stdout path,
+        stderr path); nothing when ``epoch`` is stale."""
         ...
 
     def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> set[str]:

@@ -357,6 +357,7 @@ class PostgresBrowse(SQLBrowse):
     notifications of ``plait_changes``."""
 
     NOW_SQL = "extract(epoch FROM now())"
+    LIKE = "ILIKE"
 
     def __init__(self, store: PostgresStore) -> None:
         super().__init__(store)

@@ -57,6 +57,8 @@ ON CONFLICT (run_id, step, attempt) DO UPDATE SET
     error = excluded.error
 """
 
+UPDATE_STEP_LOGS = "UPDATE steps SET stdout_path = ?, stderr_path = ? WHERE run_id = ? AND name = ?"
+
 UPDATE_RUN_STATUS = """
 UPDATE runs SET status = ?,
                 started_at = COALESCE(?, started_at),

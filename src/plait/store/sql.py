@@ -131,21 +131,27 @@ class SQLStore:
         finished_at: float | None = None,
         outputs: dict[str, str] | None = None,
         error: str | None = None,
+        logs: Sequence[tuple[str, str | None, str | None]] = (),
     ) -> None:
-        self._exec(
-            q.UPDATE_RUN_STATUS,
-            (
-                str(status),
-                started_at,
-                finished_at,
-                None if outputs is None else json.dumps(outputs, ensure_ascii=False),
-                error,
-                (now := self._now()),
-                now + AGENT_LEASE_SECONDS,
-                run_id,
-                epoch,
-            ),
+        row = (
+            str(status),
+            started_at,
+            finished_at,
+            None if outputs is None else json.dumps(outputs, ensure_ascii=False),
+            error,
+            (now := self._now()),
+            now + AGENT_LEASE_SECONDS,
+            run_id,
+            epoch,
         )
+        if not logs:
+            self._exec(q.UPDATE_RUN_STATUS, row)
+            return
+        with self._transaction() as db:
+            if db.execute(q.UPDATE_RUN_STATUS, row).rowcount:
+                db.executemany(
+                    q.UPDATE_STEP_LOGS, [(out, err, run_id, name) for name, out, err in logs]
+                )
 
     def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> set[str]:
         beat = self._now() if now is None else now

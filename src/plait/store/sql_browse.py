@@ -275,14 +275,18 @@ class SQLBrowse(SQLMetrics):
         sort: str = "index",
         limit: int = 100,
         offset: int = 0,
+        item: str | None = None,
     ) -> ChildPage:
         """A page of the direct child runs of a run, with counts per status (before the
-        status filter, so a progress bar can use them)."""
+        status filter, so a progress bar can use them; after the item filter)."""
         clauses = ["parent_run_id = ?"]
         args: list[object] = [run_id]
         if step is not None:
             clauses.append("parent_step = ?")
             args.append(step)
+        if item:
+            clauses.append(f"item {self.LIKE} ? ESCAPE '\\'")
+            args.append("%" + _escape_like(item) + "%")
         where = " WHERE " + " AND ".join(clauses)
         counts = self._status_counts(where, args)
         wanted = [str(s) for s in statuses]
@@ -303,9 +307,14 @@ class SQLBrowse(SQLMetrics):
             total = sum(counts.values())
         return ChildPage([_child_json(r) for r in rows], int(total), counts)
 
+    # how a text is matched without regard to case (SQLite's LIKE is so for ASCII)
+    LIKE = "LIKE"
+
     def _status_counts(self, where: str, args: list[object]) -> dict[str, int]:
+        """Children by status, in the order of ``FAILURES_FIRST``."""
         sql = "SELECT status, count(*) FROM runs" + where + " GROUP BY 1"
-        return {str(r[0]): int(r[1]) for r in self._all(sql, args)}
+        counts = {str(r[0]): int(r[1]) for r in self._all(sql, args)}
+        return {s: counts[s] for s in sorted(counts, key=_status_rank)}
 
     def _failures_first(
         self,
@@ -448,3 +457,8 @@ def _child_json(r: tuple[Any, ...]) -> dict[str, Any]:
         "attempt": r[9],
         "childCount": int(r[11]),
     }
+
+
+def _escape_like(text: str) -> str:
+    """``text`` matched as it is by LIKE: its wildcards and the escape character escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -9,6 +9,7 @@ import { Breadcrumbs, concerns } from "./Run";
 
 const STATUSES = ["", "queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled", "skipped", "not_started"];
 const SORTS: [string, string][] = [
+  ["failures", "failures first"],
   ["index", "item # ↑"],
   ["-index", "item # ↓"],
   ["status", "status"],
@@ -23,7 +24,8 @@ export function ItemsPage() {
   const { runId = "", step = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   const status = search.get("status") ?? "";
-  const sort = search.get("sort") ?? "index";
+  const sort = search.get("sort") ?? "failures";
+  const item = search.get("item") ?? "";
   const page = Math.max(0, Number(search.get("page") ?? 0) || 0);
   const [pageSize, setPageSize] = useState(50);
   const set = (k: string, v: string) => {
@@ -35,8 +37,16 @@ export function ItemsPage() {
   };
   const run = useLoader(() => api.run(runId), [runId]);
   const kids = useLoader(
-    () => api.children(runId, { step, status: status || undefined, sort, limit: pageSize, offset: page * pageSize }),
-    [runId, step, status, sort, page, pageSize],
+    () =>
+      api.children(runId, {
+        step,
+        status: status || undefined,
+        item: item.trim() || undefined,
+        sort,
+        limit: pageSize,
+        offset: page * pageSize,
+      }),
+    [runId, step, status, item, sort, page, pageSize],
   );
   const refresh = useThrottled(() => {
     void run.reload();
@@ -80,7 +90,30 @@ export function ItemsPage() {
           ) : null}
         </div>
       </div>
+      {counts ? (
+        <div className="summary" data-testid="item-counts">
+          {Object.entries(counts).map(([s, n]) => (
+              <button
+                key={s}
+                className={`chip ${status === s ? "active" : ""}`}
+                data-status={s}
+                onClick={() => set("status", status === s ? "" : s)}
+                title={status === s ? "show every status" : `show only ${s} items`}
+              >
+                <StatusBadge status={s} small /> {n.toLocaleString()}
+              </button>
+            ))}
+        </div>
+      ) : null}
       <div className="toolbar">
+        <input
+          className="search"
+          type="search"
+          placeholder="item contains…"
+          value={item}
+          onChange={(e) => set("item", e.target.value)}
+          aria-label="filter by item"
+        />
         <label>
           status{" "}
           <select value={status} onChange={(e) => set("status", e.target.value)} aria-label="filter by status">
@@ -111,7 +144,7 @@ export function ItemsPage() {
         </label>
         <span className="spacer" />
         <span className="muted small" data-testid="items-total">
-          {total} {status ? `${status} ` : ""}items
+          {total} {status ? `${status} ` : ""}items{item.trim() ? ` holding “${item.trim()}”` : ""}
         </span>
         <button onClick={() => set("page", "")} disabled={page <= 0}>
           « first
@@ -174,7 +207,8 @@ export function ItemsPage() {
               {rows.length === 0 ? (
                 <tr>
                   <td colSpan={6} className="muted">
-                    No items{status ? ` with status ${status}` : ""}.
+                    No items{status ? ` with status ${status}` : ""}
+                    {item.trim() ? ` holding “${item.trim()}”` : ""}.
                   </td>
                 </tr>
               ) : null}

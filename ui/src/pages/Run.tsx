@@ -6,7 +6,7 @@ import { CalledBy, ErrorBox, Loading, itemsUrl, logUrl, runUrl, wfUrl } from "..
 import { Graph, fmtProgress, progressOf, type GraphStep } from "../components/Graph";
 import { Gantt } from "../components/Gantt";
 import { RunTree, TreeEvents } from "../components/RunTree";
-import { StatusBadge, fmtDuration, fmtItem, fmtTime, isActive, shortId, span, stepStatus } from "../format";
+import { StatusBadge, fmtBytes, fmtDuration, fmtItem, fmtTime, isActive, shortId, span, stepStatus } from "../format";
 
 /** Breadcrumbs from the root run down to this one, through each calling step and item. */
 export function Breadcrumbs({ run, tail }: { run: RunDetail; tail?: React.ReactNode }) {
@@ -513,6 +513,17 @@ function StepRow({
             <div className="small">
               <span className="mono muted">{step.outputVar ?? "output"} =</span>{" "}
               <code className="output">{step.output.length > 140 ? `${step.output.slice(0, 140)}…` : step.output}</code>
+              {step.outputCut ? (
+                <a
+                  className="small"
+                  data-testid="whole-output"
+                  href={`/api/v1/runs/${encodeURIComponent(run.runId)}/steps/${encodeURIComponent(step.name)}/output`}
+                  download={`${run.runId}-${step.name}.output.txt`}
+                >
+                  {" "}
+                  whole output ({fmtBytes(step.outputSize ?? 0)})
+                </a>
+              ) : null}
             </div>
           ) : null}
         </td>
