@@ -39,6 +39,9 @@ def test_kill_9_of_start_at_random_moments_then_recovery_and_retry(
             finally:
                 db.close()
         history = cli("history", "crash", "--json")
+        if not (home / "plait.db").exists() and store_backend == "sqlite":
+            assert history.code == 1 and "no runs yet" in history.err, history.err
+            continue  # killed before it made the store (a busy machine starts slowly)
         assert history.code == 0, history.err
         status = cli("status", "crash", "--json")
         if status.code != 0:  # killed before the run was recorded

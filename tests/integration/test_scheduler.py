@@ -238,9 +238,12 @@ def test_every_missed_time_is_run_or_recorded_as_skipped_with_its_reason(
     plain = dict(store.skips("plain", 20))
     assert set(plain) == {ts(f"2024-01-01T00:{m:02d}:00") for m in (5, 10, 15, 20, 25)}
     assert all("set catchupWindow" in why for why in plain.values())
+    every = store.all_skips(3)  # the newest of each workflow, in one read
+    assert every == {"busy": store.skips("busy", 3), "plain": store.skips("plain", 3)}
     listing = schedule_listing(plait_home, load_config(plait_home.config_file), 3, store)
     busy = next(e for e in listing if e["name"] == "busy")
     assert busy["skipped"][0] == {"fireAt": "2024-01-01T00:30:00.000Z", "reason": active}
+    assert len(busy["skipped"]) == 5
 
 
 def test_a_paused_schedule_skips_its_times_until_resumed_and_stays_paused(

@@ -514,7 +514,7 @@ def _fan_out_items(
             try:
                 params = _params(execution, item, True)
                 earlier = results[index]
-                if made and earlier is not None:
+                if made and earlier is not None and earlier.run_id is not None:
                     previous = run.store.get_run(earlier.run_id, children_limit=0)
                     record = _retry_item(execution, child, params, index, item, previous, selector)
                 else:
@@ -639,10 +639,12 @@ class _Done:
     __slots__ = ("outputs", "result", "run_id", "status")
 
     def __init__(self, record: RunRecord) -> None:
-        self.run_id = record.run_id
         self.status = record.status
+        # the id is in the entry; kept apart only where it is read again (a retry, the
+        # first failure), so a succeeded item costs its entry and little more
+        self.run_id = None if self.succeeded else record.run_id
         self.result = json.dumps(child_result(record), ensure_ascii=False)
-        self.outputs = json.dumps(record.outputs, ensure_ascii=False)
+        self.outputs = json.dumps(record.outputs, ensure_ascii=False) if record.outputs else "{}"
 
     @property
     def succeeded(self) -> bool:
@@ -717,7 +719,7 @@ def _fan_out_attempt(
             error += f"; {failed} of {total} items failed"
         return Attempt(exit_code=1, output=output, error=error)
     error = f"{failed} of {total} items failed"
-    if first_failure is not None:
+    if first_failure is not None and first_failure.run_id is not None:
         record = execution.run.store.get_run(first_failure.run_id, children_limit=CHILDREN_SHOWN)
         error += f"; first: {_child_error(execution, record)}"
     elif errors:

@@ -637,9 +637,10 @@ class RunExecution:
         )
         packed.remove()
         if any(step.run or step.parallel for step in self.workflow.steps):
-            # what is shown of it: counts, and the children that did not succeed first
-            ended = self.store.get_run(self.run_id, children_limit=CHILDREN_SHOWN)
-            record.children, record.child_counts = ended.children, ended.child_counts
+            # what is shown of it: counts, and the children that did not succeed first (not
+            # the run again: its steps' outputs may be big)
+            record.child_counts = self.store.child_counts(self.run_id)
+            record.children = self.store.children(self.run_id, CHILDREN_SHOWN)
         self.log(f"run {status}" + (f": {record.error}" if record.error else ""))
         if any(self.workflow.mail_on.values()):
             from plait.runtime.notify import notify_run

@@ -24,6 +24,7 @@ def schedule_listing(
     """Each scheduled workflow: its lines, next fire times, whether its schedule is paused and
     (with ``store``) the latest fire times it did not run, with the reason."""
     paused = store.paused("schedule") if store is not None else {}
+    skips = store.all_skips(5) if store is not None else {}
     registry = Registry(home.dags_dir)
     registry.refresh()
     now = datetime.now(UTC)
@@ -67,7 +68,7 @@ def schedule_listing(
                 "paused": workflow.name in paused,
                 "skipped": [
                     {"fireAt": iso_time(at), "reason": why}
-                    for at, why in (store.skips(workflow.name, 5) if store is not None else [])
+                    for at, why in skips.get(workflow.name, ())
                 ],
                 "error": None,
             }

@@ -369,6 +369,10 @@ class RunStore(Protocol):
         many of each step, the ones that did not succeed first."""
         ...
 
+    def child_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """How many direct children each step of a run has, by status."""
+        ...
+
     def attempts(self, run_id: str, step: str) -> list[StepRecord]:
         """The earlier attempts of a step, first first."""
         ...
@@ -471,6 +475,10 @@ class RunStore(Protocol):
 
     def skips(self, workflow: str, limit: int = 20) -> list[tuple[float, str]]:
         """The newest skipped fire times of ``workflow``: (fire time, reason)."""
+        ...
+
+    def all_skips(self, limit: int = 20) -> dict[str, list[tuple[float, str]]]:
+        """``skips`` of every workflow that has some, in one read: by workflow name."""
         ...
 
     # ----------------------------------------------------------------- webhooks

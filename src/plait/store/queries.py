@@ -421,6 +421,13 @@ DELETE FROM schedule_skips WHERE workflow = ? AND fire_at < (
     ) AS newest
 )
 """
+SELECT_ALL_SKIPS = """
+SELECT workflow, fire_at, reason FROM (
+    SELECT workflow, fire_at, reason,
+           row_number() OVER (PARTITION BY workflow ORDER BY fire_at DESC) AS newest
+    FROM schedule_skips
+) AS ranked WHERE newest <= ? ORDER BY workflow, fire_at DESC
+"""
 SELECT_SKIPS = (
     "SELECT fire_at, reason FROM schedule_skips WHERE workflow = ? ORDER BY fire_at DESC LIMIT ?"
 )

@@ -223,11 +223,11 @@ class SQLStore:
                     per_step = run.child_counts.setdefault(child.step or "", {})
                     per_step[str(child.status)] = per_step.get(str(child.status), 0) + 1
             else:
-                run.child_counts = self._child_counts(run_id)
+                run.child_counts = self.child_counts(run_id)
                 run.children = self._some_children(run_id, run.child_counts, children_limit)
         return run
 
-    def _child_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+    def child_counts(self, run_id: str) -> dict[str, dict[str, int]]:
         """How many direct children each step of a run has, by status (one index read)."""
         counts: dict[str, dict[str, int]] = {}
         for step, status, count in self._all(q.COUNT_CHILDREN, (run_id,)):
@@ -269,7 +269,7 @@ class SQLStore:
         """The direct children of a run; with ``limit``, at most that many of each step, the
         ones that did not succeed first."""
         if limit is not None:
-            return self._some_children(run_id, self._child_counts(run_id), limit)
+            return self._some_children(run_id, self.child_counts(run_id), limit)
         return [_child_from_row(r) for r in self._all(q.SELECT_CHILDREN, (run_id,))]
 
     def attempts(self, run_id: str, step: str) -> list[StepRecord]:
@@ -499,6 +499,12 @@ class SQLStore:
     def skips(self, workflow: str, limit: int = 20) -> list[tuple[float, str]]:
         rows = self._all(q.SELECT_SKIPS, (workflow, limit))
         return [(float(r[0]), str(r[1])) for r in rows]
+
+    def all_skips(self, limit: int = 20) -> dict[str, list[tuple[float, str]]]:
+        found: dict[str, list[tuple[float, str]]] = {}
+        for workflow, fire_at, reason in self._all(q.SELECT_ALL_SKIPS, (limit,)):
+            found.setdefault(str(workflow), []).append((float(fire_at), str(reason)))
+        return found
 
     # ----------------------------------------------------------------- webhooks
 

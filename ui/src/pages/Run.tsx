@@ -75,6 +75,9 @@ export function RunPage() {
       onEvent: (e) => {
         if (concerns(runId)(e) || run?.started?.some((s) => s.runId === e.runId)) refresh();
         tree.changed(e);
+        // the page's own run changed (a step ended, the run ended): every open level is read
+        // again, so that the tree's last word matches the run's even if a child's was missed
+        if (e.runId === runId) tree.changed({ runId: "", parentRunId: null });
       },
     },
     [runId],
