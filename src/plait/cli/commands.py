@@ -322,7 +322,9 @@ def _print_tree(home: Home, record: RunRecord, store: RunStore | None = None) ->
         def read(run_id: str) -> RunRecord:
             return store.get_run(run_id, children_limit=MAX_CHILDREN_LISTED)
 
-        lines = run_tree(read(record.run_id), read)
+        # the run just ended holds its counts and the children to show: not read again (its
+        # steps' outputs may be big)
+        lines = run_tree(record if record.child_counts else read(record.run_id), read)
     finally:
         if own:
             store.close()

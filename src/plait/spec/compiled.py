@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import random
 import time
 import zlib
 
@@ -124,7 +123,7 @@ def keep(text: str, source: str, workflows: list[Workflow]) -> None:
         except OSError:
             pass
         return
-    if random.random() < _PRUNE_CHANCE:
+    if int.from_bytes(os.urandom(4), "big") < _PRUNE_CHANCE * 2**32:  # (`random`: 1.7 ms to import)
         forget_unused()
 
 
