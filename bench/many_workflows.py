@@ -9,7 +9,8 @@ home on SQLite. Figures, not a test:
 - **due run**: one more workflow whose ``@every 5s`` line fires while the others idle: the time
   from its fire time to its step's start (store time), the worst of three fires.
 - **stop**: SIGTERM to the scheduler until its process is gone.
-- **schedule list**: wall time of ``plait schedule list --json``.
+- **schedule list**: wall time of ``plait schedule list --json``, the first time (every file
+  parsed, what it compiles kept) and again.
 - **workflows page**: the server's own time (``Server-Timing``) of a page of 100 of
   ``GET /api/v1/workflows``, median of 10 (the first request reads every file once).
 
@@ -73,12 +74,14 @@ def main() -> int:
             text = FLOW.format(i=i, minute=i % 60, hour=(i // 60) % 24)
             (dags / f"wf-{i:05d}.yaml").write_text(text)
         env = {**os.environ, "PLAIT_HOME": str(Path(tmp) / "home"), "PLAIT_DAGS_DIR": str(dags)}
-        began = time.perf_counter()
-        listed = plait(env, "schedule", "list", "--json")
-        list_seconds = time.perf_counter() - began
-        if listed.returncode != 0:
-            print(listed.stderr)
-            return 1
+        list_seconds = []  # the first reads every file (and keeps what it compiled); then again
+        for _ in range(2):
+            began = time.perf_counter()
+            listed = plait(env, "schedule", "list", "--json")
+            list_seconds.append(time.perf_counter() - began)
+            if listed.returncode != 0:
+                print(listed.stderr)
+                return 1
         scheduler = subprocess.Popen(
             [sys.executable, "-m", "plait", "scheduler"],
             env=env,
@@ -106,7 +109,10 @@ def main() -> int:
     print(f"scheduler idle CPU: {idle * 100:.1f} % of a core")
     print(f"a due run started after its fire time: worst {max(lags) * 1000:.0f} ms of {len(lags)}")
     print(f"SIGTERM to exit: {stop_seconds * 1000:.0f} ms")
-    print(f"plait schedule list: {list_seconds * 1000:.0f} ms")
+    print(
+        f"plait schedule list: {list_seconds[0] * 1000:.0f} ms the first time (every file "
+        f"parsed), {list_seconds[1] * 1000:.0f} ms after (compiled files kept)"
+    )
     print(f"GET /api/v1/workflows (first page): {page_ms:.1f} ms server time")
     return 0
 

@@ -91,3 +91,30 @@ def test_a_second_start_of_an_unchanged_file_imports_no_yaml(tmp_path: Path) -> 
         assert done.returncode == 0, done.stderr
         said.append(done.stdout.split()[-3:])
     assert said == [["0", "True", "False"], ["0", "False", "False"]]
+
+
+def test_unused_entries_are_looked_for_once_a_day_at_most(folder: Path, tmp_path: Path) -> None:
+    old = folder / "old-entry.pickle"
+    old.write_bytes(b"x")
+    stale = os.stat(old).st_mtime - compiled.KEEP_UNUSED_SECONDS - 60
+    os.utime(old, (stale, stale))
+    first = tmp_path / "first.yaml"
+    first.write_text(FLOW.format(word="first"))
+    load_file(first)  # the first write of the process looks, and says when
+    assert not old.exists()
+    mark = Path(str(folder) + ".pruned")
+    assert mark.is_file()
+    old.write_bytes(b"x")
+    os.utime(old, (stale, stale))
+    compiled.use_folder(folder)  # another process, within the day: no look
+    second = tmp_path / "second.yaml"
+    second.write_text(FLOW.format(word="second"))
+    load_file(second)
+    assert old.exists()
+    day_ago = mark.stat().st_mtime - compiled.PRUNE_EVERY_SECONDS - 60
+    os.utime(mark, (day_ago, day_ago))
+    compiled.use_folder(folder)  # a day later
+    third = tmp_path / "third.yaml"
+    third.write_text(FLOW.format(word="third"))
+    load_file(third)
+    assert not old.exists()

@@ -26,14 +26,20 @@ __all__ = ["forget_unused", "keep", "lookup", "use_folder"]
 
 _folder: str | None = None
 KEEP_UNUSED_SECONDS = 30 * 86400  # an entry not written again for this long is deleted
-_PRUNE_CHANCE = 0.01  # of a write, to look for such entries
+# How often such entries are looked for: at the first write of a process when the last look
+# (the mtime of the file ``<folder>.pruned`` beside the folder) is older than this. (A look
+# reads the whole folder: made at a share of all writes, compiling 5,000 new files took
+# fifty looks at thousands of entries.)
+PRUNE_EVERY_SECONDS = 86400
+_pruned = False
 
 
 def use_folder(path: str | os.PathLike[str] | None) -> None:
     """Keep compiled files in ``path`` (made 0700 if missing); None: keep none. A folder that
     another user owns or can write to is not used."""
-    global _folder
+    global _folder, _pruned
     _folder = None
+    _pruned = False
     if path is None:
         return
     folder = os.fspath(path)
@@ -123,8 +129,31 @@ def keep(text: str, source: str, workflows: list[Workflow]) -> None:
         except OSError:
             pass
         return
-    if int.from_bytes(os.urandom(4), "big") < _PRUNE_CHANCE * 2**32:  # (`random`: 1.7 ms to import)
-        forget_unused()
+    global _pruned
+    if not _pruned:
+        _pruned = True
+        _prune_if_due()
+
+
+def _prune_if_due() -> None:
+    if _folder is None:
+        return
+    mark = _folder.rstrip(os.sep) + ".pruned"
+    now = time.time()
+    try:
+        if now - os.stat(mark).st_mtime < PRUNE_EVERY_SECONDS:
+            return
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return
+    try:
+        with open(mark, "w"):
+            pass
+        os.utime(mark, (now, now))
+    except OSError:
+        return
+    forget_unused(now)
 
 
 def forget_unused(now: float | None = None) -> int:
