@@ -165,3 +165,87 @@ def _other_big(folder: Path, big: dict) -> str:  # type: ignore[type-arg]
         if p.name.endswith(".big.1.out") and p.name != Path(big["stdoutFile"]).name
     )
     return other
+
+
+def test_a_child_log_followed_live_is_read_to_its_end_after_it_moves_into_the_pack(
+    write, home: Path, tmp_path: Path, plait_bin
+) -> None:
+    """``plait logs -f`` and the UI's log stream of a child's step: the step writes a line,
+    waits for the test, writes the rest and its run ends (its small log moves into the root's
+    pack, the file goes): both still read every line, then stop."""
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    from tests.servers import plait_server
+
+    go = tmp_path / "go"
+    write(
+        "mover.yaml",
+        f"""
+        name: mover
+        steps:
+          - name: call
+            run: mover-child
+        ---
+        name: mover-child
+        steps:
+          - name: talk
+            command: >-
+              sh -c 'echo first; while [ ! -e {go} ]; do sleep 0.05; done;
+              for i in 2 3 4 5; do echo "line $i"; done'
+        """,
+    )
+    root = subprocess.Popen([sys.executable, "-m", "plait", "start", "-q", "mover.yaml"])
+    try:
+        child = ""
+        deadline = time.monotonic() + 60
+        while not child:
+            assert time.monotonic() < deadline, "the child run did not start"
+            time.sleep(0.1)
+            shown = plait_bin("status", "mover", "--json")
+            if shown.code == 0:
+                kids = json.loads(shown.out).get("children") or []
+                child = kids[0]["runId"] if kids else ""
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "plait", "logs", "--run-id", child, "--step", "talk", "-f"],
+            stdout=subprocess.PIPE,
+        )
+        lines: list[bytes] = []
+        reader = threading.Thread(target=lambda: lines.extend(follower.stdout or []))
+        reader.start()
+        with plait_server(tmp_path, tmp_path) as (url, _):
+            events: list[str] = []
+            stream_url = f"{url}/api/v1/runs/{child}/steps/talk/log/stream"
+
+            def listen() -> None:
+                with httpx.stream("GET", stream_url, timeout=120) as response:
+                    for line in response.iter_lines():
+                        events.append(line)
+                        if line.startswith("event: end"):
+                            return
+
+            listener = threading.Thread(target=listen)
+            listener.start()
+            deadline = time.monotonic() + 60
+            while not (lines and any("first" in e for e in events)):
+                assert time.monotonic() < deadline, f"nothing followed: {lines} {events}"
+                time.sleep(0.05)
+            go.touch()
+            assert root.wait(timeout=120) == 0
+            follower.wait(timeout=60)
+            reader.join(timeout=30)
+            listener.join(timeout=60)
+        assert b"".join(lines) == b"first\nline 2\nline 3\nline 4\nline 5\n"
+        streamed = "".join(
+            json.loads(e[len("data: ") :])["content"]
+            for e in events
+            if e.startswith("data: ") and '"content"' in e
+        )
+        assert streamed == "first\nline 2\nline 3\nline 4\nline 5\n"
+    finally:
+        if root.poll() is None:
+            root.kill()
+            root.wait()

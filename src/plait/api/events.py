@@ -214,6 +214,14 @@ async def _log_events(
                 yield sse("log", window.to_json())
                 continue
         if done:
+            # a child run's small log moves into its root's pack when the run ends: read on
+            # there (the same bytes) if it did
+            _, _, fresh = await asyncio.to_thread(
+                step_log_path, services, run_id, step, stream, attempt
+            )
+            if fresh is not None and fresh != path:
+                path = fresh
+                continue
             yield sse("end", {"status": status, "offset": max(position, 0)})
             return
         if time.monotonic() - pinged >= PING_SECONDS:

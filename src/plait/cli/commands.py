@@ -26,6 +26,8 @@ from plait.store import Home
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from plait.store.base import RunStore
 
 __all__ = [
@@ -439,7 +441,14 @@ def cmd_logs(args: argparse.Namespace, extra: list[str]) -> int:
         path = step.stderr_path if args.stderr else step.stdout_path
         if not path:
             raise NotFoundError(f"step {args.step} of run {run.run_id} has no log yet")
-        _copy_log(path, follow=args.follow, store=store, run_id=run.run_id)
+
+        def where_now() -> str | None:
+            # a child run's small log moves into its root's pack when the run ends
+            again = store.get_run(run.run_id, children_limit=0)
+            now = _log_step(store, again, args.step, step.attempt)
+            return now.stderr_path if args.stderr else now.stdout_path
+
+        _copy_log(path, follow=args.follow, store=store, run_id=run.run_id, where_now=where_now)
     finally:
         store.close()
     return 0
@@ -459,12 +468,23 @@ def _log_step(store: RunStore, run: RunRecord, name: str, attempt: int | None) -
     raise NotFoundError(f"step {name} of run {run.run_id} has no attempt {attempt}")
 
 
-def _copy_log(path: str, *, follow: bool, store: RunStore, run_id: str) -> None:
+def _copy_log(
+    path: str,
+    *,
+    follow: bool,
+    store: RunStore,
+    run_id: str,
+    where_now: Callable[[], str | None] | None = None,
+) -> None:
     """Print a step's log (the file, or with a store that ships logs what was shipped of it);
-    with ``follow``, what it writes after too, until its run ends."""
+    with ``follow``, what it writes after too, until its run ends (then at ``where_now()``
+    if the log moved meanwhile)."""
     from plait.api.logs import LogSource, ShippedLog, read_range
 
-    source: LogSource = ShippedLog(store, run_id, path) if store.SHIPS_LOGS else path
+    def source_of(path: str) -> LogSource:
+        return ShippedLog(store, run_id, path) if store.SHIPS_LOGS else path
+
+    source = source_of(path)
     out = sys.stdout.buffer
     position = 0
     last = not follow
@@ -476,7 +496,11 @@ def _copy_log(path: str, *, follow: bool, store: RunStore, run_id: str) -> None:
             continue
         out.flush()
         if last:
-            return
+            moved = where_now() if follow and where_now is not None else None
+            if moved is None or moved == path:
+                return
+            path, source = moved, source_of(moved)
+            continue
         # the run's end is read first: what was written before it is read after, then stop
         last = store.get_run(run_id, children_limit=0).status.is_final
         if not last:
