@@ -14,6 +14,8 @@ import os
 import threading
 import time
 import uuid
+from array import array
+from typing import BinaryIO
 
 from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
@@ -443,7 +445,7 @@ def _fan_out_items(
     step, run = execution.step, execution.run
     assert step.parallel is not None
     policy = step.retry_policy
-    results: list[_Done | None] = []  # by item index, as the items are taken
+    results = _Results(str(run.log_dir))  # by item index, as the items are taken
     live: dict[int, object] = {}  # the items running or waiting for a retry
     kept: dict[int, object] = {}  # the items whose entry of the result names them
     errors: dict[int, str] = {}
@@ -472,8 +474,7 @@ def _fan_out_items(
                         exhausted = True
                         failed = failed or items.error is not None
                         continue
-                    index, made = len(results), 0
-                    results.append(None)
+                    index, made = results.add(), 0
                     live[index] = item
                 elif retries or in_flight:
                     wait = retries[0][0] - now if retries else STOP_CHECK_SECONDS
@@ -513,9 +514,9 @@ def _fan_out_items(
             record: RunRecord | None = None
             try:
                 params = _params(execution, item, True)
-                earlier = results[index]
-                if made and earlier is not None and earlier.run_id is not None:
-                    previous = run.store.get_run(earlier.run_id, children_limit=0)
+                earlier = results.run_id(index)
+                if made and earlier is not None:
+                    previous = run.store.get_run(earlier, children_limit=0)
                     record = _retry_item(execution, child, params, index, item, previous, selector)
                 else:
                     record = _launch(execution, child, params, index, item, earlier_runs, selector)
@@ -523,7 +524,7 @@ def _fan_out_items(
                 errors[index] = f"{type(error).__name__}: {error}"
             else:
                 errors.pop(index, None)
-                results[index] = _Done(record)
+                results.done(index, record)
             done(index, made, record)
 
     workers = step.parallel.max_concurrent
@@ -549,12 +550,14 @@ def _fan_out_items(
             got, item = items.take()
             if not got:
                 break
-            kept[len(results)] = item
-            results.append(None)
+            kept[results.add()] = item
     items.close()  # (a command's exit code is part of the step's outcome)
-    never = [i for i, done in enumerate(results) if done is None and i not in errors]
+    never = [i for i in range(len(results)) if not results.ended(i) and i not in errors]
     placed = _record_not_started(execution, child, kept, never, earlier_runs) if never else {}
-    return _fan_out_attempt(execution, kept, results, errors, placed, items)
+    try:
+        return _fan_out_attempt(execution, kept, results, errors, placed, items)
+    finally:
+        results.close()
 
 
 PLACEHOLDER_BATCH = 10_000  # not_started records written a transaction at a time
@@ -632,29 +635,94 @@ def _exit_code(record: RunRecord) -> int | None:
     return 1 if step is None else step.exit_code
 
 
-class _Done:
-    """What the fan-out keeps of an item's child run once it has ended: its entry of the
-    step's result as JSON text, not the record (a fan-out of 100,000 items keeps 100,000)."""
+_STATUSES = list(RunStatus)  # a done item's status, as its index + 1 (0: not done)
 
-    __slots__ = ("outputs", "result", "run_id", "status")
 
-    def __init__(self, record: RunRecord) -> None:
-        self.status = record.status
-        # the id is in the entry; kept apart only where it is read again (a retry, the
-        # first failure), so a succeeded item costs its entry and little more
-        self.run_id = None if self.succeeded else record.run_id
-        self.result = json.dumps(child_result(record), ensure_ascii=False)
-        self.outputs = json.dumps(record.outputs, ensure_ascii=False) if record.outputs else "{}"
+class _Results:
+    """What the fan-out keeps of each item once its child run has ended: its status, and its
+    entry of the step's result and its outputs as JSON text, spooled to an unnamed file in
+    the run's log folder (a fan-out of 100,000 items holds some 16 bytes an item, not its
+    entry); the run id apart only where it is read again (a retry, the first failure)."""
 
-    @property
-    def succeeded(self) -> bool:
-        return self.status in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED)
+    def __init__(self, folder: str) -> None:
+        self._status = bytearray()
+        self._at = array("Q")  # where the item's texts are in the spool
+        self._sizes = array("L")  # bytes of its entry, then of its outputs (2 an item)
+        self._ids: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._spool: BinaryIO | None = None
+        self._end = 0
+        self._folder = folder
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    def add(self) -> int:
+        """A place for the next item taken: its index."""
+        with self._lock:
+            self._status.append(0)
+            self._at.append(0)
+            self._sizes.extend((0, 0))
+            return len(self._status) - 1
+
+    def done(self, index: int, record: RunRecord) -> None:
+        result = json.dumps(child_result(record), ensure_ascii=False).encode()
+        outputs = b"{}"
+        if record.outputs:
+            outputs = json.dumps(record.outputs, ensure_ascii=False).encode()
+        with self._lock:
+            fd = self._open()
+            view = memoryview(result + outputs)
+            while view:
+                view = view[os.write(fd, view) :]
+            self._at[index] = self._end
+            self._sizes[2 * index], self._sizes[2 * index + 1] = len(result), len(outputs)
+            self._end += len(result) + len(outputs)
+            self._status[index] = _STATUSES.index(record.status) + 1
+            if record.status in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED):
+                self._ids.pop(index, None)
+            else:
+                self._ids[index] = record.run_id
+
+    def ended(self, index: int) -> bool:
+        return self._status[index] != 0
+
+    def status(self, index: int) -> RunStatus | None:
+        code = self._status[index]
+        return _STATUSES[code - 1] if code else None
+
+    def run_id(self, index: int) -> str | None:
+        """The child run of an item that ended other than succeeded."""
+        return self._ids.get(index)
+
+    def texts(self, index: int) -> tuple[str, str]:
+        """The item's entry of the result and its outputs, as JSON."""
+        assert self._spool is not None
+        size, outputs = self._sizes[2 * index], self._sizes[2 * index + 1]
+        data = os.pread(self._spool.fileno(), size + outputs, self._at[index])
+        return data[:size].decode(), data[size:].decode()
+
+    def _open(self) -> int:
+        """The spool's descriptor (written with os.write: unbuffered, read with pread)."""
+        if self._spool is None:
+            import tempfile
+
+            try:
+                self._spool = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115
+            except OSError:  # (closed by close())
+                self._spool = tempfile.TemporaryFile()  # noqa: SIM115
+        return self._spool.fileno()
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
 
 def _fan_out_attempt(
     execution: StepExecution,
     items: dict[int, object],
-    results: list[_Done | None],
+    results: _Results,
     errors: dict[int, str],
     not_started: dict[int, str],
     source: _Items,
@@ -664,33 +732,34 @@ def _fan_out_attempt(
     entries: list[str] = []
     outputs: list[str] = []
     succeeded = failed = waiting = 0
-    first_failure: _Done | None = None
-    for index, done in enumerate(results):
-        if done is None:
+    first_failure: str | None = None  # its child run
+    for index in range(len(results)):
+        status = results.status(index)
+        if status is None:
             item = items.get(index)
-            status = "failed" if index in errors else "not_started"
             failed += index in errors
-            entry = {
+            never = {
                 "name": None,
                 "runId": not_started.get(index),
                 "params": {},
-                "status": status,
+                "status": "failed" if index in errors else "not_started",
                 "outputs": {},
                 "item": item,
                 **({"error": errors[index]} if index in errors else {}),
             }
-            entries.append(json.dumps(entry, ensure_ascii=False))
+            entries.append(json.dumps(never, ensure_ascii=False))
             outputs.append("{}")
             continue
-        entries.append(done.result)
-        outputs.append(done.outputs)
-        if done.succeeded:
+        entry, its_outputs = results.texts(index)
+        entries.append(entry)
+        outputs.append(its_outputs)
+        if status in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED):
             succeeded += 1
-        elif done.status is RunStatus.WAITING:
+        elif status is RunStatus.WAITING:
             waiting += 1
         else:
             failed += 1
-            first_failure = first_failure or done
+            first_failure = first_failure or results.run_id(index)
     total = len(results)
     summary = {"total": total, "succeeded": succeeded, "failed": failed}
     if waiting:
@@ -719,8 +788,8 @@ def _fan_out_attempt(
             error += f"; {failed} of {total} items failed"
         return Attempt(exit_code=1, output=output, error=error)
     error = f"{failed} of {total} items failed"
-    if first_failure is not None and first_failure.run_id is not None:
-        record = execution.run.store.get_run(first_failure.run_id, children_limit=CHILDREN_SHOWN)
+    if first_failure is not None:
+        record = execution.run.store.get_run(first_failure, children_limit=CHILDREN_SHOWN)
         error += f"; first: {_child_error(execution, record)}"
     elif errors:
         error += f"; first: {errors[min(errors)]}"
