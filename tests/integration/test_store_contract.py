@@ -121,6 +121,8 @@ def test_writes_with_a_stale_epoch_change_nothing(store: RunStore) -> None:
     store.add_step("r", StepRecord(name="onExit", position=9, handler=True), first)
     store.record_attempt("r", StepRecord(name="a", position=0, attempt=1), first)
     store.set_run_status("r", RunStatus.SUCCEEDED, epoch=first, outputs={"O": "late"})
+    moved = [(s.name, "/pack:0:1", "/pack:1:1") for s in before.steps]
+    assert store.set_run_status("r", RunStatus.SUCCEEDED, epoch=first, logs=moved) is False
     store.heartbeat([("r", first)], now=(before.heartbeat_at or 0) + 1e6)
     after = store.get_run("r")
     assert after.status == before.status == RunStatus.QUEUED
@@ -128,6 +130,12 @@ def test_writes_with_a_stale_epoch_change_nothing(store: RunStore) -> None:
         (s.name, s.status, s.output) for s in before.steps
     ]
     assert after.outputs == {} and after.heartbeat_at == before.heartbeat_at
+    assert [s.stdout_path for s in after.steps] == [s.stdout_path for s in before.steps]
+    # at the run's own epoch, the run's end and its steps' log paths are one write
+    assert store.set_run_status("r", RunStatus.SUCCEEDED, epoch=second, logs=moved) is True
+    assert {(s.stdout_path, s.stderr_path) for s in store.get_run("r").steps} <= {
+        ("/pack:0:1", "/pack:1:1")
+    }
     assert store.attempts("r", "a") == []
     # the current epoch writes
     store.update_step("r", late, second)

@@ -626,7 +626,7 @@ class RunExecution:
         record.outputs = {name: masker.text(value) for name, value in self.outputs.items()}
         record.error = masker.optional(record.error)
         packed = self._pack_logs()
-        self.store.set_run_status(
+        written = self.store.set_run_status(
             self.run_id,
             status,
             epoch=self.epoch,
@@ -635,7 +635,8 @@ class RunExecution:
             error=record.error,
             logs=[(s.name, s.stdout_path, s.stderr_path) for s in packed.steps],
         )
-        packed.remove()
+        if written:  # (else the store still names the files: they stay)
+            packed.remove()
         if any(step.run or step.parallel for step in self.workflow.steps):
             # what is shown of it: counts, and the children that did not succeed first (not
             # the run again: its steps' outputs may be big)

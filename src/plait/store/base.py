@@ -272,10 +272,11 @@ class RunStore(Protocol):
         outputs: dict[str, str] | None = None,
         error: str | None = None,
         logs: Sequence[tuple[str, str | None, str | None]] = (),
-    ) -> None:
+    ) -> bool:
         """Set a run's status (and what is given of its times, outputs, error), and in the
         same transaction the log paths of its steps ``logs`` names: (step, stdout path,
-        stderr path); nothing when ``epoch`` is stale."""
+        stderr path); nothing when ``epoch`` is stale. With ``logs``: whether it was written
+        (the epoch held); without, True."""
         ...
 
     def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> set[str]:

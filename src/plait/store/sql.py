@@ -132,7 +132,7 @@ class SQLStore:
         outputs: dict[str, str] | None = None,
         error: str | None = None,
         logs: Sequence[tuple[str, str | None, str | None]] = (),
-    ) -> None:
+    ) -> bool:
         row = (
             str(status),
             started_at,
@@ -146,12 +146,14 @@ class SQLStore:
         )
         if not logs:
             self._exec(q.UPDATE_RUN_STATUS, row)
-            return
+            return True
         with self._transaction() as db:
-            if db.execute(q.UPDATE_RUN_STATUS, row).rowcount:
-                db.executemany(
-                    q.UPDATE_STEP_LOGS, [(out, err, run_id, name) for name, out, err in logs]
-                )
+            if not db.execute(q.UPDATE_RUN_STATUS, row).rowcount:
+                return False
+            db.executemany(
+                q.UPDATE_STEP_LOGS, [(out, err, run_id, name) for name, out, err in logs]
+            )
+        return True
 
     def heartbeat(self, runs: Iterable[tuple[str, int]], now: float | None = None) -> set[str]:
         beat = self._now() if now is None else now
