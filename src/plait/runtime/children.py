@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from array import array
-from typing import BinaryIO
 
 from plait.errors import PlaitError
 from plait.expr import REFERENCE, parse_json_value, render
@@ -650,7 +649,7 @@ class _Results:
         self._sizes = array("L")  # bytes of its entry, then of its outputs (2 an item)
         self._ids: dict[int, str] = {}
         self._lock = threading.Lock()
-        self._spool: BinaryIO | None = None
+        self._spool: int | None = None  # the descriptor of an unnamed file
         self._end = 0
         self._folder = folder
 
@@ -699,23 +698,28 @@ class _Results:
         """The item's entry of the result and its outputs, as JSON."""
         assert self._spool is not None
         size, outputs = self._sizes[2 * index], self._sizes[2 * index + 1]
-        data = os.pread(self._spool.fileno(), size + outputs, self._at[index])
+        data = os.pread(self._spool, size + outputs, self._at[index])
         return data[:size].decode(), data[size:].decode()
 
     def _open(self) -> int:
-        """The spool's descriptor (written with os.write: unbuffered, read with pread)."""
+        """The spool's descriptor (written with os.write, read with pread): a file without a
+        name in the run's folder (or the temporary folder), gone when it is closed."""
         if self._spool is None:
-            import tempfile
-
-            try:
-                self._spool = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115
-            except OSError:  # (closed by close())
-                self._spool = tempfile.TemporaryFile()  # noqa: SIM115
-        return self._spool.fileno()
+            for folder in (self._folder, os.environ.get("TMPDIR") or "/tmp"):
+                try:
+                    self._spool = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+                    break
+                except (OSError, AttributeError):  # (a filesystem without O_TMPFILE)
+                    pass
+            else:
+                path = os.path.join(self._folder, f".results-{os.getpid()}-{id(self)}")
+                self._spool = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+                os.unlink(path)
+        return self._spool
 
     def close(self) -> None:
         if self._spool is not None:
-            self._spool.close()
+            os.close(self._spool)
             self._spool = None
 
 
