@@ -107,7 +107,7 @@ export function ItemsPage() {
       ) : null}
       <div className="toolbar">
         <input
-          className="search"
+          className="search narrow"
           type="search"
           placeholder="item contains…"
           value={item}
