@@ -226,16 +226,7 @@ def get_step_output(
     services: Svc,
     attempt: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
 ) -> PlainTextResponse:
-    run = services.store.get_run(run_id, children_limit=0)
-    try:
-        record = run.step(step)
-    except KeyError:
-        raise NotFoundError(f"run {run_id} has no step {step!r}") from None
-    if attempt is not None and attempt != record.attempt:
-        earlier = [a for a in services.store.attempts(run_id, step) if a.attempt == attempt]
-        if not earlier:
-            raise NotFoundError(f"step {step} of run {run_id} has no attempt {attempt}")
-        record = earlier[0]
+    _, record = step_attempt(services, run_id, step, attempt)
     if record.output is None or record.status is StepStatus.WAITING:
         raise NotFoundError(f"step {step} of run {run_id} has no output ({record.status})")
     return PlainTextResponse(record.output)
@@ -464,11 +455,11 @@ def dequeue(run_id: RunId, services: Svc) -> dict[str, Any]:
     return {"runId": run_id, "status": str(RunStatus.CANCELLED)}
 
 
-def step_log_path(
-    services: Services, run_id: str, step: str, stream: str, attempt: int | None
-) -> tuple[RunRecord, StepRecord, LogSource | None]:
-    """The run, the step (or the given attempt of it) and its log for ``stream``: the file,
-    or with a store that ships logs (PostgreSQL), what the agent wherever it ran shipped."""
+def step_attempt(
+    services: Services, run_id: str, step: str, attempt: int | None
+) -> tuple[RunRecord, StepRecord]:
+    """The run and its step (the given attempt of it, else the latest); 404 when either is
+    not there."""
     run = services.store.get_run(run_id, children_limit=0)
     try:
         record = run.step(step)
@@ -479,6 +470,15 @@ def step_log_path(
         if not earlier:
             raise NotFoundError(f"step {step} of run {run_id} has no attempt {attempt}")
         record = earlier[0]
+    return run, record
+
+
+def step_log_path(
+    services: Services, run_id: str, step: str, stream: str, attempt: int | None
+) -> tuple[RunRecord, StepRecord, LogSource | None]:
+    """The run, the step (or the given attempt of it) and its log for ``stream``: the file,
+    or with a store that ships logs (PostgreSQL), what the agent wherever it ran shipped."""
+    run, record = step_attempt(services, run_id, step, attempt)
     path = record.stderr_path if stream == "stderr" else record.stdout_path
     if path and services.store.SHIPS_LOGS:
         return run, record, ShippedLog(services.store, run_id, path)

@@ -625,7 +625,7 @@ class RunExecution:
         masker = self.masker
         record.outputs = {name: masker.text(value) for name, value in self.outputs.items()}
         record.error = masker.optional(record.error)
-        packed = self._pack_logs()
+        packed, files = self._pack_logs()
         written = self.store.set_run_status(
             self.run_id,
             status,
@@ -633,10 +633,10 @@ class RunExecution:
             finished_at=record.finished_at,
             outputs=record.outputs,
             error=record.error,
-            logs=[(s.name, s.stdout_path, s.stderr_path) for s in packed.steps],
+            logs=[(s.name, s.stdout_path, s.stderr_path) for s in packed],
         )
         if written:  # (else the store still names the files: they stay)
-            packed.remove()
+            LogPack.remove(files)
         if any(step.run or step.parallel for step in self.workflow.steps):
             # what is shown of it: counts, and the children that did not succeed first (not
             # the run again: its steps' outputs may be big)
@@ -649,12 +649,12 @@ class RunExecution:
             notify_run(self, status)
         self.agent.observer.run_finished(record)
 
-    def _pack_logs(self) -> _Packed:
-        """A child run's small step logs, moved into its root run's pack (``logpack``): its
-        steps name them there (the files go once the store says so). A store that ships
-        logs to other hosts keeps each log under its own path."""
+    def _pack_logs(self) -> tuple[list[StepRecord], list[str]]:
+        """A child run's small step logs, moved into its root run's pack (``logpack``): the
+        steps that name them there now, and the files they leave (to go once the store says
+        so). A store that ships logs to other hosts keeps each log under its own path."""
         if self.parent is None or getattr(self.store, "SHIPS_LOGS", False):
-            return _Packed([], [])
+            return [], []
         files = [
             path
             for step in self.record.steps
@@ -663,7 +663,7 @@ class RunExecution:
         ]
         refs = self.root.log_pack().add(files) if files else {}
         if not refs:
-            return _Packed([], [])
+            return [], []
         changed: list[StepRecord] = []
         for step in self.record.steps:
             out = refs.get(step.stdout_path or "", step.stdout_path)
@@ -671,7 +671,7 @@ class RunExecution:
             if (out, err) != (step.stdout_path, step.stderr_path):
                 step.stdout_path, step.stderr_path = out, err
                 changed.append(step)
-        return _Packed(changed, list(refs))
+        return changed, list(refs)
 
     def log_pack(self) -> LogPack:
         """The pack of this root run's log folder (opened at the first small log)."""
@@ -805,19 +805,6 @@ def _approved(step: Step, record: StepRecord) -> bool:
         and record.status is StepStatus.SUCCEEDED
         and (record.output or "").startswith("{")
     )
-
-
-class _Packed:
-    """The steps of a run whose logs moved into the pack, and the files they leave."""
-
-    __slots__ = ("files", "steps")
-
-    def __init__(self, steps: list[StepRecord], files: list[str]) -> None:
-        self.steps = steps
-        self.files = files
-
-    def remove(self) -> None:
-        LogPack.remove(self.files)
 
 
 def _ref(record: StepRecord) -> StepRef:
