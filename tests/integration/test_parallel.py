@@ -248,6 +248,48 @@ def test_outputs_of_a_fan_out_render_as_json_a_program_can_parse(cli, write) -> 
     assert status_json(cli, "fan")["outputs"]["REDUCED"] == "did x|did y z|did x"
 
 
+def test_paths_into_a_fan_out_result_read_the_same_in_the_run_and_after_a_retry(
+    cli, write, tmp_path
+) -> None:
+    # The run that made the result reads paths in it through the places it kept; the retry
+    # reads the stored result and parses it. Both give the same values, byte for byte.
+    flag = tmp_path / "fail-once"
+    flag.write_text("")
+    source = write(
+        "fan.yaml",
+        """
+        name: fan
+        steps:
+          - name: map
+            run: echo-child
+            parallel: [a, "é \\"q\\" $(x)", a]
+            params: X=${ITEM}
+            output: R
+          - name: read
+            command: >-
+              printf '%s|' '${R.summary.total}' '${R.outputs[1].GOT}' '${R.outputs.2}'
+              '${R.results[-1].params.X}' '${R.outputs[3].GOT}' '${R.summary}'
+              '${R.outputs:0:12}'
+            output: READ
+          - name: gate
+            command: sh -c 'if [ -f "$0" ]; then rm "$0"; exit 1; fi' FLAG
+            output: GATE
+        """.replace("FLAG", str(flag))
+        + ECHO_CHILD,
+    )
+    first = cli("start", source)
+    assert first.code == 1, first.out + first.err
+    expected = (
+        '3|got é "q" $(x)|{"GOT": "got a"}|a|${R.outputs[3].GOT}'
+        '|{"total": 3, "succeeded": 3, "failed": 0}|[{"GOT": "go|'
+    )
+    record = status_json(cli, "fan")
+    assert record["outputs"]["READ"] == expected
+    retried = cli("retry", "--run-id", record["runId"], "--step", "read", "--downstream")
+    assert retried.code == 0, retried.out + retried.err
+    assert status_json(cli, "fan")["outputs"]["READ"] == expected
+
+
 def test_duplicate_items_each_run_and_count(cli, write) -> None:
     source = write(
         "fan.yaml",

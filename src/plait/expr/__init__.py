@@ -6,6 +6,7 @@ caller. Text a shell will read goes through ``to_shell``: values become shell va
 
 from plait.expr.expand import (
     REFERENCE,
+    JsonText,
     StepRef,
     evaluate,
     expand,
@@ -18,6 +19,7 @@ from plait.expr.shell import Resolve, ShellText, UnsafeValueError, plain_argv, t
 
 __all__ = [
     "REFERENCE",
+    "JsonText",
     "Resolve",
     "ShellText",
     "StepRef",

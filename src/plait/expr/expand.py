@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REFERENCE",
+    "JsonText",
     "StepRef",
     "evaluate",
     "expand",
@@ -62,6 +63,59 @@ class StepRef:
         self.stdout = stdout
         self.stderr = stderr
         self.exit_code = exit_code
+
+
+class JsonText(str):
+    """The text of a JSON object whose top-level members' places are known, so a path into
+    it reads only the member it names (and of an array member, only the element), never the
+    whole: a fan-out of 100,000 items has a result of many megabytes that a later step's
+    ``${RESULTS.outputs}`` or ``${RESULTS.summary.total}`` reads without parsing all of it.
+
+    ``members``: each name's ``(start, end)`` in the text; ``elements``: for an array member,
+    where each element starts and ends. Every member's text is what ``render`` makes of its
+    value (``json.dumps`` with ``ensure_ascii=False`` and the default separators).
+    """
+
+    members: dict[str, tuple[int, int]]
+    elements: dict[str, tuple[Sequence[int], Sequence[int]]]
+
+    def __new__(
+        cls,
+        text: str,
+        members: dict[str, tuple[int, int]],
+        elements: dict[str, tuple[Sequence[int], Sequence[int]]],
+    ) -> JsonText:
+        self = super().__new__(cls, text)
+        self.members = members
+        self.elements = elements
+        return self
+
+
+def _lookup_member(raw: JsonText, path: str) -> object:
+    """A path into a ``JsonText`` through the member it names; ``_ABSENT`` when the member is
+    not one of those known (the path is then followed in the whole value)."""
+    parts = _PATH_PART.findall(path)
+    key, index = parts[0]
+    if index or key not in raw.members:
+        return _ABSENT
+    if len(parts) == 1:
+        start, end = raw.members[key]
+        return raw[start:end]
+    rest = path[1 + len(key) :]
+    places = raw.elements.get(key)
+    after_key, after_index = parts[1]
+    if places is not None and (after_index or after_key.isdigit()):
+        starts, ends = places
+        position = int(after_index or after_key)
+        if not -len(starts) <= position < len(starts):
+            return None
+        element = raw[starts[position] : ends[position]]
+        tail = rest[len(after_index) + 2 :] if after_index else rest[len(after_key) + 1 :]
+        if not tail:
+            return render(json.loads(element)) if element[:1] not in "[{" else element
+        return _lookup_json(element, tail)
+    start, end = raw.members[key]
+    return _lookup_json(raw[start:end], rest)
 
 
 def parse_json_value(text: str) -> object:
@@ -152,6 +206,10 @@ def _lookup(
 
 
 def _lookup_json(raw: str, path: str) -> str | None:
+    if isinstance(raw, JsonText):
+        found = _lookup_member(raw, path)
+        if found is not _ABSENT:
+            return found  # type: ignore[return-value]
     document = parse_json_value(raw)
     if document is None:
         return None

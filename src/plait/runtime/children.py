@@ -17,7 +17,7 @@ import uuid
 from array import array
 
 from plait.errors import PlaitError
-from plait.expr import REFERENCE, parse_json_value, render
+from plait.expr import REFERENCE, JsonText, parse_json_value, render
 from plait.model import (
     CHILDREN_SHOWN,
     ItemsFrom,
@@ -37,7 +37,7 @@ from plait.store.ids import new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
     from plait.runtime.step import StepExecution
@@ -723,6 +723,42 @@ class _Results:
             self._spool = None
 
 
+def _result_text(summary: str, entries: list[str], outputs: list[str]) -> JsonText:
+    """``{"summary": …, "results": [ENTRY, …], "outputs": [OUTPUTS, …]}`` as ``json.dumps``
+    writes it, knowing where each member and each element of the two lists is (the lists are
+    emptied: their texts are in the result)."""
+    pieces: list[str] = []
+    members: dict[str, tuple[int, int]] = {}
+    elements: dict[str, tuple[Sequence[int], Sequence[int]]] = {}
+    at = 0
+
+    def put(text: str) -> None:
+        nonlocal at
+        pieces.append(text)
+        at += len(text)
+
+    put('{"summary": ')
+    members["summary"] = (at, at + len(summary))
+    put(summary)
+    for name, values in (("results", entries), ("outputs", outputs)):
+        put(f', "{name}": ')
+        start = at
+        put("[")
+        starts, ends = array("Q"), array("Q")
+        for position, value in enumerate(values):
+            if position:
+                put(", ")
+            starts.append(at)
+            put(value)
+            ends.append(at)
+        put("]")
+        members[name] = (start, at)
+        elements[name] = (starts, ends)
+        values.clear()
+    put("}")
+    return JsonText("".join(pieces), members, elements)
+
+
 def _fan_out_attempt(
     execution: StepExecution,
     items: dict[int, object],
@@ -732,7 +768,8 @@ def _fan_out_attempt(
     source: _Items,
 ) -> Attempt:
     """The step's attempt: its result (summary, then an entry per item in item order), written
-    piece by piece from the items' JSON texts."""
+    piece by piece from the items' JSON texts, as a ``JsonText`` that knows where each entry
+    is (a later step's path into it reads only what it names)."""
     entries: list[str] = []
     outputs: list[str] = []
     succeeded = failed = waiting = 0
@@ -768,17 +805,7 @@ def _fan_out_attempt(
     summary = {"total": total, "succeeded": succeeded, "failed": failed}
     if waiting:
         summary["waiting"] = waiting
-    output = "".join(
-        (
-            '{"summary": ',
-            json.dumps(summary),
-            ', "results": [',
-            ", ".join(entries),
-            '], "outputs": [',
-            ", ".join(outputs),
-            "]}",
-        )
-    )
+    output = _result_text(json.dumps(summary), entries, outputs)
     del entries, outputs
     stopped = execution.run.stopping.is_set()
     problem = source.error
