@@ -977,6 +977,11 @@ def test_pause_and_resume_a_schedule_and_a_queue(server: Server) -> None:
     entry = next(s for s in schedules if s["name"] == "paused-cron")
     assert entry["paused"] is True and entry["schedule"] == ["0 3 * * *"]
     assert server.client.post("/api/v1/workflows/nowhere/schedule/pause").status_code == 404
+    skipped = server.client.get("/api/v1/workflows/paused-cron/schedule/skipped?limit=5")
+    assert skipped.json() == {"name": "paused-cron", "skipped": []}
+    assert server.client.get("/api/v1/workflows/nowhere/schedule/skipped").status_code == 404
+    too_many = server.client.get("/api/v1/workflows/paused-cron/schedule/skipped?limit=2001")
+    assert too_many.status_code == 422
     assert server.client.post("/api/v1/workflows/paused-cron/schedule/stop").status_code == 422
     assert server.client.post("/api/v1/queues/api-held/pause").json()["paused"] is True
     run_id = _start(server, "paused-cron")

@@ -246,6 +246,81 @@ def test_every_missed_time_is_run_or_recorded_as_skipped_with_its_reason(
     assert len(busy["skipped"]) == 5
 
 
+def test_a_day_of_missed_minutes_is_each_run_or_recorded_and_the_first_one_runs(
+    plait_home: Home, store: RunStore, dag, cli
+) -> None:
+    # 1,440 fire times in the window: the first 1,000 are acted on one by one (the first runs,
+    # the rest are skipped while it is active), the 440 after them are one skip that counts
+    # them; none vanishes without a word
+    dag(
+        "minutely",
+        'name: minutely\nschedule: "* * * * *"\ncatchupWindow: 1d\n'
+        "steps:\n  - name: a\n    command: 'true'\n",
+    )
+    sched, _, _ = scheduler(plait_home, store, finish=False)
+    sched.tick(now=ts("2024-01-01T00:00:00"))
+    report = sched.tick(now=ts("2024-01-02T00:00:00"))
+    assert report.enqueued == [rid("minutely", "2024-01-01T00:01:00")]
+    skips = store.skips("minutely", 2000)
+    assert len(skips) == 1000
+    times = [at for at, _ in skips]
+    assert times == sorted(times, reverse=True)  # newest first
+    active = "overlapPolicy skip: a run of it was still active"
+    assert [why for at, why in skips if at < ts("2024-01-01T16:41:00")] == [active] * 999
+    summary = dict(skips)[ts("2024-01-01T16:41:00")]
+    assert summary.startswith("catchupWindow 1d holds more than 1,000 fire times")
+    assert "up to 2024-01-02T00:00:00.000Z (440 in all) were not run" in summary
+    assert 1 + 999 + 440 == 24 * 60
+    # the same, as the CLI and the API show it
+    listed = cli("schedule", "skipped", "minutely", "--limit", "2000", "--json")
+    assert listed.code == 0, listed.err
+    shown = json.loads(listed.out)
+    assert len(shown) == 1000 and shown[0] == {
+        "fireAt": "2024-01-01T16:41:00.000Z",
+        "reason": summary,
+    }
+    text = cli("schedule", "skipped", "minutely", "--limit", "2").out.splitlines()
+    assert text[0].startswith("2024-01-01T16:41:00.000Z  catchupWindow 1d holds")
+    assert text[1] == f"2024-01-01T16:40:00.000Z  {active}"
+    assert cli("schedule", "skipped", "minutely", "--limit", "0").code == 2
+    assert cli("schedule", "skipped", "nowhere").code != 0
+    # a later look acts on what is new only
+    assert sched.tick(now=ts("2024-01-02T00:01:00")).skipped == [
+        rid("minutely", "2024-01-02T00:01:00")
+    ]
+
+
+def test_a_fire_time_that_cannot_be_enqueued_is_recorded_with_the_reason(
+    plait_home: Home, store: RunStore, dag, cli
+) -> None:
+    path = dag(
+        "needs",
+        """
+        name: needs
+        schedule: "*/5 * * * *"
+        params:
+          - name: TARGET
+            type: string
+            required: true
+        steps:
+          - name: a
+            command: echo ${TARGET}
+        """,
+    )
+    checked = cli("validate", str(path))
+    assert checked.code == 0
+    assert "schedule: param TARGET is required, and a scheduled run is given no params" in (
+        checked.err
+    )
+    sched, _, _ = scheduler(plait_home, store)
+    sched.tick(now=ts("2024-01-01T00:00:30"))
+    report = sched.tick(now=ts("2024-01-01T00:05:05"))
+    assert report.enqueued == [] and report.skipped == [rid("needs", "2024-01-01T00:05:00")]
+    ((at, why),) = store.skips("needs")
+    assert at == ts("2024-01-01T00:05:00")
+    assert why.startswith("cannot enqueue: ") and "TARGET" in why and "required" in why
+
+
 def test_a_paused_schedule_skips_its_times_until_resumed_and_stays_paused(
     plait_home: Home, store: RunStore, dag, cli
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from plait.api.catalogue import find_entry
 from plait.api.errors import COMMON_ERRORS, errors
@@ -24,6 +24,22 @@ def list_schedules(services: Svc) -> dict[str, Any]:
 
     listing = schedule_listing(services.home, services.config(), 3, services.store)
     return {"schedules": listing}
+
+
+@router.get(
+    "/workflows/{name}/schedule/skipped",
+    summary="The fire times of a workflow's schedule that did not run, newest first, and why",
+    responses=errors(404),
+)
+def skipped_times(
+    name: str, services: Svc, limit: Annotated[int, Query(ge=1, le=2000)] = 100
+) -> dict[str, Any]:
+    entry = find_entry(services.home.dags_dir, name)  # 404 for a workflow that is not there
+    skips = services.store.skips(entry.name, limit)
+    return {
+        "name": entry.name,
+        "skipped": [{"fireAt": iso_time(at), "reason": why} for at, why in skips],
+    }
 
 
 @router.post(

@@ -9,6 +9,7 @@ import threading
 import time
 
 from plait.app import (
+    find_workflow_file,
     load_base,
     load_workflow,
     notices,
@@ -263,6 +264,8 @@ def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
 
     if getattr(args, "schedule_command", None) in ("pause", "resume"):
         return _pause("schedule", args.name, args.schedule_command)
+    if getattr(args, "schedule_command", None) == "skipped":
+        return _skipped(args.name, args.limit, args.json)
     home = Home.from_env()
     count = getattr(args, "count", 3)
     try:
@@ -289,6 +292,45 @@ def cmd_schedule(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"  next: {moment}" + (" (skipped: paused)" if paused else ""))
         for skip in entry["skipped"][:3]:
             print(f"  not run: {skip['fireAt']}: {skip['reason']}")
+    return 0
+
+
+SKIPS_SHOWN = 2000  # (the store keeps as many a workflow)
+
+
+def _skipped(name: str, limit: int, as_json: bool) -> int:
+    """``plait schedule skipped NAME``: its fire times not run, newest first, with why."""
+    if not 1 <= limit <= SKIPS_SHOWN:
+        raise UsageError(f"--limit: {limit} is not between 1 and {SKIPS_SHOWN}")
+    from plait.model import iso_time
+
+    home = Home.from_env()
+    missing: NotFoundError | None = None
+    try:
+        find_workflow_file(name, home)
+    except NotFoundError as error:  # (a workflow gone since may still have skips kept)
+        missing = error
+    else:
+        name = resolve_name(name, home)
+    try:
+        store = open_store(home, existing=True)
+    except NotFoundError:  # no run yet: nothing skipped either
+        skips: list[tuple[float, str]] = []
+    else:
+        try:
+            skips = store.skips(name, limit)
+        finally:
+            store.close()
+    if missing is not None and not skips:
+        raise missing
+    listed = [{"fireAt": iso_time(at), "reason": why} for at, why in skips]
+    if as_json:
+        print_json(listed)
+        return 0
+    if not listed:
+        print(f"{name}: every fire time of its schedule ran (none is recorded as skipped)")
+    for skip in listed:
+        print(f"{skip['fireAt']}  {skip['reason']}")
     return 0
 
 
@@ -344,7 +386,7 @@ def cmd_dry(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
-    from plait.spec import cron, load_file, validate_children
+    from plait.spec import cron, load_file, schedule_warnings, validate_children
 
     cron.FULL_CHECK = True  # cron lines are checked by the cron library too
     home = Home.from_env()
@@ -363,7 +405,7 @@ def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
             print(message, file=sys.stderr)
         else:
             print(f"{name}: ok ({workflow.name}, {len(workflow.steps)} steps)")
-            for warning in worker_warnings(workflow, home):
+            for warning in schedule_warnings(workflow) + worker_warnings(workflow, home):
                 print(f"{name}: warning: {warning}", file=sys.stderr)
     return 1 if failed else 0
 

@@ -133,6 +133,12 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     for verb, what in (("pause", "its fire times are skipped"), ("resume", "it fires again")):
         toggle = schedule_commands.add_parser(verb, help=f"{verb} a workflow's schedule: {what}")
         toggle.add_argument("name", metavar="NAME")
+    skipped = schedule_commands.add_parser(
+        "skipped", help="the fire times of a workflow's schedule that did not run, and why"
+    )
+    skipped.add_argument("name", metavar="NAME")
+    skipped.add_argument("--limit", type=int, default=100, help="the newest N (100; 2000 at most)")
+    skipped.add_argument("--json", action="store_true")
 
     agent = add("agent")  # started by the scheduler (or a worker) for a queued run
     agent.add_argument("--run-id", default=None)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from plait.spec.cron import CronLine, parse_cron_line
 
-__all__ = ["fires_between", "next_fires"]
+__all__ = ["Overflow", "fires_between", "first_fires", "next_fires"]
 
 _UTC = UTC
 
@@ -63,6 +63,72 @@ def next_fires(
         fires.append(moment)
         last = moment
     return fires
+
+
+class Overflow:
+    """The fire times of a window past the ones taken: the first and last of them and how
+    many (``at_least``: counting stopped there)."""
+
+    __slots__ = ("at_least", "count", "first", "last")
+
+    def __init__(self, first: datetime, last: datetime, count: int, at_least: bool) -> None:
+        self.first, self.last, self.count, self.at_least = first, last, count, at_least
+
+    def joined(self, other: Overflow | None) -> Overflow:
+        if other is None:
+            return self
+        return Overflow(
+            min(self.first, other.first),
+            max(self.last, other.last),
+            self.count + other.count,
+            self.at_least or other.at_least,
+        )
+
+
+COUNTED = 10_000  # fire times past the ones taken are counted up to this many (~0.2 s)
+
+
+def first_fires(
+    line: str, start: datetime, end: datetime, default_tz: str | None = None, limit: int = 1000
+) -> tuple[list[datetime], Overflow | None]:
+    """The first ``limit`` fire times in ``(start, end]`` (UTC), earliest first, and what
+    the window holds past them (None when nothing)."""
+    parsed = _parsed(line)
+    fires: list[datetime] = []
+    if parsed.every_sec:  # a fixed period: the times past the limit are counted, not listed
+        period = parsed.every_sec
+        first = math.floor(start.timestamp() / period + 1) * period
+        total = max(0, math.floor((end.timestamp() - first) / period) + 1)
+        fires = [datetime.fromtimestamp(first + i * period, _UTC) for i in range(min(total, limit))]
+        if total <= limit:
+            return fires, None
+        past = datetime.fromtimestamp(first + limit * period, _UTC)
+        last = datetime.fromtimestamp(first + (total - 1) * period, _UTC)
+        return fires, Overflow(past, last, total - limit, False)
+    cursor = start
+    size = 1
+    more = 0
+    over_first = over_last = None
+    while True:
+        batch = next_fires(line, cursor, size, default_tz)
+        size = 64
+        for moment in batch:
+            if moment > end:
+                break
+            if len(fires) < limit:
+                fires.append(moment)
+                continue
+            more += 1
+            over_first = over_first or moment
+            over_last = moment
+        else:
+            cursor = batch[-1]
+            if more < COUNTED:
+                continue
+        break
+    if over_first is None or over_last is None:
+        return fires, None
+    return fires, Overflow(over_first, over_last, more, more >= COUNTED and over_last < end)
 
 
 def _fixed_hour(expression: str) -> bool:

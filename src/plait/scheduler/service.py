@@ -20,7 +20,7 @@ from plait.model import Workflow, iso_time
 from plait.proc.launch import launch_agent
 from plait.queue import Config, dispatch, enqueue_run, load_config
 from plait.runtime.recovery import agent_alive, liveness, recover
-from plait.scheduler.cron import fires_between, next_fires
+from plait.scheduler.cron import Overflow, fires_between, first_fires, next_fires
 from plait.scheduler.registry import Registry
 from plait.spec._kinds import parse_duration
 from plait.store import Home
@@ -39,7 +39,9 @@ TICK_SECONDS = 0.25  # queued runs start within a quarter second of a slot freei
 # tick, by the folder's own modification time.
 REFRESH_SECONDS = 3.0
 GRACE_SECONDS = 15.0  # fire times missed by a restart this short are still run
-SKIPS_RECORDED = 100  # missed fire times recorded at most, the latest
+# Fire times of one look at a schedule acted on one by one (run, or skipped and recorded with
+# the reason), earliest first; the times past them are recorded as one skip that counts them.
+CATCHUP_LIMIT = 1000
 RETENTION_EVERY_SECONDS = 60.0
 DEFAULT_RETENTION_DAYS = 30
 
@@ -207,45 +209,81 @@ class Scheduler:
         zone = self.config.timezone
         if lower > mark:  # times before the window went by while no scheduler ran: say so
             since = datetime.fromtimestamp(mark, _UTC)
-            missed = sorted(
-                {f for line in schedule.start for f in fires_between(line, since, start, zone)}
-            )
+            missed, over = self._fires(schedule.start, since, start)
             why = (
                 f"missed: no scheduler was running, and it is older than catchupWindow "
                 f"{workflow.catchup_window}"
                 if window
                 else "missed: no scheduler was running (set catchupWindow to run missed times)"
             )
-            for moment in missed[-SKIPS_RECORDED:]:
+            for moment in missed:
                 self._skip(workflow, moment, why, report)
+            self._skip_overflow(workflow, over, why, report)
+        fires, over = self._fires(schedule.start, start, end)
         if self.store.is_paused("schedule", workflow.name):
-            fires = sorted(
-                {f for line in schedule.start for f in fires_between(line, start, end, zone)}
-            )
             for moment in fires:
                 self._skip(workflow, moment, "the schedule is paused", report)
+            self._skip_overflow(workflow, over, "the schedule is paused", report)
             if fires or lower > mark:
                 self.store.set_schedule_mark(workflow.name, now)
             return
         fired = False
         for line in schedule.stop:
-            if fires_between(line, start, end, zone):
+            if fires_between(line, start, end, zone, limit=1):
                 fired = True
                 report.stopped.extend(self._stop_all(workflow.name))
         for line in schedule.restart:
-            if restarts := fires_between(line, start, end, zone):
+            if restarts := fires_between(line, start, end, zone, limit=1):
                 fired = True
                 report.stopped.extend(self._stop_all(workflow.name))
                 self._fire(workflow, restarts[-1], report, "all")
-        fires = sorted(
-            {f for line in schedule.start for f in fires_between(line, start, end, zone)}
-        )
         for moment in fires:
             self._fire(workflow, moment, report, workflow.overlap_policy or "skip")
+        self._skip_overflow(
+            workflow,
+            over,
+            f"catchupWindow {workflow.catchup_window} holds more than {CATCHUP_LIMIT:,} fire "
+            f"times: the first {CATCHUP_LIMIT:,} were acted on",
+            report,
+        )
         if fires or fired:
             # the mark is written when a time was acted on: with no time in (mark, now], an
             # older mark means the same, and 5,000 idle workflows write nothing
             self.store.set_schedule_mark(workflow.name, now)
+
+    def _fires(
+        self, lines: tuple[str, ...], start: datetime, end: datetime
+    ) -> tuple[list[datetime], Overflow | None]:
+        """The fire times of ``lines`` in ``(start, end]``, at most ``CATCHUP_LIMIT`` of them
+        (the earliest), and what the window holds past them."""
+        fires: set[datetime] = set()
+        over: Overflow | None = None
+        for line in lines:
+            some, more = first_fires(line, start, end, self.config.timezone, CATCHUP_LIMIT)
+            fires.update(some)
+            if more is not None:
+                over = more.joined(over)
+        ordered = sorted(fires)
+        if len(ordered) > CATCHUP_LIMIT:  # (several lines)
+            past = ordered[CATCHUP_LIMIT:]
+            over = Overflow(past[0], past[-1], len(past), False).joined(over)
+            ordered = ordered[:CATCHUP_LIMIT]
+        return ordered, over
+
+    def _skip_overflow(
+        self, workflow: Workflow, over: Overflow | None, reason: str, report: Tick
+    ) -> None:
+        """The fire times past the ones acted on, as one skip at the first of them."""
+        if over is None:
+            return
+        count = f"{'at least ' if over.at_least else ''}{over.count:,}"
+        self._skip(
+            workflow,
+            over.first,
+            f"{reason}; this and the later times up to {iso_time(over.last.timestamp())} "
+            f"({count} in all) were not run",
+            report,
+        )
 
     def _fire(self, workflow: Workflow, moment: datetime, report: Tick, policy: str) -> None:
         run_id = scheduled_run_id(workflow.name, moment)
@@ -266,8 +304,8 @@ class Scheduler:
             enqueue_run(
                 self.store, workflow, params=(), run_id=run_id, dags_dir=str(self.home.dags_dir)
             )
-        except PlaitError as error:
-            _log.warning("cannot enqueue %s: %s", run_id, error.message)
+        except PlaitError as error:  # (params that do not fit, the store refusing the run)
+            self._skip(workflow, moment, f"cannot enqueue: {error.message}", report)
             return
         report.enqueued.append(run_id)
 

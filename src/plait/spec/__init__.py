@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from plait.spec.children import resolve_child, validate_children
 from plait.spec.loader import load_all, load_base_file, load_file, load_text
-from plait.spec.params import parse_env, parse_params
+from plait.spec.params import parse_env, parse_params, schedule_warnings
 from plait.spec.schema import json_schema
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "parse_env",
     "parse_params",
     "resolve_child",
+    "schedule_warnings",
     "validate_children",
 ]

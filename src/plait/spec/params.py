@@ -19,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from plait.model import Workflow
+
 __all__ = [
     "EnvKind",
     "ParamsKind",
@@ -27,6 +29,7 @@ __all__ = [
     "params_problems",
     "parse_env",
     "parse_params",
+    "schedule_warnings",
     "value_problem",
 ]
 
@@ -371,3 +374,16 @@ class EnvKind(Kind):
                 {"type": "object", "additionalProperties": _ANY_VALUE},
             ]
         }
+
+
+def schedule_warnings(workflow: Workflow) -> list[str]:
+    """For ``validate``: a scheduled workflow's runs are started with no params, so a param
+    it requires with no default refuses every one of them (each fire time is then recorded
+    as skipped, "cannot enqueue")."""
+    if workflow.schedule.empty:
+        return []
+    return [
+        f"schedule: param {problem.removeprefix('param ')}, and a scheduled run is given no "
+        "params: every fire time will be skipped"
+        for problem in params_problems(workflow.params, ())
+    ]

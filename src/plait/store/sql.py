@@ -474,7 +474,7 @@ class SQLStore:
 
     # ----------------------------------------------------------------- pausing
 
-    SKIPS_KEPT = 100
+    SKIPS_KEPT = 2000
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
         with self._transaction() as db:
