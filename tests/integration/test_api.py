@@ -966,6 +966,46 @@ def test_a_run_started_without_waiting_is_linked_both_ways(server: Server) -> No
     assert again["startedBy"] is None and again["children"] == []
 
 
+def test_a_stop_with_started_stops_the_runs_it_started_and_a_plain_stop_does_not(
+    server: Server,
+) -> None:
+    (server.dags / "held-child.yaml").write_text(
+        "name: held-child\nsteps:\n  - name: work\n    command: sleep 60\n"
+    )
+    (server.dags / "held-parent.yaml").write_text(
+        "name: held-parent\nsteps:\n  - name: kick\n    run: held-child\n    wait: false\n"
+        "  - name: hold\n    command: sleep 60\n    depends: kick\n"
+    )
+
+    def running_child(parent_id: str) -> str:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            started = server.client.get(f"/api/v1/runs/{parent_id}").json()["started"]
+            if started and started[0]["status"] == "running":
+                return str(started[0]["runId"])
+            time.sleep(0.1)
+        raise AssertionError("the started run never ran")
+
+    first = _start(server, "held-parent")
+    child = running_child(first)
+    plain = server.client.post(f"/api/v1/runs/{first}/stop")
+    assert plain.status_code == 202 and plain.json()["startedStopped"] == []
+    assert _wait_final(server, first)["status"] == "cancelled"
+    assert server.client.get(f"/api/v1/runs/{child}").json()["status"] == "running"
+    # the parent has ended: asking with started=true still stops what it started
+    late = server.client.post(f"/api/v1/runs/{first}/stop", params={"started": "true"})
+    assert late.status_code == 202, late.text
+    assert late.json()["startedStopped"] == [child] and late.json()["stopRequested"] is False
+    assert _wait_final(server, child)["status"] == "cancelled"
+    assert server.client.post(f"/api/v1/runs/{first}/stop?started=true").status_code == 409
+    second = _start(server, "held-parent")
+    other = running_child(second)
+    both = server.client.post(f"/api/v1/runs/{second}/stop?started=true")
+    assert both.status_code == 202 and both.json()["startedStopped"] == [other]
+    assert _wait_final(server, second)["status"] == "cancelled"
+    assert _wait_final(server, other)["status"] == "cancelled"
+
+
 def test_pause_and_resume_a_schedule_and_a_queue(server: Server) -> None:
     (server.dags / "paused-cron.yaml").write_text(
         "name: paused-cron\nqueue: api-held\nschedule: '0 3 * * *'\nsteps:\n  - command: 'true'\n"

@@ -704,6 +704,16 @@ def test_a_step_that_does_not_wait_starts_a_root_run_of_its_own(cli, write, tmp_
     assert child["parentRunId"] is None and child["rootRunId"] == child_id
     assert (tmp_path / "report.out").read_text() == "$(touch pwned) 2026"
     assert not (tmp_path / "pwned").exists()
+    # plait status links them both ways, as the API does
+    assert child["startedBy"] == {"runId": parent["runId"], "step": "kick", "name": "nightly"}
+    assert status_json(cli, "nightly")["started"] == [
+        {"runId": child_id, "step": "kick", "name": "report", "status": "succeeded"}
+    ]
+    assert parent["startedBy"] is None and child["started"] == []
+    shown = cli("status", "nightly").out
+    assert f"started: report run {child_id} by step kick (not waited for): succeeded" in shown
+    shown = cli("status", "report", "--run-id", child_id).out
+    assert f"started by: nightly run {parent['runId']}, step kick (it did not wait)" in shown
     # a retry of the parent does not start it again (the step kept; the same id if re-run)
     from plait.runtime.children import detached_run_id
 
@@ -754,10 +764,83 @@ def test_a_stop_of_the_parent_leaves_the_run_it_started(cli, write, tmp_path, ho
     assert child["status"] == "succeeded"
 
 
+def test_a_stop_with_started_also_stops_the_runs_it_started_at_any_depth(
+    cli, write, tmp_path
+) -> None:
+    import subprocess
+    import time
+
+    # nightly starts report without waiting; a run: child of report starts deeper the same way
+    (tmp_path / "deeper.yaml").write_text("name: deeper\nsteps:\n  - command: sleep 60\n")
+    (tmp_path / "inner.yaml").write_text(
+        "name: inner\nsteps:\n  - name: kick\n    run: deeper\n    wait: false\n"
+        "  - name: hold\n    command: sleep 60\n    depends: kick\n"
+    )
+    (tmp_path / "report.yaml").write_text("name: report\nsteps:\n  - name: inner\n    run: inner\n")
+    (tmp_path / "other.yaml").write_text("name: other\nsteps:\n  - command: sleep 60\n")
+    source = write(
+        "nightly.yaml",
+        """
+        name: nightly
+        steps:
+          - name: kick
+            run: report
+            wait: false
+          - name: long
+            command: sleep 60
+        """,
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "plait", "start", "-q", str(source)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    unrelated = subprocess.Popen(
+        [sys.executable, "-m", "plait", "start", "-q", str(tmp_path / "other.yaml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ids: dict[str, str] = {}
+        while time.monotonic() < deadline and len(ids) < 3:
+            for name in ("report", "deeper", "other"):
+                found = cli("status", name, "--json")
+                if found.code == 0 and json.loads(found.out)["status"] == "running":
+                    ids[name] = json.loads(found.out)["runId"]
+            time.sleep(0.1)
+        assert set(ids) == {"report", "deeper", "other"}, ids
+        stopped = cli("stop", "nightly", "--started")
+        assert stopped.code == 0, stopped.err
+        assert parent.wait(timeout=60) != 0
+    finally:
+        parent.kill()
+        parent.wait()
+    try:
+        assert status_json(cli, "nightly")["status"] == "cancelled"
+        for name in ("report", "deeper"):
+            assert f"{name} run {ids[name]}: cancelled" in stopped.out
+            record = status_json(cli, name, "--run-id", ids[name])
+            assert record["status"] == "cancelled"
+        # a run that nightly did not start is not touched
+        assert status_json(cli, "other")["status"] == "running"
+        again = cli("stop", "--run-id", status_json(cli, "nightly")["runId"], "--started")
+        assert again.code == 0 and "nothing to stop" in again.out
+    finally:
+        cli("stop", "other")
+        unrelated.kill()
+        unrelated.wait()
+
+
 def test_wait_false_needs_run_and_no_parallel(cli, write) -> None:
     for body, message in (
         ("command: echo hi\n    wait: false", "`wait: false` needs `run`"),
         ("run: other\n    parallel: [a]\n    wait: false", "cannot be combined with `parallel`"),
+        (
+            "action: dag.enqueue\n    with: {dag: other}",
+            "unknown field `action` (a step action of later Dagu versions); to start a "
+            "workflow without waiting for it, write `run: NAME` with `wait: false`",
+        ),
     ):
         source = write("bad.yaml", f"name: bad\nsteps:\n  - name: s\n    {body}\n")
         result = cli("validate", source)

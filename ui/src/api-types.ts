@@ -1952,7 +1952,10 @@ export interface operations {
     };
     stop_api_v1_runs__runId__stop_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description also stop the runs it started without waiting (wait: false) */
+                started?: boolean;
+            };
             header?: never;
             path: {
                 /** @description the run's id */

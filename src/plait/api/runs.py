@@ -27,6 +27,7 @@ from plait.api.logs import (
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, RunStateError
 from plait.model import CHILDREN_SHOWN, RunRecord, RunStatus, StepRecord, StepStatus
+from plait.queue.started import started_by, started_runs, started_runs_to_stop
 from plait.store.views import CHILD_SORTS, TREE_MAX_NODES, TREE_PER_RUN
 
 __all__ = ["RunId", "parse_statuses", "router", "step_log_path"]
@@ -197,8 +198,8 @@ def get_run(run_id: RunId, services: Svc) -> dict[str, Any]:
         if step.attempt > 1
     }
     body["ancestors"] = services.browse.ancestors(run_id)
-    body["startedBy"] = _started_by(services, run.root_run_id or run_id)
-    body["started"] = _started(services, run_id)
+    body["startedBy"] = started_by(services.store, run.root_run_id or run_id)
+    body["started"] = started_runs(services.store, run_id)
     if run.status.is_final and run.status is not RunStatus.SUCCEEDED:
         body["firstFailure"] = services.browse.first_failure(run_id)
     if run.status is RunStatus.QUEUED:
@@ -242,39 +243,6 @@ def get_run_output(run_id: RunId, name: str, services: Svc) -> PlainTextResponse
     if name not in run.outputs:
         raise NotFoundError(f"run {run_id} has no output {name!r}")
     return PlainTextResponse(run.outputs[name])
-
-
-def _started_by(services: Services, root_id: str) -> dict[str, Any] | None:
-    """The run and step that started this run's tree without waiting for it (``wait:
-    false``), with that run's workflow name (None when it is gone)."""
-    link = services.store.started_by(root_id)
-    if link is None:
-        return None
-    by = _peek(services, link[0])
-    return {"runId": link[0], "step": link[1], "name": None if by is None else by.name}
-
-
-def _peek(services: Services, run_id: str) -> RunRecord | None:
-    try:
-        return services.store.get_run(run_id, children_limit=0)
-    except NotFoundError:
-        return None
-
-
-def _started(services: Services, run_id: str) -> list[dict[str, Any]]:
-    """The runs this run's steps started without waiting for them, with their status."""
-    shown = []
-    for child_id, step in services.store.started_runs(run_id):
-        child = _peek(services, child_id)
-        shown.append(
-            {
-                "runId": child_id,
-                "step": step,
-                "name": None if child is None else child.name,
-                "status": None if child is None else str(child.status),
-            }
-        )
-    return shown
 
 
 @router.get(
@@ -346,12 +314,31 @@ def get_children(
     summary="Stop a running or queued run",
     responses=errors(400, 404, 409, 413),
 )
-def stop(run_id: RunId, services: Svc) -> dict[str, Any]:
-    run = services.store.get_run(run_id, children_limit=0)
-    if run.status.is_final:
+def stop(
+    run_id: RunId,
+    services: Svc,
+    started: Annotated[
+        bool,
+        Query(description="also stop the runs it started without waiting (wait: false)"),
+    ] = False,
+) -> dict[str, Any]:
+    store = services.store
+    run = store.get_run(run_id, children_limit=0)
+    also: list[str] = []
+    if started:
+        also = started_runs_to_stop(store, run_id)
+    if run.status.is_final and not also:
         raise RunStateError(f"run {run_id} is {run.status}; only an active run can be stopped")
-    services.store.stop(run_id)
-    return {"runId": run_id, "status": str(run.status), "stopRequested": True}
+    for other in also:
+        store.stop(other)
+    if not run.status.is_final:
+        store.stop(run_id)
+    return {
+        "runId": run_id,
+        "status": str(run.status),
+        "stopRequested": not run.status.is_final,
+        "startedStopped": also,
+    }
 
 
 @router.post(

@@ -447,12 +447,34 @@ def cmd_status(args: argparse.Namespace, extra: list[str]) -> int:
             from plait.queue.listing import waiting_reason
 
             reason = waiting_reason(store, load_config(home.config_file), run.run_id)
+        from plait.queue.started import started_by, started_runs
+
+        by = started_by(store, run.root_run_id or run.run_id)
+        started = started_runs(store, run.run_id)
         if args.json:
-            print_json({**run.to_json(), **({"waitingReason": reason} if reason else {})})
+            print_json(
+                {
+                    **run.to_json(),
+                    **({"waitingReason": reason} if reason else {}),
+                    "startedBy": by,
+                    "started": started,
+                }
+            )
         else:
             lines = run_tree(run, store.get_run)
             if reason:
                 lines.insert(1, f"  waiting: {reason}")
+            if by is not None:
+                lines.insert(
+                    1,
+                    f"  started by: {by['name'] or '?'} run {by['runId']}, "
+                    f"step {by['step']} (it did not wait)",
+                )
+            for other in started:
+                lines.append(
+                    f"  started: {other['name'] or '?'} run {other['runId']} by step "
+                    f"{other['step']} (not waited for): {other['status'] or 'gone'}"
+                )
             print("\n".join(lines))
     finally:
         store.close()
@@ -566,6 +588,15 @@ def cmd_stop(args: argparse.Namespace, extra: list[str]) -> int:
     try:
         runs = _active_runs(store, home, args.target, args.run_id)
         active = [run for run in runs if not run.status.is_final]
+        if args.started:
+            from plait.queue.started import started_runs_to_stop
+
+            known = {run.run_id for run in active}
+            for run in list(runs):
+                for started in started_runs_to_stop(store, run.run_id):
+                    if started not in known:
+                        known.add(started)
+                        active.append(store.get_run(started, children_limit=0))
         if not active:
             what = args.run_id or args.target
             print(f"nothing to stop: {what} has no active run")

@@ -175,6 +175,11 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     stop.add_argument("target", metavar="FILE|NAME", nargs="?")
     stop.add_argument("--run-id", default=None)
     stop.add_argument("--no-wait", action="store_true", help="do not wait for the run to end")
+    stop.add_argument(
+        "--started",
+        action="store_true",
+        help="also stop the runs it started without waiting (wait: false), at any depth",
+    )
 
     retry = add("retry", help="run a finished run again, keeping what succeeded")
     retry.add_argument("target", metavar="FILE|NAME", nargs="?")

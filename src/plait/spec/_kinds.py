@@ -41,6 +41,7 @@ __all__ = [
     "Words",
     "parse_duration",
     "parse_size",
+    "range_problem",
     "snake",
 ]
 
@@ -188,25 +189,44 @@ class Flag(Kind):
 
 
 class Integer(Kind):
-    """An integer (a numeric string is accepted) no smaller than ``minimum``."""
+    """An integer (a numeric string is accepted) no smaller than ``minimum`` and no larger
+    than ``maximum``."""
 
-    def __init__(self, minimum: int | None = None) -> None:
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
         self.minimum = minimum
+        self.maximum = maximum
 
     def read(self, ctx: Ctx, path: Path, value: object) -> Any:
         if isinstance(value, str) and _INTEGER.match(value.strip()):
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             return ctx.error(path, "must be an integer")
-        if self.minimum is not None and value < self.minimum:
-            return ctx.error(path, f"must be >= {self.minimum}, not {value}")
+        problem = range_problem(value, self.minimum, self.maximum)
+        if problem is not None:
+            return ctx.error(path, problem)
         return value
 
     def schema(self, defs: dict[str, Schema]) -> Schema:
         number: Schema = {"type": "integer"}
         if self.minimum is not None:
             number["minimum"] = self.minimum
+        if self.maximum is not None:
+            number["maximum"] = self.maximum
         return {"anyOf": [number, {"type": "string", "pattern": r"^\s*[+-]?[0-9]+\s*$"}]}
+
+
+def range_problem(value: int, minimum: int | None, maximum: int | None) -> str | None:
+    """What is wrong with ``value`` for the range [``minimum``, ``maximum``] (either may be
+    open), or None: the one wording of the YAML fields and of the priority rule
+    (``plait.spec.priority``)."""
+    if minimum is not None and maximum is not None:
+        if not minimum <= value <= maximum:
+            return f"must be between {minimum} and {maximum}, not {value}"
+    elif minimum is not None and value < minimum:
+        return f"must be >= {minimum}, not {value}"
+    elif maximum is not None and value > maximum:
+        return f"must be <= {maximum}, not {value}"
+    return None
 
 
 class Number(Kind):
@@ -477,6 +497,11 @@ class Table:
     def _unknown(self, key: str) -> str:
         import difflib
 
+        if key == "action" and "wait" in self._known:  # a step of a later Dagu's spelling
+            return (
+                "unknown field `action` (a step action of later Dagu versions); to start a "
+                "workflow without waiting for it, write `run: NAME` with `wait: false`"
+            )
         close = difflib.get_close_matches(key, self._known, n=1, cutoff=0.6)
         hint = f"; did you mean `{close[0]}`?" if close else ""
         return f"unknown field `{key}`{hint}"

@@ -456,6 +456,10 @@ class RunStore(Protocol):
         """The (run id, step) of the runs the steps of ``run_id`` started without waiting."""
         ...
 
+    def started_in_tree(self, run_id: str) -> list[str]:
+        """The runs that ``run_id`` or any run below it (any depth) started without waiting."""
+        ...
+
     # ----------------------------------------------------------------- pausing
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:

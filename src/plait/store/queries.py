@@ -367,6 +367,10 @@ _TREE_IDS = """WITH RECURSIVE tree(id) AS (
     SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id
 ) SELECT id FROM tree"""
 SELECT_TREE_LOG_DIRS = f"SELECT DISTINCT log_dir FROM runs WHERE id IN ({_TREE_IDS})"
+# the runs that a run or any run below it started without waiting for them (wait: false)
+SELECT_STARTED_IN_TREE = (
+    f"SELECT run_id FROM run_links WHERE by_run_id IN ({_TREE_IDS}) ORDER BY run_id"
+)
 # a whole tree in a statement a table (a fan-out of 100,000 items is 100,000 runs)
 DELETE_TREE = tuple(
     f"DELETE FROM {table} WHERE {column} IN ({_TREE_IDS})"

@@ -472,6 +472,9 @@ class SQLStore:
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 
+    def started_in_tree(self, run_id: str) -> list[str]:
+        return [str(r[0]) for r in self._all(q.SELECT_STARTED_IN_TREE, (run_id,))]
+
     # ----------------------------------------------------------------- pausing
 
     SKIPS_KEPT = 2000
