@@ -1277,6 +1277,20 @@ def test_a_webhook_token_is_made_shown_once_used_and_revoked(page: Page, server:
     assert replaced != token
     assert webhook_call(server, token, {}).status_code == 401
 
+    # The Webhooks page lists every workflow that has a token, and leads to its tab.
+    page.get_by_role("link", name="Webhooks").click()
+    row = page.get_by_test_id("webhooks").locator('tr[data-webhook="hooked"]')
+    expect(row).to_contain_text("POST /api/v1/webhooks/hooked")
+    expect(row.get_by_test_id("webhook-last-used")).to_contain_text("never")  # the new token
+    assert replaced not in page.content()
+    shot(page, "43-webhooks-page")
+    row.get_by_role("button", name="Revoke").click()
+    row.get_by_role("group", name="confirm revoke").get_by_role("button", name="No").click()
+    expect(row).to_be_visible()
+    row.get_by_role("link", name="hooked").click()
+    expect(page).to_have_url(re.compile(r"/workflows/hooked\?tab=webhook$"))
+    expect(panel.get_by_test_id("webhook-state")).to_contain_text("token set")
+
     # Revoking asks first, then the token opens nothing.
     panel.get_by_role("button", name="Revoke").click()
     expect(panel.get_by_role("group", name="confirm revoke")).to_contain_text("Revoke the token?")
@@ -1286,6 +1300,17 @@ def test_a_webhook_token_is_made_shown_once_used_and_revoked(page: Page, server:
     expect(panel.get_by_test_id("webhook-token")).to_have_count(0)
     assert webhook_call(server, replaced, {"ref": "x"}).status_code == 401
     assert httpx.get(f"{server}/api/v1/workflows/hooked/webhook", timeout=30).status_code == 404
+
+    # A token revoked from the Webhooks page is gone the same way.
+    again = api(server, "POST", "/workflows/hooked/webhook", {})["token"]
+    assert webhook_call(server, again, {"ref": "y"}).status_code == 202
+    page.goto("/webhooks")
+    row = page.get_by_test_id("webhooks").locator('tr[data-webhook="hooked"]')
+    expect(row.get_by_test_id("webhook-last-used")).not_to_contain_text("never")
+    row.get_by_role("button", name="Revoke").click()
+    row.get_by_role("button", name="Yes, revoke").click()
+    expect(page.locator('tr[data-webhook="hooked"]')).to_have_count(0)
+    assert webhook_call(server, again, {"ref": "z"}).status_code == 401
 
 
 def test_pausing_a_schedule_skips_its_times_until_it_is_resumed(

@@ -534,3 +534,230 @@ def test_priorities_order_a_queue_and_the_workflow_gives_the_default(cli, write,
         assert started == [ids["urgent"], ids["second"], ids["first"], ids["last"]]
     finally:
         store.close()
+
+
+# ----------------------------------------------------------------------- priorities
+
+
+def _marker(name: str, marks: Path, extra: str = "") -> str:
+    """A workflow whose one step writes its run's id to ``marks``: the order runs started."""
+    return (
+        f"name: {name}\n{extra}steps:\n  - name: mark\n"
+        f"    command: sh -c 'echo \"$PLAIT_RUN_ID\" >> {marks}'\n"
+    )
+
+
+def _queue_of(listing: list[dict], name: str) -> dict | None:  # type: ignore[type-arg]
+    return next((q for q in listing if q["name"] == name), None)
+
+
+def test_the_api_orders_a_queue_by_priority_and_starts_the_runs_in_that_order(
+    home: Path, tmp_path: Path
+) -> None:
+    """A real ``plait start-all`` (the server and its scheduler): runs put in a paused queue
+    of one slot through ``/enqueue`` and ``/start`` with ``{"priority": N}`` are listed by
+    ``GET /api/v1/queues`` highest first (first come first served within a priority), each
+    with its priority, and start in that order once the queue is resumed. A priority out of
+    range is a 422 naming priority, in the body or in the workflow file, and leaves nothing
+    waiting."""
+    import httpx
+
+    from plait.spec.priority import PRIORITY_MAX, PRIORITY_MIN
+    from tests.servers import plait_server
+
+    dags, marks = tmp_path / "dags", tmp_path / "api-order.txt"
+    dags.mkdir()
+    (dags / "api-plain.yaml").write_text(_marker("api-plain", marks, "queue: api-prio\n"))
+    (dags / "api-urgent.yaml").write_text(
+        _marker("api-urgent", marks, "queue: api-prio\npriority: 7\n")
+    )
+    (dags / "api-too-high.yaml").write_text(
+        _marker("api-too-high", marks, f"queue: api-prio\npriority: {PRIORITY_MAX + 1}\n")
+    )
+    with plait_server(tmp_path, dags, command="start-all", timeout=60) as (url, _):
+        client = httpx.Client(base_url=url, headers={"X-Plait-Request": "1"}, timeout=30)
+        try:
+            paused = client.post("/api/v1/queues/api-prio/pause")
+            assert paused.status_code == 200 and paused.json()["paused"] is True, paused.text
+
+            def put(name: str, verb: str, body: dict) -> str:  # type: ignore[type-arg]
+                done = client.post(f"/api/v1/workflows/{name}/{verb}", json=body)
+                assert done.status_code == 202, done.text
+                assert done.json()["status"] == "queued"
+                return str(done.json()["runId"])
+
+            first = put("api-plain", "enqueue", {})  # the workflow's priority: 0
+            second = put("api-plain", "enqueue", {"priority": 3})
+            urgent = put("api-urgent", "start", {})  # the workflow's priority: 7
+            third = put("api-plain", "start", {"priority": 3})  # after second: same priority
+            floor = put("api-plain", "enqueue", {"priority": PRIORITY_MIN})
+            top = put("api-plain", "enqueue", {"priority": PRIORITY_MAX})
+            expected = [top, urgent, second, third, first, floor]
+
+            for verb in ("enqueue", "start"):
+                for value in (PRIORITY_MAX + 1, PRIORITY_MIN - 1, 10**30):
+                    refused = client.post(
+                        f"/api/v1/workflows/api-plain/{verb}", json={"priority": value}
+                    )
+                    assert refused.status_code == 422, refused.text
+                    assert "priority" in refused.json()["error"], refused.text
+                    assert [d["where"] for d in refused.json()["details"]] == ["body.priority"]
+                from_file = client.post(f"/api/v1/workflows/api-too-high/{verb}", json={})
+                assert from_file.status_code == 422, from_file.text
+                (problem,) = from_file.json()["problems"]
+                assert problem["field"] == "priority" and problem["line"] == 3
+                assert problem["file"].endswith("api-too-high.yaml")
+                assert f"between {PRIORITY_MIN} and {PRIORITY_MAX}" in problem["message"]
+
+            # the API's bounds are the one rule's (plait.spec.priority)
+            spec = client.get("/api/openapi.json").json()
+            field = spec["components"]["schemas"]["StartBody"]["properties"]["priority"]
+            number = next(s for s in field["anyOf"] if s.get("type") == "integer")
+            assert (number["minimum"], number["maximum"]) == (PRIORITY_MIN, PRIORITY_MAX)
+
+            held = _queue_of(client.get("/api/v1/queues").json()["queues"], "api-prio")
+            assert held is not None and held["paused"] is True and held["capacity"] == 1
+            assert held["waiting"] == expected  # the refused requests left nothing
+            assert [r["runId"] for r in held["runs"]] == expected
+            assert [r["priority"] for r in held["runs"]] == [PRIORITY_MAX, 7, 3, 3, 0, PRIORITY_MIN]
+            assert [r["position"] for r in held["runs"]] == [1, 2, 3, 4, 5, 6]
+            assert all(r["reason"] == "queue api-prio is paused" for r in held["runs"])
+
+            resumed = client.post("/api/v1/queues/api-prio/resume")
+            assert resumed.status_code == 200 and resumed.json()["paused"] is False
+
+            def all_done() -> bool:
+                runs = [client.get(f"/api/v1/runs/{r}").json() for r in expected]
+                assert all(r["status"] in ("queued", "running", "succeeded") for r in runs), runs
+                return all(r["status"] == "succeeded" for r in runs)
+
+            wait_for(all_done, 120, "every run to start and succeed")
+        finally:
+            client.close()
+    assert marks.read_text().split() == expected
+
+
+def test_start_with_priority_goes_ahead_of_an_older_waiting_start(
+    cli, write, tmp_path: Path
+) -> None:
+    """``plait start --priority 9`` waiting behind a paused queue is listed, and started,
+    before a ``plait start`` of the default priority that has waited longer."""
+    marks = tmp_path / "cli-order.txt"
+    path = write("cli-prio.yaml", _marker("cli-prio", marks))
+    assert cli("queue", "pause", "cli-prio").code == 0
+
+    def waiting(count: int) -> dict | None:  # type: ignore[type-arg]
+        queue = _queue_of(json.loads(cli("queue", "list", "--json").out), "cli-prio")
+        return queue if queue is not None and len(queue["waiting"]) == count else None
+
+    older = start_background(path)
+    newer = None
+    try:
+        wait_for(lambda: waiting(1), 30, "the first start to wait in its queue")
+        newer = start_background(path, "--priority", "9")
+        held = wait_for(lambda: waiting(2), 30, "the second start to wait in its queue")
+        assert isinstance(held, dict)
+        assert [r["priority"] for r in held["runs"]] == [9, 0]
+        high, low = held["waiting"]
+        assert cli("queue", "resume", "cli-prio").code == 0
+        for process in (newer, older):
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err
+    finally:
+        for process in (older, newer):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert marks.read_text().split() == [high, low]
+    assert status(cli, high)["status"] == status(cli, low)["status"] == "succeeded"
+
+
+def test_an_old_low_priority_run_ages_past_a_steady_stream_through_the_store(
+    write, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real store and the real enqueue, dispatch and listing code, on a controlled clock
+    (the store's own): a run of priority 0 waits in a queue of one slot while a run of
+    priority 3 arrives every 10 s and each takes the slot as it frees. The old run goes next
+    once it has waited 3 ageing periods, and not before; the stream then goes on."""
+    from plait.app import open_store
+    from plait.model import RunStatus
+    from plait.queue import dispatch, enqueue_run, load_config
+    from plait.queue.admission import AGEING_SECONDS
+    from plait.queue.listing import queue_listing
+    from plait.spec import load_file
+    from plait.store import Home
+
+    gap, every = 3, 10.0
+    low = load_file(write("low.yaml", "name: low\nqueue: stream\nsteps:\n  - command: 'true'\n"))
+    high = load_file(
+        write(
+            "high.yaml",
+            f"name: high\nqueue: stream\npriority: {gap}\nsteps:\n  - command: 'true'\n",
+        )
+    )
+    plait_home = Home.from_env()
+    store = open_store(plait_home)
+    try:
+        config = load_config(plait_home.config_file)
+        start = store.now()
+        clock = [start]
+        monkeypatch.setattr(store, "_now", lambda: clock[0])  # enqueue and claim read it
+        low_id = enqueue_run(store, low)
+        stream: list[str] = []
+        started: list[tuple[str, float]] = []  # (run, seconds after the old run came)
+        for turn in range(int(gap * AGEING_SECONDS / every) + 5):
+            clock[0] = start + turn * every
+            stream.append(enqueue_run(store, high))
+            (queue,) = queue_listing(store, config)
+            head = queue["runs"][0]["runId"]
+            launched = dispatch(store, config, lambda run_id: None, queues=["stream"])
+            assert launched == [head]  # the listing's order is the order runs start in
+            started.append((head, clock[0] - start))
+            # it ends at once: the slot frees for the next turn
+            store.set_run_status(head, RunStatus.SUCCEEDED, finished_at=store.now())
+            if head == low_id:
+                break
+        assert started[-1][0] == low_id, "the low-priority run never started"
+        waited = started[-1][1]
+        assert gap * AGEING_SECONDS <= waited <= gap * AGEING_SECONDS + every
+        # until then, the stream went first, first come first served
+        assert [run for run, _ in started[:-1]] == stream[: len(started) - 1]
+        # and after it, the stream goes on: the one waiting, then the next to come
+        clock[0] += every
+        stream.append(enqueue_run(store, high))
+        assert dispatch(store, config, lambda run_id: None, queues=["stream"]) == [
+            stream[len(started) - 1]
+        ]
+        assert store.get_run(low_id).status is RunStatus.SUCCEEDED
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("value", ["1000001", "-1001", "99999999999999999999999"])
+def test_a_priority_out_of_range_is_refused_in_yaml_and_by_enqueue(cli, write, value: str) -> None:
+    """One rule (plait.spec.priority) for ``priority:`` and ``--priority``: a load error with
+    file and line, and an enqueue refused naming priority, with nothing left waiting (a
+    number too big for the store was an internal error before)."""
+    expected = f"must be between -1000 and 1000000, not {int(value)}"
+    bad = write(
+        "bad-prio.yaml", f"name: bad-prio\npriority: {value}\nsteps:\n  - command: 'true'\n"
+    )
+    for command in (("validate",), ("start", "-q"), ("enqueue",)):
+        refused = cli(*command, bad)
+        assert refused.code == 1, refused.err
+        assert f"{bad}:2: priority: {expected}" in refused.err
+    good = write("good-prio.yaml", "name: good-prio\nsteps:\n  - command: 'true'\n")
+    refused = cli("enqueue", "--priority", value, good)
+    assert refused.code == 2  # a usage error, as for plait start
+    assert f"argument --priority: {expected}" in refused.err
+    assert "internal error" not in refused.err
+    assert history(cli, "good-prio") == []
+    for edge in ("1000000", "-1000"):
+        assert cli("enqueue", "--priority", edge, good).code == 0
+
+
+def test_start_refuses_a_priority_out_of_range(cli, write) -> None:
+    path = write("start-prio.yaml", "name: start-prio\nsteps:\n  - command: 'true'\n")
+    refused = cli("start", "-q", "--priority", "1000001", path)
+    assert refused.code == 2
+    assert "argument --priority: must be between -1000 and 1000000, not 1000001" in refused.err
+    assert history(cli, "start-prio") == []

@@ -425,6 +425,8 @@ export const api = {
   schedules: () => request<{ schedules: Schedule[] }>("GET", `/schedules`),
   pauseSchedule: (name: string, verb: PauseVerb) =>
     request<PauseState>("POST", `/workflows/${wfPath(name)}/schedule/${verb}`, {}),
+  /** Every workflow that has a webhook token (never the tokens themselves). */
+  webhooks: () => request<{ webhooks: Webhook[] }>("GET", "/webhooks"),
   /** A workflow's webhook token, or null when it has none (the server answers 404). */
   webhook: (name: string) =>
     request<Webhook>("GET", `/workflows/${wfPath(name)}/webhook`).catch((e: unknown) => {

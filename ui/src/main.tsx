@@ -10,6 +10,7 @@ import { ItemsPage } from "./pages/Items";
 import { LogPage } from "./pages/Log";
 import { QueuesPage } from "./pages/Queues";
 import { WorkersPage } from "./pages/Workers";
+import { WebhooksPage } from "./pages/Webhooks";
 
 type Theme = "light" | "dark";
 const THEME_KEY = "plait-theme";
@@ -54,6 +55,7 @@ function App() {
           <NavLink to="/workflows">Workflows</NavLink>
           <NavLink to="/queues">Queues</NavLink>
           <NavLink to="/workers">Workers</NavLink>
+          <NavLink to="/webhooks">Webhooks</NavLink>
         </nav>
         <span className="spacer" />
         <button
@@ -78,6 +80,7 @@ function App() {
           <Route path="/runs/:runId/steps/:step/log" element={<LogPage />} />
           <Route path="/queues" element={<QueuesPage />} />
           <Route path="/workers" element={<WorkersPage />} />
+          <Route path="/webhooks" element={<WebhooksPage />} />
           <Route
             path="*"
             element={

@@ -23,6 +23,7 @@ from plait.api.errors import COMMON_ERRORS, ApiError, errors, problem_json
 from plait.api.services import Services, services_of
 from plait.errors import NotFoundError, ParamsError, Problem, SpecError
 from plait.model import Param, RunRecord, Workflow, iso_time
+from plait.spec.priority import PRIORITY_MAX, PRIORITY_MIN
 
 __all__ = ["router"]
 
@@ -58,8 +59,8 @@ class StartBody(BaseModel):
     )
     priority: int | None = Field(
         default=None,
-        ge=-1000,
-        le=1_000_000,
+        ge=PRIORITY_MIN,
+        le=PRIORITY_MAX,
         description="its place in the queue, higher first (default: the workflow's priority)",
     )
 

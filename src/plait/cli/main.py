@@ -56,6 +56,13 @@ class _Skipped:
         return self
 
 
+def _priority(text: str) -> int:
+    """``--priority``: an integer in the one range every entry point keeps (a usage error)."""
+    from plait.spec.priority import priority_arg
+
+    return priority_arg(text)
+
+
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line parser; with ``only``, just that command's part is built."""
     parser = _Parser(prog="plait", description="Run YAML workflows and look at their runs.")
@@ -75,7 +82,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         "--no-wait", action="store_true", help="fail instead of waiting for a queue slot"
     )
     start.add_argument(
-        "--priority", type=int, default=None, help="its place in the queue: higher first"
+        "--priority", type=_priority, default=None, help="its place in the queue: higher first"
     )
 
     enqueue = add("enqueue", help="put a run in its queue for the scheduler")
@@ -84,7 +91,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     enqueue.add_argument("--run-id", default=None)
     enqueue.add_argument("--queue", default=None, help="the queue (default: the workflow's)")
     enqueue.add_argument(
-        "--priority", type=int, default=None, help="its place in the queue: higher first"
+        "--priority", type=_priority, default=None, help="its place in the queue: higher first"
     )
 
     dequeue = add("dequeue", help="take a waiting run out of its queue")

@@ -7,6 +7,7 @@ from plait.model import Param, RunRecord, RunStatus, StepRecord, Workflow
 from plait.queue.admission import queue_of
 from plait.spec.children import definition_files
 from plait.spec.params import check_params
+from plait.spec.priority import check_priority
 from plait.store.ids import check_run_id, new_run_id
 
 TYPE_CHECKING = False
@@ -28,13 +29,16 @@ def enqueue_run(
 ) -> str:
     """A new ``queued`` run of ``workflow`` that a dispatcher will start; returns its id. The
     run is stored with its workflow files' texts (children looked up in ``dags_dir`` too);
-    ``priority``: its place in the queue (default: the workflow's ``priority``).
+    ``priority``: its place in the queue (default: the workflow's ``priority``), within
+    ``plait.spec.priority``'s range, the one rule of ``priority:``, ``--priority`` and the API.
 
     Raises:
         RunStateError: a run with ``run_id`` exists already.
+        InvalidParamsError: params that do not fit the workflow, or a priority out of range.
     """
     if workflow.source is None:
         raise NotFoundError("only a workflow file can be enqueued")
+    chosen = check_priority(workflow.priority if priority is None else priority)
     check_params(workflow.name, workflow.params, params)
     record = RunRecord(
         run_id=check_run_id(run_id) if run_id else new_run_id(),
@@ -53,6 +57,6 @@ def enqueue_run(
         dispatch="scheduler",
         selector=dict(workflow.worker_selector) or None,
         lost_retries=workflow.retry_on_worker_lost,
-        priority=workflow.priority if priority is None else priority,
+        priority=chosen,
     )
     return record.run_id

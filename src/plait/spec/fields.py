@@ -55,6 +55,7 @@ from plait.spec.policies import (
     RepeatKind,
     RetryKind,
 )
+from plait.spec.priority import PRIORITY_MAX, PRIORITY_MIN
 from plait.spec.secrets import SecretsKind
 
 TYPE_CHECKING = False
@@ -568,8 +569,9 @@ WORKFLOW = Table(
         Field("queue", Text(), "The queue runs of this workflow wait in."),
         Field(
             "priority",
-            Integer(-1000),
-            "Its runs' place in their queue: higher first (plait; default 0).",
+            Integer(PRIORITY_MIN, PRIORITY_MAX),
+            f"Its runs' place in their queue: higher first, {PRIORITY_MIN} to {PRIORITY_MAX} "
+            "(plait; default 0).",
         ),
         Field("preconditions", ConditionsKind(), "Conditions to run.", ("precondition",)),
         Field("handlerOn", Struct(HANDLERS, _make_handlers), "Steps run on run events."),
