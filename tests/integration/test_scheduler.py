@@ -291,7 +291,7 @@ def test_a_day_of_missed_minutes_is_each_run_or_recorded_and_the_first_one_runs(
 
 
 def test_a_fire_time_that_cannot_be_enqueued_is_recorded_with_the_reason(
-    plait_home: Home, store: RunStore, dag, cli
+    plait_home: Home, store: RunStore, dag, cli, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = dag(
         "needs",
@@ -312,6 +312,7 @@ def test_a_fire_time_that_cannot_be_enqueued_is_recorded_with_the_reason(
     assert "schedule: param TARGET is required, and a scheduled run is given no params" in (
         checked.err
     )
+    caplog.set_level("INFO", logger="plait.scheduler")
     sched, _, _ = scheduler(plait_home, store)
     sched.tick(now=ts("2024-01-01T00:00:30"))
     report = sched.tick(now=ts("2024-01-01T00:05:05"))
@@ -319,6 +320,9 @@ def test_a_fire_time_that_cannot_be_enqueued_is_recorded_with_the_reason(
     ((at, why),) = store.skips("needs")
     assert at == ts("2024-01-01T00:05:00")
     assert why.startswith("cannot enqueue: ") and "TARGET" in why and "required" in why
+    # and the scheduler's log says it, as it does for every time it does not run
+    logged = [r.getMessage() for r in caplog.records if r.name == "plait.scheduler"]
+    assert f"workflow needs: 2024-01-01T00:05:00.000Z not run: {why}" in logged
 
 
 def test_a_paused_schedule_skips_its_times_until_resumed_and_stays_paused(

@@ -112,6 +112,100 @@ def test_a_run_is_one_trace_of_steps_attempts_and_child_runs(
         )
 
 
+DEEP = """
+name: root
+steps:
+  - name: to-b
+    run: b
+---
+name: b
+steps:
+  - name: to-c
+    run: c
+  - name: fan
+    run: item
+    parallel: {{items: [x, y]}}
+    params: "X=${{ITEM}}"
+---
+name: c
+steps:
+  - name: deepest
+    command: echo "$TRACEPARENT" >> {seen}; test -f {flag} || {{ touch {flag}; exit 7; }}
+    retryPolicy: {{limit: 2, intervalSec: 0}}
+---
+name: item
+params: [X=none]
+steps:
+  - name: say
+    command: echo ${{X}}
+"""
+
+
+def _only(spans: list[ReadableSpan], parent: ReadableSpan, name: str) -> ReadableSpan:
+    """The one child of ``parent`` called ``name``."""
+    (found,) = [s for s in _children(spans, parent) if s.name == name]
+    return found
+
+
+def test_child_runs_at_every_depth_hang_under_the_attempt_that_started_them(
+    cli: Any, write: Any, tmp_path: Path, spans: InMemorySpanExporter
+) -> None:
+    seen = tmp_path / "traceparents"
+    path = write("deep.yaml", DEEP.format(seen=seen, flag=tmp_path / "flag"))
+    result = cli("start", "-q", path)
+    assert result.code == 0, result.err
+
+    ended = list(spans.get_finished_spans())
+    assert len({s.context.trace_id for s in ended}) == 1  # type: ignore[union-attr]
+    (root,) = [s for s in ended if s.parent is None]
+    assert root.name == "run root"
+
+    # run(root) -> step -> attempt -> run(b) -> step -> attempt -> run(c) -> step -> attempts
+    to_b = _only(ended, _only(ended, root, "step to-b"), "attempt 1")
+    b = _only(ended, to_b, "run b")
+    to_c = _only(ended, _only(ended, b, "step to-c"), "attempt 1")
+    c = _only(ended, to_c, "run c")
+    deepest = _only(ended, c, "step deepest")
+    assert _names(_children(ended, deepest)) == ["attempt 1", "attempt 2"]
+    first, second = _only(ended, deepest, "attempt 1"), _only(ended, deepest, "attempt 2")
+    assert first.attributes is not None and first.attributes["process.exit.code"] == 7
+    assert first.status.status_code is StatusCode.ERROR
+    assert second.attributes is not None and second.attributes["process.exit.code"] == 0
+    assert second.status.status_code is not StatusCode.ERROR
+    assert deepest.attributes is not None and deepest.attributes["plait.step.attempts"] == 2
+    run_id = root.attributes["plait.run.id"] if root.attributes else None
+    for depth, run in enumerate([root, b, c]):
+        assert run.attributes is not None
+        assert run.attributes["plait.run.depth"] == depth
+        assert run.attributes["plait.root_run.id"] == run_id
+        assert run.attributes["plait.run.status"] == "succeeded"
+
+    # the fan-out of b: each item's run under the attempt of the fan-out step
+    fan = _only(ended, _only(ended, b, "step fan"), "attempt 1")
+    items = _children(ended, fan)
+    assert _names(items) == ["run item", "run item"]
+    assert sorted(s.attributes["plait.item_index"] for s in items if s.attributes) == [0, 1]
+    for item in items:
+        assert item.attributes is not None and item.attributes["plait.run.depth"] == 2
+        assert item.attributes["plait.parent_run.id"] == (b.attributes or {})["plait.run.id"]
+        assert _names(_children(ended, _only(ended, item, "step say"))) == ["attempt 1"]
+    # 3 levels of run, step, attempt; the 2nd attempt; the fan step, its attempt, 2 items
+    assert len(ended) == 3 * 3 + 1 + 2 + 2 * 3
+
+    # each attempt's process at the deepest level was given the context of that attempt
+    given = seen.read_text().split()
+    assert len(given) == 2
+    for line, attempt in zip(given, (first, second), strict=True):
+        version, trace_id, parent_id, _flags = line.split("-")
+        context = attempt.context
+        assert context is not None
+        assert (version, int(trace_id, 16), int(parent_id, 16)) == (
+            "00",
+            root.context.trace_id,  # type: ignore[union-attr]
+            context.span_id,
+        )
+
+
 def test_a_failed_run_records_its_error_on_its_span(
     cli: Any, write: Any, spans: InMemorySpanExporter
 ) -> None:
