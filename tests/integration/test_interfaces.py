@@ -55,11 +55,32 @@ def test_validate_checks_what_a_run_step_passes_and_reads_across_files(cli, writ
             params: "MODE=medium"
           - name: use
             command: echo "${GOOD.outputs.TOTAL} ${GOOD.outputs.TOTL}"
+          - name: kick
+            run: child
+            params: "COUNT=1"
+            wait: false
+            output: KICKED
+          - name: after
+            command: echo "${KICKED.outputs.TOTAL} ${KICKED}"
+        handlerOn:
+          failure:
+            command: echo "${GOOD.outputs.TOTAL} ${GOOD.outputs.SUM}"
         """,
     )
     result = cli("validate", parent)
     assert result.code == 1
     lines = result.err.strip().splitlines()
+    assert any(  # a handler's text is checked like a step's
+        "handlerOn.failure: step `onFailure` reads `SUM` of GOOD.outputs, but `child` declares "
+        "only TOTAL" in line
+        for line in lines
+    ), lines
+    assert any(  # a step that does not wait has no outputs to read, only the run's id
+        "step `after` reads `TOTAL` of KICKED.outputs, but step `kick` does not wait for "
+        "`child` (wait: false): KICKED is the id of the run it started" in line
+        for line in lines
+    ), lines
+    lines = [line for line in lines if "`onFailure`" not in line and "`after`" not in line]
     assert (
         f"{parent}:7: steps[1].params: step `later`: child `child`: param RATIO must be a "
         "number, not 'abc'" in lines

@@ -134,15 +134,26 @@ class _RunGraph:
             message = f"step `{step.name}`: child `{child.name}`: {problem}"
             self.problems.append(Problem(file, step.line, where, message))
         declared = set(child.outputs) if child.outputs is not None else None
-        if declared is not None and step.output:
-            for n, later in enumerate(workflow.steps):
-                for key in _output_keys(later, step.output):
-                    if key not in declared:
-                        message = (
-                            f"step `{later.name}` reads `{key}` of {step.output}.outputs, but "
-                            f"`{child.name}` declares only {', '.join(sorted(declared)) or 'none'}"
-                        )
-                        self.problems.append(Problem(file, later.line, f"steps[{n}]", message))
+        if not step.output or (declared is None and step.wait):
+            return
+        readers = [(f"steps[{n}]", later) for n, later in enumerate(workflow.steps)]
+        readers += [(f"handlerOn.{e.value}", h) for e, h in workflow.handlers.items()]
+        for where, later in readers:
+            for key in _output_keys(later, step.output):
+                if not step.wait:
+                    message = (
+                        f"step `{later.name}` reads `{key}` of {step.output}.outputs, but "
+                        f"step `{step.name}` does not wait for `{child.name}` (wait: false): "
+                        f"{step.output} is the id of the run it started, not its outputs"
+                    )
+                elif declared is not None and key not in declared:
+                    message = (
+                        f"step `{later.name}` reads `{key}` of {step.output}.outputs, but "
+                        f"`{child.name}` declares only {', '.join(sorted(declared)) or 'none'}"
+                    )
+                else:
+                    continue
+                self.problems.append(Problem(file, later.line, where, message))
 
 
 def _output_keys(step: Step, variable: str) -> list[str]:
