@@ -511,6 +511,9 @@ class RunExecution:
             finally:
                 self._events.put(execution)
 
+        if len(self.workflow.steps) == 1:
+            work()  # a run of one step (each item of a command fan-out): no thread of its own
+            return
         threading.Thread(target=work, name=f"step:{step.name}", daemon=True).start()
 
     def _store_failed(self, execution: StepExecution, error: StoreError) -> None:
