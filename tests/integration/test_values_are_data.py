@@ -290,6 +290,41 @@ def test_a_20_mb_value_reaches_command_and_script_byte_exact(cli, write, tmp_pat
     assert leftovers == [], "value files are removed after the step"
 
 
+def test_params_too_big_for_the_environment_still_reach_every_step(
+    cli, write, tmp_path: Path
+) -> None:
+    # A param of 200 KB (a webhook's payload may be 256 KiB) cannot be an environment string
+    # (the kernel's limit is 128 KiB): every step failed to start with it. It is now a
+    # variable only, reaching commands and scripts byte for byte; small params stay in the
+    # environment as before.
+    (tmp_path / "big.txt").write_text("é" * 50_000 + "$(touch pwned)" + "x" * 100_000)
+    write(
+        "bigparam.yaml",
+        f"""
+        name: bigparam
+        params:
+          - BIG: "`cat {tmp_path}/big.txt`"
+          - SMALL: small
+        steps:
+          - name: command
+            command: printf '%s' "${{BIG}}" | sha256sum > {tmp_path}/command.txt
+          - name: script
+            script: |
+              printf '%s' "$BIG" | sha256sum > {tmp_path}/script.txt
+              printf '%s' "$SMALL" > {tmp_path}/small.txt
+        """,
+    )
+    result = cli("start", "bigparam.yaml")
+    assert result.code == 0, result.out + result.err
+    import hashlib
+
+    digest = hashlib.sha256((tmp_path / "big.txt").read_bytes()).hexdigest()
+    assert _printed(tmp_path, "command.txt").split()[0] == digest
+    assert _printed(tmp_path, "script.txt").split()[0] == digest
+    assert _printed(tmp_path, "small.txt") == "small"
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_value_with_trailing_newlines_keeps_them(cli, write, tmp_path: Path) -> None:
     write(
         "nl.yaml",

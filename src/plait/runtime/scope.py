@@ -25,6 +25,12 @@ __all__ = ["ENV_OUTPUT_LIMIT", "Scope", "merge_params"]
 # reachable as ${VAR}): a fan-out's large result must never make the next exec fail.
 ENV_OUTPUT_LIMIT = 16 * 1024
 ENV_OUTPUTS_TOTAL_LIMIT = 256 * 1024
+# A param is in the environment of steps while its NAME=VALUE fits the kernel's limit on one
+# environment string (128 KiB) and the params together stay under a share of what a process
+# may be given; a bigger one is a variable only: ${NAME} and $NAME in commands and scripts
+# still get every byte (through a private file), nothing fails to start.
+ENV_PARAM_LIMIT = 128 * 1024 - 1
+ENV_PARAMS_TOTAL_LIMIT = 1024 * 1024
 
 
 def merge_params(defaults: tuple[Param, ...], given: tuple[Param, ...]) -> list[tuple[Param, bool]]:
@@ -75,6 +81,7 @@ class Scope:
         self.secret_values: list[str] = []  # resolved from `secrets:`, to be masked
         self.assigned: set[str] = set()  # names this scope set (the rest: the agent's env)
         self._env_output_bytes = 0
+        self._env_param_bytes = 0
 
     def runner(self) -> Callable[[ShellText], str] | None:
         """Backtick substitution: runs a command in the run's environment, returns stdout
@@ -145,11 +152,22 @@ class Scope:
             value = param.value if given else self.evaluate(param.value)
             if param.name is None:
                 position += 1
-                self.set(str(position), value)
+                self._set_param(str(position), value)
             else:
-                self.set(param.name, value)
+                self._set_param(param.name, value)
             resolved.append(Param(param.name, value))
         self.params = resolved
+
+    def _set_param(self, name: str, value: str) -> None:
+        """A param: always a variable; in the environment only while it fits there."""
+        self.variables[name] = value
+        self.assigned.add(name)
+        size = len(name) + 1 + len(value.encode("utf-8", "surrogateescape"))
+        if size <= ENV_PARAM_LIMIT and self._env_param_bytes + size <= ENV_PARAMS_TOTAL_LIMIT:
+            self.env[name] = value
+            self._env_param_bytes += size
+        else:
+            self.env.pop(name, None)
 
     def apply_env(self, pairs: tuple[tuple[str, str], ...]) -> None:
         """Workflow env, in order, each value seeing those before it: in the environment of
@@ -225,6 +243,7 @@ class Scope:
         other.secret_values = list(self.secret_values)
         other.assigned = set(self.assigned)
         other._env_output_bytes = self._env_output_bytes
+        other._env_param_bytes = self._env_param_bytes
         return other
 
 

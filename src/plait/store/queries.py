@@ -16,6 +16,8 @@ INSERT INTO runs (id, name, source, status, params, created_at, started_at, pare
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+INSERT_RUN_ONCE = INSERT_RUN.rstrip() + " ON CONFLICT (id) DO NOTHING\n"
+
 INSERT_STEP = """
 INSERT INTO steps (run_id, name, position, status, started_at, finished_at, exit_code, output,
                    output_var, stdout_path, stderr_path, attempt, error, handler, tolerated)

@@ -548,12 +548,10 @@ class SQLStore:
         """Record a new root run as ``queued`` (with its steps, all ``not_started``)."""
         now = self._now()
         with self._transaction() as db:
-            if db.execute(q.SELECT_RUN_EXISTS, (run.run_id,)).fetchone() is not None:
+            # (an insert that does nothing when another process made the run a moment before:
+            # the same id enqueued twice at once, from two servers, is one run either way)
+            if not db.execute(q.INSERT_RUN_ONCE, _run_row(run, "queued")).rowcount:
                 raise RunStateError(f"a run with id {run.run_id} already exists")
-            db.execute(
-                q.INSERT_RUN,
-                _run_row(run, "queued"),
-            )
             db.executemany(q.INSERT_STEP, [_step_row(run.run_id, step) for step in steps])
             db.execute(
                 q.ENQUEUE_RUN,
