@@ -98,6 +98,26 @@ def test_validate_checks_what_a_run_step_passes_and_reads_across_files(cli, writ
     assert len(lines) == 4, result.err
 
 
+def test_a_declared_output_no_step_gives_is_a_load_error_at_its_key(cli, write) -> None:
+    source = write(
+        "outs.yaml",
+        "name: outs\noutputs: [TOTAL, COUNT, KEYED]\nsteps:\n"
+        "  - command: echo 1\n    output: TOTL\n"
+        "  - command: echo 2\n    output: {name: C, key: KEYED}\n"
+        "  - command: echo 3\n    output: {name: COUNT, omit: true}\n",
+    )
+    result = cli("validate", source)
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    given = "(the steps give KEYED, TOTL)"
+    assert f"{source}:2: outputs[0]: declares output `TOTAL`, but no step gives it {given}" in (
+        lines
+    ), lines
+    assert any("declares output `COUNT`" in line for line in lines)  # omitted: not given
+    assert not any("`KEYED`" in line for line in lines)
+    assert len(lines) == 2, lines
+
+
 def test_a_bad_declaration_is_a_load_error_with_its_line(cli, write) -> None:
     for body, message in (
         ("  - name: N\n    type: float\n", "type must be one of string, integer, number, boolean"),

@@ -122,6 +122,7 @@ def _build_workflow(
         **{k: v for k, v in entries.values.items() if k not in _NOT_STORED},
     )
     _check_steps(ctx, workflow, numbered)
+    _check_declared_outputs(ctx, workflow)
     if workflow.worker_selector and any(_is_hitl(step) for step in workflow.steps):
         ctx.error(
             entries.at("worker_selector"),
@@ -192,6 +193,20 @@ def _check_unique_document(ctx: Ctx, workflow: Workflow, before: list[Workflow])
         if other.name == workflow.name:
             message = f"two documents are named `{workflow.name}` (first at line {other.line})"
             ctx.problems.append(Problem(ctx.file, workflow.line, "name", message))
+
+
+def _check_declared_outputs(ctx: Ctx, workflow: Workflow) -> None:
+    """Each key of ``outputs:`` is one that a step (or handler) gives the run's outputs."""
+    if not workflow.outputs:
+        return
+    steps = [*workflow.steps, *workflow.handlers.values()]
+    given = {s.output_key or s.output for s in steps if s.output and not s.output_omit}
+    for i, key in enumerate(workflow.outputs):
+        if key not in given:
+            shown = ", ".join(sorted(given)) or "none"
+            message = f"declares output `{key}`, but no step gives it (the steps give {shown})"
+            path: Path = ("outputs", i)
+            ctx.error(path if path in ctx.lines else ("outputs",), message)
 
 
 def _check_steps(ctx: Ctx, workflow: Workflow, numbered: list[Any]) -> None:
