@@ -246,6 +246,24 @@ STARTED_REPORT = """
         command: echo reported
 """
 
+# A run that starts a long run without waiting for it, and goes on for a while itself.
+LONG_STARTER = """
+    name: long-starter
+    steps:
+      - name: kick
+        run: long-started
+        wait: false
+      - name: hold
+        command: sleep 60
+        depends: kick
+"""
+LONG_STARTED = """
+    name: long-started
+    steps:
+      - name: work
+        command: sleep 60
+"""
+
 TYPED = """
     name: typed
     description: Declares the types of its params.
@@ -366,7 +384,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dags / "yearly.yaml").write_text(  # a cron mark in its header (fires on 1 January)
         'name: yearly\nschedule: "0 3 1 1 *"\nsteps:\n  - echo happy new year\n'
     )
-    for text in (HOOKED, HOLDER, HELD, STARTED_REPORT, TYPED):
+    for text in (HOOKED, HOLDER, HELD, STARTED_REPORT, TYPED, LONG_STARTER, LONG_STARTED):
         spec = textwrap.dedent(text).lstrip()
         (dags / f"{spec.split()[1]}.yaml").write_text(spec)
     (dags / "starter.yaml").write_text(STARTER.lstrip())
@@ -1429,6 +1447,29 @@ def test_a_run_links_to_the_runs_it_started_and_back(page: Page, server: str) ->
     counts = api(server, "GET", f"/runs/{run_id}/children?step=fan")["counts"]
     assert counts == {"succeeded": 1, "failed": 1, "not_started": 2}
     shot(page, "47-items-not-started")
+
+
+def test_stop_asks_and_offers_to_stop_the_runs_it_started_too(page: Page, server: str) -> None:
+    run_id = api(server, "POST", "/workflows/long-starter/start", {})["runId"]
+    deadline = time.monotonic() + 60
+    started: list[dict] = []  # type: ignore[type-arg]
+    while time.monotonic() < deadline:
+        started = api(server, "GET", f"/runs/{run_id}")["started"]
+        if started and started[0]["status"] == "running":
+            break
+        time.sleep(0.1)
+    (link,) = started
+    page.goto(f"/runs/{run_id}")
+    page.get_by_role("button", name="■ Stop").click()
+    group = page.get_by_role("group", name="confirm stop")
+    expect(group).to_contain_text("Stop this run and its children?")
+    both = group.get_by_role("button", name="Stop it and the run it started")
+    expect(both).to_be_visible(timeout=20_000)
+    shot(page, "48-stop-with-started")
+    both.click()
+    assert wait_final(server, run_id)["status"] == "cancelled"
+    assert wait_final(server, link["runId"])["status"] == "cancelled"
+    expect(head_status(page, "cancelled")).to_be_visible()
 
 
 def test_the_start_dialog_follows_typed_params_and_shows_the_servers_refusal(

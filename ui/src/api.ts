@@ -398,7 +398,13 @@ export const api = {
       "GET",
       `/runs/${enc(runId)}/children${qs(filter)}`,
     ),
-  stop: (runId: string) => request<{ runId?: string }>("POST", `/runs/${enc(runId)}/stop`, {}),
+  /** Stop a run; with `started`, also the runs its `wait: false` steps started (any depth). */
+  stop: (runId: string, started = false) =>
+    request<{ runId?: string; startedStopped?: string[] }>(
+      "POST",
+      `/runs/${enc(runId)}/stop${started ? "?started=true" : ""}`,
+      {},
+    ),
   retry: (runId: string, step: string | null, downstream = true) =>
     request<{ runId?: string }>("POST", `/runs/${enc(runId)}/retry`, body<"RetryBody">({ step, downstream })),
   dequeue: (runId: string) => request<{ runId?: string }>("POST", `/runs/${enc(runId)}/dequeue`, {}),

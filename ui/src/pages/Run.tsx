@@ -132,6 +132,7 @@ export function RunPage() {
       run: kidsOf(s.name)[0]?.name ?? null,
     }));
   const finished = !isActive(run.status) && run.status !== "waiting";
+  const activeStarted = (run.started ?? []).filter((s) => isActive(s.status)).length;
   const isChild = !!run.parentRunId;
   const total = span(run.startedAt, run.finishedAt, now, isActive(run.status));
 
@@ -205,6 +206,19 @@ export function RunPage() {
               >
                 Yes, stop
               </button>
+              {activeStarted > 0 ? (
+                <button
+                  className="danger"
+                  onClick={() => {
+                    setConfirmStop(false);
+                    void act("stop", () => api.stop(runId, true));
+                  }}
+                  disabled={!!busy}
+                  title="the runs its wait: false steps started are runs of their own: a plain stop leaves them running"
+                >
+                  Stop it and the {activeStarted === 1 ? "run" : `${activeStarted} runs`} it started
+                </button>
+              ) : null}
               <button onClick={() => setConfirmStop(false)}>No</button>
             </span>
           ) : (
