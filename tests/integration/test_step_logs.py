@@ -143,6 +143,13 @@ def test_the_small_logs_of_a_fan_out_are_packed_and_read_as_files(
         )
     else:  # logs shipped to the store stay under their own paths (other hosts read them)
         assert Path(seven["stdoutFile"]).read_text() == "out 7\n"
+    # no log leaves an empty file (on PostgreSQL nothing of an empty log was shipped either)
+    assert [p.name for p in folder.iterdir() if p.stat().st_size == 0] == []
+    again = step_of(children["a"], "again")
+    if store_backend != "sqlite":
+        assert not Path(again["stderrFile"]).exists()
+    empty = cli("logs", "--run-id", children["a"], "--step", "again", "--stderr")
+    assert (empty.code, empty.out) == (0, ""), empty.err
 
     from tests.servers import plait_server
 
@@ -155,6 +162,9 @@ def test_the_small_logs_of_a_fan_out_are_packed_and_read_as_files(
         assert (tail["content"], tail["size"]) == ("out 7\n", 6)
         raw = httpx.get(base + "/raw")
         assert raw.status_code == 200 and raw.text == "out 7\n"
+        quiet = f"{url}/api/v1/runs/{children['a']}/steps/again/log"
+        answer = httpx.get(quiet, params={"stream": "stderr"})
+        assert answer.status_code == 200 and answer.json()["content"] == "", answer.text
 
 
 def _other_big(folder: Path, big: dict) -> str:  # type: ignore[type-arg]
