@@ -756,7 +756,9 @@ def _result_text(summary: str, entries: list[str], outputs: list[str]) -> JsonTe
         elements[name] = (starts, ends)
         values.clear()
     put("}")
-    return JsonText("".join(pieces), members, elements)
+    text = "".join(pieces)
+    pieces.clear()  # (before the copy JsonText makes of the text: one whole result at a time)
+    return JsonText(text, members, elements)
 
 
 def _fan_out_attempt(
