@@ -145,6 +145,8 @@ class Worker:
                     self.store.register_worker(self.info)  # its record was removed: again
             except PlaitError as error:
                 _log.warning("worker %s: heartbeat failed: %s", self.info.worker_id, error.message)
+            except Exception as error:  # whatever a lost connection raises: beat on, never end
+                _log.warning("worker %s: heartbeat failed: %r", self.info.worker_id, error)
 
     # ------------------------------------------------------------------ one run
 

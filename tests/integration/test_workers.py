@@ -412,7 +412,11 @@ def test_postgresql_restarted_mid_run_the_workers_go_on_and_nothing_runs_twice(
         ]  # fmt: skip
     after = cluster.enqueue("steady")  # workers and scheduler are connected again
     assert cluster.final(after, timeout=120)["status"] == "succeeded", cluster.logs()
-    assert all(cluster.live(w) for w in ("p1", "p2"))
+    # both workers beat again (a beat that fell in the restart is retried, not at once)
+    try:
+        wait_for(lambda: all(cluster.live(w) for w in ("p1", "p2")), 60, "both workers live")
+    except AssertionError:
+        raise AssertionError(cluster.plait("workers", "--json").stdout + cluster.logs()) from None
 
 
 # ------------------------------------------------------------------------- remote child runs
