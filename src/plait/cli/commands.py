@@ -307,11 +307,13 @@ def _skipped(name: str, limit: int, as_json: bool) -> int:
     home = Home.from_env()
     missing: NotFoundError | None = None
     try:
-        find_workflow_file(name, home)
+        path = find_workflow_file(name, home)
     except NotFoundError as error:  # (a workflow gone since may still have skips kept)
         missing = error
     else:
-        name = resolve_name(name, home)
+        from plait.spec import load_file
+
+        name = load_file(path).name
     try:
         store = open_store(home, existing=True)
     except NotFoundError:  # no run yet: nothing skipped either
@@ -592,7 +594,7 @@ def cmd_stop(args: argparse.Namespace, extra: list[str]) -> int:
             from plait.queue.started import started_runs_to_stop
 
             known = {run.run_id for run in active}
-            for run in list(runs):
+            for run in runs:
                 for started in started_runs_to_stop(store, run.run_id):
                     if started not in known:
                         known.add(started)
