@@ -519,6 +519,9 @@ def test_priorities_order_a_queue_and_the_workflow_gives_the_default(cli, write,
     order = [r["runId"] for r in shared["runs"]]
     assert order == [ids["urgent"], ids["second"], ids["first"], ids["last"]]
     assert [r["priority"] for r in shared["runs"]] == [7, 3, 0, 0]
+    text = cli("queue", "list").out
+    assert f"#1       urgent  run {ids['urgent']}  priority 7" in text, text
+    assert f"run {ids['first']}  (" in text  # priority 0 goes unsaid
     assert cli("queue", "resume", "shared").code == 0
     plait_home = Home.from_env()
     store = open_store(plait_home)

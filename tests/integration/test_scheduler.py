@@ -334,6 +334,9 @@ def test_a_paused_schedule_skips_its_times_until_resumed_and_stays_paused(
     paused = cli("schedule", "pause", "nightly")
     assert paused.code == 0 and "paused" in paused.out
     assert cli("schedule", "pause", "nightly").out.strip().endswith("(it was paused already)")
+    for verb in ("pause", "resume"):  # a workflow that is not there: an error, as in the API
+        missing = cli("schedule", verb, "nowhere")
+        assert missing.code == 1 and "nowhere" in missing.err and "not found" in missing.err
     # a restarted scheduler (a new object) still sees it paused: it is in the store
     sched, _, _ = scheduler(plait_home, store)
     report = sched.tick(now=ts("2024-01-01T00:05:05"))

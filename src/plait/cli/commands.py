@@ -135,8 +135,10 @@ def cmd_dequeue(args: argparse.Namespace, extra: list[str]) -> int:
 def _pause(kind: str, name: str, verb: str) -> int:
     """``plait schedule|queue pause|resume NAME``."""
     home = Home.from_env()
-    if kind == "schedule":
-        name = resolve_name(name, home)
+    if kind == "schedule":  # a workflow that is not there is an error, as in the API (404)
+        from plait.spec import load_file
+
+        name = load_file(find_workflow_file(name, home)).name
     store = open_store(home)
     try:
         changed = store.set_paused(kind, name, verb == "pause")
@@ -173,8 +175,9 @@ def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
         )
         for run in queue["runs"]:
             where = "running" if run["status"] == "running" else f"#{run['position']}"
+            priority = f"  priority {run['priority']}" if run.get("priority") else ""
             print(
-                f"  {where:8s} {run['name']}  run {run['runId']}"
+                f"  {where:8s} {run['name']}  run {run['runId']}{priority}"
                 + (f"  ({run['reason']})" if run.get("reason") else "")
             )
     return 0
