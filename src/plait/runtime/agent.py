@@ -173,7 +173,11 @@ class Agent:
             if self.worker_pid is not None and os.getppid() != self.worker_pid:
                 self._worker_gone(list(runs))
             try:
-                for run_id in self.store.stop_requests() & runs.keys():
+                asked = self.store.stop_requests() & runs.keys()
+                # a parent before its children (a stop asks for the whole tree at once): a
+                # child ended by the stop is then seen by its parent's step as stopped, not
+                # as a failure of the child
+                for run_id in sorted(asked, key=lambda r: runs[r].depth):
                     # acted on once: a second `plait stop` (of the handlers) asks again
                     self.store.clear_stop_request(run_id)
                     runs[run_id].cancel("stopped")
