@@ -157,7 +157,9 @@ def test_kill_9_of_a_worker_mid_step_loses_the_run_and_retry_on_worker_lost_runs
         "lost", ledger_flow("lost", "{pool: r}", sleep=30, extra="retryOnWorkerLost: 0")
     )
     cluster.workflow(
-        "again", ledger_flow("again", "{pool: r}", sleep=1, extra="retryOnWorkerLost: 1")
+        # (its step long enough that the kill comes while it runs, on a busy machine too)
+        "again",
+        ledger_flow("again", "{pool: r}", sleep=4, extra="retryOnWorkerLost: 1"),
     )
     lost = cluster.enqueue("lost")
     step = _step_pid(cluster, lost)
@@ -171,11 +173,16 @@ def test_kill_9_of_a_worker_mid_step_loses_the_run_and_retry_on_worker_lost_runs
     again = cluster.enqueue("again")
     _step_pid(cluster, again)
     doomed2.kill()
-    wait_for(
-        lambda: cluster.status(again)["status"] == "queued" or cluster.status(again)["attempt"] > 1,
-        60,
-        "the lost run to be queued again",
-    )
+    try:
+        wait_for(
+            lambda: (
+                cluster.status(again)["status"] == "queued" or cluster.status(again)["attempt"] > 1
+            ),
+            60,
+            "the lost run to be queued again",
+        )
+    except AssertionError:
+        raise AssertionError(f"{cluster.status(again)}\n{cluster.logs()}") from None
     cluster.worker("healthy", "pool=r", slots=1)
     final = cluster.final(again)
     assert final["status"] == "succeeded", (final, cluster.logs())
