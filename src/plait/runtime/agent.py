@@ -141,6 +141,9 @@ class Agent:
             self.store.remove_worker(self.ref.owner, self.worker_pid or 0)
         except Exception:
             pass
+        # the steps die of the kill below: their threads must not record that as a failure
+        # of the step before the process ends, or the run is not "worker lost"
+        self.store.hold_writes(timeout=10.0)
         kill_leftovers(run_ids)
         os._exit(70)
 

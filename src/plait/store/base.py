@@ -613,6 +613,13 @@ class RunStore(Protocol):
         """The worker has ended (its record, if still this process's, is deleted)."""
         ...
 
+    def hold_writes(self, timeout: float) -> None:
+        """From now on no other thread of this process writes to the store: the caller is
+        about to end the process, and what those threads would still record is not true
+        (steps dying of the kill that ends them). Waits up to ``timeout`` seconds for a call
+        under way to finish, and goes on without the hold when one hangs."""
+        ...
+
     def workers(self) -> list[WorkerInfo]:
         """Every registered worker, live or not, with the root runs in its hands."""
         ...

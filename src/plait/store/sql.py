@@ -670,6 +670,10 @@ class SQLStore:
     def remove_worker(self, worker_id: str, pid: int) -> None:
         self._exec(q.DELETE_WORKER, (worker_id, pid))
 
+    def hold_writes(self, timeout: float) -> None:
+        # every call goes through the lock: whoever holds it for good is the last to write
+        self._lock.acquire(timeout=timeout)
+
     def workers(self) -> list[WorkerInfo]:
         """Every registered worker with the root runs in its hands, live or not."""
         held: dict[str, list[str]] = {}
