@@ -29,6 +29,7 @@ from plait.model import (
     Workflow,
 )
 from plait.proc import LineStream
+from plait.proc.memory import map_big_blocks, release_freed
 from plait.runtime.agent import MAX_DEPTH
 from plait.runtime.remote import carried_params, hitl_refusal, remote_selector, run_remote_child
 from plait.runtime.run import Parent, RunExecution
@@ -443,6 +444,7 @@ def _fan_out_items(
 ) -> Attempt:
     step, run = execution.step, execution.run
     assert step.parallel is not None
+    map_big_blocks()  # (the end handles a result of many megabytes, copy after copy)
     policy = step.retry_policy
     results = _Results(str(run.log_dir))  # by item index, as the items are taken
     live: dict[int, object] = {}  # the items running or waiting for a retry
@@ -454,6 +456,7 @@ def _fan_out_items(
     exhausted = False
     retries: list[tuple[float, int, int]] = []  # (when, item, retries made), earliest first
     failed = False  # an item failed for good
+    finished = 0
 
     def take() -> tuple[int, int, object] | None:
         """The next item to run and the retries it has had, waiting for a retry that is not
@@ -485,9 +488,12 @@ def _fan_out_items(
                 return index, made, item
 
     def done(index: int, made: int, record: RunRecord | None) -> None:
-        nonlocal in_flight, failed
+        nonlocal in_flight, failed, finished
         with changed:
             in_flight -= 1
+            finished += 1
+            if finished % RELEASE_EVERY == 0:
+                release_freed()  # (what the items' threads freed; else RSS grows with them)
             ok = record is not None and (record.succeeded or record.status is RunStatus.WAITING)
             again = False
             if not ok:
@@ -559,6 +565,7 @@ def _fan_out_items(
         results.close()
 
 
+RELEASE_EVERY = 1000  # items ended between two returns of freed memory to the system
 PLACEHOLDER_BATCH = 10_000  # not_started records written a transaction at a time
 
 

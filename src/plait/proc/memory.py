@@ -1,0 +1,64 @@
+"""Giving memory the process has freed back to the system (glibc; elsewhere these do nothing).
+
+A fan-out's threads allocate and free the small objects of thousands of items, and its end
+handles a result of many megabytes several times over (the text, the store's copies of it).
+glibc keeps what was freed for later use: its arenas hold the small blocks, and once a big
+block has been freed it raises the size from which blocks are mapped on their own, so the next
+big ones come from the heap and stay resident. The RSS then grows with the items and with each
+copy of the result, though Python holds little at any moment.
+
+``map_big_blocks()`` fixes that size at 128 KiB (each big block is mapped, and unmapped when
+freed); ``release_freed()`` hands the arenas' free pages back (``malloc_trim``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+__all__ = ["map_big_blocks", "release_freed"]
+
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+BIG_BLOCK = 128 * 1024
+
+_libc: Any = None
+_looked = False
+_mapped = False
+_lock = threading.Lock()
+
+
+def _glibc() -> Any:
+    global _libc, _looked
+    if not _looked:
+        _looked = True
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6")
+            libc.malloc_trim.argtypes = [ctypes.c_size_t]
+            libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+            _libc = libc
+        except (OSError, AttributeError, ImportError):
+            _libc = None
+    return _libc
+
+
+def map_big_blocks() -> None:
+    """From now on, blocks of 128 KiB and more are mapped on their own and given back when
+    freed (once a process; a few milliseconds)."""
+    global _mapped
+    with _lock:
+        if _mapped:
+            return
+        _mapped = True
+        libc = _glibc()
+        if libc is not None:
+            libc.mallopt(_M_MMAP_THRESHOLD, BIG_BLOCK)
+
+
+def release_freed() -> None:
+    """Return the pages glibc holds free to the system (a few milliseconds)."""
+    with _lock:
+        libc = _glibc()
+        if libc is not None:
+            libc.malloc_trim(0)
