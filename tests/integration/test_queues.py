@@ -598,7 +598,7 @@ def test_the_api_orders_a_queue_by_priority_and_starts_the_runs_in_that_order(
             expected = [top, urgent, second, third, first, floor]
 
             for verb in ("enqueue", "start"):
-                for value in (PRIORITY_MAX + 1, PRIORITY_MIN - 1, 10**30):
+                for value in (PRIORITY_MAX + 1, PRIORITY_MIN - 1, 10**30, True, "5", 2.5):
                     refused = client.post(
                         f"/api/v1/workflows/api-plain/{verb}", json={"priority": value}
                     )

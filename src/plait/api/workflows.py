@@ -59,6 +59,7 @@ class StartBody(BaseModel):
     )
     priority: int | None = Field(
         default=None,
+        strict=True,  # a JSON integer: not true, "5" or 2.5
         ge=PRIORITY_MIN,
         le=PRIORITY_MAX,
         description="its place in the queue, higher first (default: the workflow's priority)",
