@@ -245,6 +245,10 @@ def test_enqueue_queue_list_dequeue_and_fifo_dispatch_by_the_scheduler(
             command: sh -c 'echo "$PLAIT_RUN_ID" >> {marks}; sleep 0.3'
         """,
     )
+    # before any run there is no store: no queue runs or waits, which is no error
+    empty = cli("queue", "list", "--json")
+    assert (empty.code, json.loads(empty.out)) == (0, []), empty.err
+    assert cli("queue", "list").out.strip() == "no runs are running or waiting"
     ids = []
     for _ in range(3):
         result = cli("enqueue", path)

@@ -283,6 +283,10 @@ def test_a_day_of_missed_minutes_is_each_run_or_recorded_and_the_first_one_runs(
     assert text[0].startswith("2024-01-01T16:41:00.000Z  catchupWindow 1d holds")
     assert text[1] == f"2024-01-01T16:40:00.000Z  {active}"
     assert cli("schedule", "skipped", "minutely", "--limit", "0").code == 2
+    for count in ("0", "-1", "three"):  # a count is a whole number of 1 or more
+        refused = cli("schedule", "list", "--count", count)
+        assert refused.code == 2 and "--count: must be" in refused.err, refused.err
+    assert cli("history", "--limit", "-5").code == 2
     assert cli("schedule", "skipped", "nowhere").code != 0
     # a later look acts on what is new only
     assert sched.tick(now=ts("2024-01-02T00:01:00")).skipped == [

@@ -158,11 +158,15 @@ def cmd_queue(args: argparse.Namespace, extra: list[str]) -> int:
         return _pause("queue", args.name, args.queue_command)
     home = Home.from_env()
     config = load_config(home.config_file)
-    store = _store_or_none(home)
     try:
-        listing = queue_listing(store, config)
-    finally:
-        store.close()
+        store = _store_or_none(home)
+    except NotFoundError:  # no store yet: no run runs or waits
+        listing = []
+    else:
+        try:
+            listing = queue_listing(store, config)
+        finally:
+            store.close()
     if getattr(args, "json", False):
         print_json(listing)
         return 0

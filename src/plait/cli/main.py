@@ -63,6 +63,17 @@ def _priority(text: str) -> int:
     return priority_arg(text)
 
 
+def _positive(text: str) -> int:
+    """A count or a limit: a whole number of 1 or more (else a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line parser; with ``only``, just that command's part is built."""
     parser = _Parser(prog="plait", description="Run YAML workflows and look at their runs.")
@@ -124,7 +135,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 
     worker = add("worker", help="take runs sent to this machine (PostgreSQL store)")
     worker.add_argument("--labels", default="", help="this worker's labels: gpu=true,zone=eu")
-    worker.add_argument("--slots", type=int, default=4, help="runs at once (4)")
+    worker.add_argument("--slots", type=_positive, default=4, help="runs at once (4)")
     worker.add_argument("--id", default=None, help="the worker's id (default: the host name)")
 
     workers = add("workers", help="the workers: labels, slots in use, heartbeat, runs")
@@ -136,7 +147,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     schedule_list = schedule_commands.add_parser("list", help="scheduled workflows, next runs")
     schedule_list.add_argument("--json", action="store_true")
-    schedule_list.add_argument("--count", type=int, default=3, help="next run times to show")
+    schedule_list.add_argument("--count", type=_positive, default=3, help="next run times to show")
     for verb, what in (("pause", "its fire times are skipped"), ("resume", "it fires again")):
         toggle = schedule_commands.add_parser(verb, help=f"{verb} a workflow's schedule: {what}")
         toggle.add_argument("name", metavar="NAME")
@@ -144,7 +155,9 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         "skipped", help="the fire times of a workflow's schedule that did not run, and why"
     )
     skipped.add_argument("name", metavar="NAME")
-    skipped.add_argument("--limit", type=int, default=100, help="the newest N (100; 2000 at most)")
+    skipped.add_argument(
+        "--limit", type=_positive, default=100, help="the newest N (100; 2000 at most)"
+    )
     skipped.add_argument("--json", action="store_true")
 
     agent = add("agent")  # started by the scheduler (or a worker) for a queued run
@@ -167,7 +180,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 
     history = add("history", help="list the runs of a workflow")
     history.add_argument("target", metavar="FILE|NAME", nargs="?")
-    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--limit", type=_positive, default=20)
     history.add_argument("--json", action="store_true")
 
     logs = add("logs", help="print a step's log")
