@@ -14,7 +14,10 @@ freed); ``release_freed()`` hands the arenas' free pages back (``malloc_trim``).
 from __future__ import annotations
 
 import threading
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["map_big_blocks", "release_freed"]
 
