@@ -165,11 +165,14 @@ def load_base(home: Home) -> Workflow | None:
     return load_base_file(path)
 
 
-def resolve_name(target: str, home: Home) -> str:
-    """The workflow name a CLI argument means: a file's workflow name, or the text itself."""
+def resolve_name(target: str, home: Home, *, missing_ok: bool = True) -> str:
+    """The workflow name a CLI argument means: a file's workflow name, or (``missing_ok``)
+    the text itself when there is no such file; else NotFoundError."""
     try:
         path = find_workflow_file(target, home)
     except NotFoundError:
+        if not missing_ok:
+            raise
         return target
     from plait.spec import load_file
 

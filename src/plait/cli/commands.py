@@ -9,7 +9,6 @@ import threading
 import time
 
 from plait.app import (
-    find_workflow_file,
     load_base,
     load_workflow,
     notices,
@@ -136,9 +135,7 @@ def _pause(kind: str, name: str, verb: str) -> int:
     """``plait schedule|queue pause|resume NAME``."""
     home = Home.from_env()
     if kind == "schedule":  # a workflow that is not there is an error, as in the API (404)
-        from plait.spec import load_file
-
-        name = load_file(find_workflow_file(name, home)).name
+        name = resolve_name(name, home, missing_ok=False)
     store = open_store(home)
     try:
         changed = store.set_paused(kind, name, verb == "pause")
@@ -314,13 +311,9 @@ def _skipped(name: str, limit: int, as_json: bool) -> int:
     home = Home.from_env()
     missing: NotFoundError | None = None
     try:
-        path = find_workflow_file(name, home)
+        name = resolve_name(name, home, missing_ok=False)
     except NotFoundError as error:  # (a workflow gone since may still have skips kept)
         missing = error
-    else:
-        from plait.spec import load_file
-
-        name = load_file(path).name
     try:
         store = open_store(home, existing=True)
     except NotFoundError:  # no run yet: nothing skipped either

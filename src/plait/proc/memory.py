@@ -13,7 +13,7 @@ freed); ``release_freed()`` hands the arenas' free pages back (``malloc_trim``).
 
 from __future__ import annotations
 
-import threading
+import functools
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,44 +24,32 @@ __all__ = ["map_big_blocks", "release_freed"]
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
 BIG_BLOCK = 128 * 1024
 
-_libc: Any = None
-_looked = False
-_mapped = False
-_lock = threading.Lock()
 
-
+@functools.cache
 def _glibc() -> Any:
-    global _libc, _looked
-    if not _looked:
-        _looked = True
-        try:
-            import ctypes
+    """glibc's allocator calls, or None (another C library)."""
+    try:
+        import ctypes
 
-            libc = ctypes.CDLL("libc.so.6")
-            libc.malloc_trim.argtypes = [ctypes.c_size_t]
-            libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-            _libc = libc
-        except (OSError, AttributeError, ImportError):
-            _libc = None
-    return _libc
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    except (OSError, AttributeError, ImportError):
+        return None
+    return libc
 
 
+@functools.cache
 def map_big_blocks() -> None:
     """From now on, blocks of 128 KiB and more are mapped on their own and given back when
     freed (once a process; a few milliseconds)."""
-    global _mapped
-    with _lock:
-        if _mapped:
-            return
-        _mapped = True
-        libc = _glibc()
-        if libc is not None:
-            libc.mallopt(_M_MMAP_THRESHOLD, BIG_BLOCK)
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, BIG_BLOCK)
 
 
 def release_freed() -> None:
     """Return the pages glibc holds free to the system (a few milliseconds)."""
-    with _lock:
-        libc = _glibc()
-        if libc is not None:
-            libc.malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
